@@ -1,0 +1,149 @@
+// The in-memory timeline of a trace: every process and stream with its samples, edges, events and
+// call sites, in trace seconds. Built incrementally from records (Timeline::apply), so the same
+// object serves a replay (fed from a TraceReader) and a live session (fed by the agent as records
+// arrive). Everything a report prints, the gate judges or the viewer shows is computed from this.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tidemark/protocol.h"
+
+namespace tidemark::model {
+
+using StreamId = uint64_t;  // trace-global stream id (the agent remaps per-process ids)
+
+struct ProcessPoint {
+    double t_s = 0;
+    uint64_t rss_bytes = 0;
+    uint64_t heap_used_bytes = 0;
+    uint64_t heap_total_bytes = 0;
+    uint64_t external_bytes = 0;
+    uint64_t array_buffers_bytes = 0;
+    uint64_t loop_delay_mean_us = 0;
+    uint64_t loop_delay_max_us = 0;
+    uint64_t native_live_bytes = 0;
+};
+
+struct ProcessInfo {
+    uint32_t proc = 0;  // trace-local index
+    uint32_t pid = 0;
+    uint32_t ppid = 0;
+    proto::Runtime runtime = proto::Runtime::Unknown;
+    std::string runtime_version;
+    std::string cmdline;
+    uint32_t interval_ms = 0;
+    double start_s = 0;
+    std::vector<ProcessPoint> samples;
+    uint64_t dropped_records = 0;
+    std::optional<int> exit_code;    // set when it exited normally
+    std::optional<int> exit_signal;  // set when a signal ended it
+    std::optional<double> end_s;
+};
+
+struct StreamPoint {
+    double t_s = 0;
+    proto::StreamSample s;  // full state at t_s (deltas already applied)
+};
+
+struct CallSiteCount {
+    proto::CallSiteKind kind;
+    std::string site;  // "file:line" or "node:…"
+    uint64_t count = 0;
+    double first_s = 0;
+};
+
+struct StreamInfo {
+    StreamId id = 0;
+    uint32_t proc = 0;
+    uint32_t kind = 0;  // proto::StreamKind bits
+    std::string type;   // constructor name
+    std::string site;   // creation site "file:line" ("" if unknown)
+    uint64_t readable_hwm = 0;
+    uint64_t writable_hwm = 0;
+    double created_s = 0;
+    std::optional<double> gone_s;       // collected / no longer seen
+    std::optional<double> destroyed_s;  // destroy() called
+    std::optional<double> error_s;      // first 'error'
+    std::string error_message;
+    std::optional<double> ended_s;      // 'end'
+    std::optional<double> finished_s;   // 'finish'
+    std::optional<double> closed_s;
+    std::vector<StreamPoint> samples;
+    std::vector<StreamId> piped_to;     // every destination ever piped to (history, no repeats)
+    std::vector<StreamId> piped_from;
+    std::vector<CallSiteCount> call_sites;
+
+    bool readable() const { return kind & proto::kKindReadable; }
+    bool writable() const { return kind & proto::kKindWritable; }
+    const proto::StreamSample* last() const { return samples.empty() ? nullptr : &samples.back().s; }
+};
+
+struct PipeEdge {
+    StreamId src = 0;
+    StreamId dst = 0;
+    double piped_s = 0;
+    std::optional<double> unpiped_s;
+};
+
+struct PipelineInfo {
+    uint64_t id = 0;
+    uint32_t proc = 0;
+    double t_s = 0;
+    std::string site;
+    std::vector<StreamId> stages;            // 0 for a non-stream stage
+    std::vector<std::string> stage_labels;   // description of non-stream stages
+};
+
+struct Note {
+    double t_s = 0;
+    std::string text;
+};
+
+class Timeline {
+public:
+    // Wall-clock µs of trace time 0. Set from the trace header (or the first record when live).
+    void set_start_us(uint64_t start_us) { start_us_ = start_us; }
+    uint64_t start_us() const { return start_us_; }
+
+    // Applies one record (trace-global ids, absolute wall-clock t_us). Unknown ids are tolerated:
+    // a sample for a stream never announced creates a placeholder stream.
+    void apply(const proto::Record& r);
+
+    double to_seconds(uint64_t t_us) const {
+        return t_us >= start_us_ ? static_cast<double>(t_us - start_us_) / 1e6
+                                 : -static_cast<double>(start_us_ - t_us) / 1e6;
+    }
+
+    // Trace time of the last record applied.
+    double end_s() const { return end_s_; }
+
+    const std::vector<ProcessInfo>& processes() const { return processes_; }
+    const std::vector<StreamInfo>& streams() const { return streams_; }
+    const StreamInfo* stream(StreamId id) const;
+    const ProcessInfo* process(uint32_t proc) const;
+    const std::vector<PipeEdge>& edges() const { return edges_; }
+    const std::vector<PipelineInfo>& pipelines() const { return pipelines_; }
+    const std::vector<Note>& notes() const { return notes_; }
+    const std::string& string(uint32_t id) const;
+
+private:
+    StreamInfo& stream_mut(StreamId id, double t_s);
+    ProcessInfo& process_mut(uint32_t proc);
+
+    uint64_t start_us_ = 0;
+    double end_s_ = 0;
+    std::vector<ProcessInfo> processes_;
+    std::vector<StreamInfo> streams_;
+    std::unordered_map<StreamId, size_t> stream_index_;
+    std::vector<PipeEdge> edges_;
+    std::vector<PipelineInfo> pipelines_;
+    std::vector<Note> notes_;
+    std::unordered_map<uint32_t, std::string> strings_;
+};
+
+}  // namespace tidemark::model

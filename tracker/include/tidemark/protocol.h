@@ -1,0 +1,557 @@
+// tidemark record schema and its binary encoding — the one contract between the tracker (which
+// encodes records onto the wire), the agent (which decodes them and re-encodes them into a trace
+// file) and tidemark_model (which reads traces). std-only, header-only, exception-free: the tracker
+// includes it inside someone else's process.
+//
+// The same record encoding is used on the wire and inside trace-file chunks; only the framing
+// differs (see docs/FORMAT.md). Two versions are kept apart: kWireVersion (tracker ↔ agent) and the
+// file format version (tidemark_model's trace_format.h).
+//
+// Encoding primitives: unsigned LEB128 varints ("uv"), zigzag signed varints ("sv"), strings as
+// uv length + bytes. Every record starts with its type byte. Time is carried as a signed delta
+// (sv) against the previous record's time in the same Codec, so a stream of records pays ~1-2 bytes
+// per timestamp; the first record after a Codec reset carries the absolute time.
+//
+// StreamSample is delta-encoded against the previous sample of the same stream held by the Codec:
+// a field mask says which fields follow; absent fields keep their previous value. A sender may
+// always send everything (mask = kAllSampleFields); the decoder does not care.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace tidemark::proto {
+
+inline constexpr uint32_t kWireVersion = 1;
+// Wire framing: | u32 LE payload length | payload (one encoded record) |. Bigger is hostile.
+inline constexpr uint32_t kMaxRecordBytes = 1u << 20;
+inline constexpr size_t kMaxStringBytes = 64 * 1024;
+
+enum class RecordType : uint8_t {
+    Hello = 1,          // first record of every connection
+    StringDef = 2,      // interned string: id → text
+    ProcessSample = 3,  // process-wide memory counters
+    StreamCreated = 4,  // a stream was constructed
+    StreamSample = 5,   // a stream's state (delta-encoded)
+    StreamEvent = 6,    // pipe/unpipe/error/destroy/gone…
+    Pipeline = 7,       // a pipeline() call and its stages
+    CallSite = 8,       // a call site seen for a counted event (write after false, …)
+    Dropped = 9,        // cumulative count of records the tracker shed
+    Goodbye = 10,       // the tracked process is exiting
+    // Written by the agent only (never on the wire):
+    ProcessExit = 32,   // how a process ended, as seen by waitpid / the connection
+    AgentNote = 33,     // free text from the agent (warnings)
+    // 64..95 reserved for native allocation records (mappings, alloc/free, stacks).
+};
+
+enum class Runtime : uint8_t { Unknown = 0, Node = 1, Native = 2 };
+
+// Stream kind bits (StreamCreated::kind).
+enum StreamKind : uint32_t {
+    kKindReadable = 1u << 0,
+    kKindWritable = 1u << 1,
+    kKindReadableObjectMode = 1u << 2,
+    kKindWritableObjectMode = 1u << 3,
+    kKindHttpOutgoing = 1u << 4,  // OutgoingMessage family (ServerResponse, ClientRequest)
+    kKindRegistered = 1u << 5,    // a non-Node queue registered through the C API
+};
+
+// readableFlowing as carried in StreamSample::flags bits 0-1.
+enum class Flowing : uint8_t { Null = 0, Paused = 1 /* false */, Flowing = 2 /* true */ };
+
+// StreamSample::flags bits above the flowing field.
+enum StreamFlag : uint32_t {
+    kFlowingMask = 0x3,
+    kFlagNeedDrain = 1u << 2,
+    kFlagReadableEnded = 1u << 3,  // 'end' emitted
+    kFlagWritableEnded = 1u << 4,  // end() called
+    kFlagFinished = 1u << 5,       // 'finish' emitted
+    kFlagDestroyed = 1u << 6,
+    kFlagErrored = 1u << 7,
+    kFlagWriting = 1u << 8,        // a _write/_transform callback is pending
+    kFlagClosed = 1u << 9,
+};
+
+struct Hello {
+    uint64_t t_us = 0;  // wall clock, µs since the Unix epoch
+    uint32_t wire_version = kWireVersion;
+    uint32_t pid = 0;
+    uint32_t ppid = 0;
+    Runtime runtime = Runtime::Unknown;
+    uint32_t interval_ms = 0;
+    std::string runtime_version;
+    std::string cmdline;
+    uint32_t proc = 0;  // trace-local process index (agent fills it in; 0 on the wire)
+};
+
+struct StringDef {
+    uint64_t t_us = 0;
+    uint32_t id = 0;  // 0 is reserved for "no string"
+    std::string text;
+};
+
+struct ProcessSample {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint64_t rss_bytes = 0;
+    uint64_t heap_used_bytes = 0;
+    uint64_t heap_total_bytes = 0;
+    uint64_t external_bytes = 0;
+    uint64_t array_buffers_bytes = 0;
+    uint64_t loop_delay_mean_us = 0;  // event-loop delay over the last interval
+    uint64_t loop_delay_max_us = 0;
+    uint64_t native_live_bytes = 0;   // native tracker's live heap bytes (0 when not tracking)
+};
+
+struct StreamCreated {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint64_t id = 0;          // unique per process on the wire; unique per trace in a file
+    uint32_t kind = 0;        // StreamKind bits
+    uint32_t type_str = 0;    // constructor name
+    uint32_t site_str = 0;    // creation site "file:line" (first user frame), 0 if unknown
+    uint64_t readable_hwm = 0;
+    uint64_t writable_hwm = 0;
+};
+
+// Fields of StreamSample, in encoding order; bit i of the mask says field i is present.
+enum SampleField : uint32_t {
+    kFieldFlags = 1u << 0,
+    kFieldReadableLength = 1u << 1,
+    kFieldWritableLength = 1u << 2,
+    kFieldBytesIn = 1u << 3,         // cumulative bytes (or objects) written into the writable side
+    kFieldBytesPushed = 1u << 4,     // cumulative bytes (or objects) pushed into the readable side
+    kFieldWritesAfterFalse = 1u << 5,
+    kFieldPushesAfterFalse = 1u << 6,
+    kFieldWriteCalls = 1u << 7,      // cumulative write() calls
+    kFieldPushCalls = 1u << 8,       // cumulative push() calls
+    kAllSampleFields = (1u << 9) - 1,
+};
+
+struct StreamSample {
+    uint64_t t_us = 0;
+    uint64_t id = 0;
+    uint32_t flags = 0;  // Flowing in bits 0-1, StreamFlag bits above
+    uint64_t readable_length = 0;
+    uint64_t writable_length = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_pushed = 0;
+    uint64_t writes_after_false = 0;
+    uint64_t pushes_after_false = 0;
+    uint64_t write_calls = 0;
+    uint64_t push_calls = 0;
+
+    Flowing flowing() const { return static_cast<Flowing>(flags & kFlowingMask); }
+};
+
+enum class StreamEventKind : uint8_t {
+    Pipe = 1,     // id piped into other
+    Unpipe = 2,   // id unpiped from other
+    Error = 3,    // 'error' emitted; str = message
+    Destroy = 4,  // destroy() called
+    Gone = 5,     // garbage-collected (no longer reachable by the tracker)
+    End = 6,      // 'end' emitted (readable side done)
+    Finish = 7,   // 'finish' emitted (writable side done)
+    Close = 8,
+};
+
+struct StreamEvent {
+    uint64_t t_us = 0;
+    uint64_t id = 0;
+    StreamEventKind kind = StreamEventKind::Pipe;
+    uint64_t other = 0;    // the other stream (pipe/unpipe), 0 if none
+    uint32_t str = 0;      // a string (error message), 0 if none
+};
+
+// One pipeline() call. stages[i] is a stream id, or 0 for a stage that is not a stream (a
+// generator or function); stage_strs[i] describes it ("async generator", the function's name…).
+struct Pipeline {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint64_t id = 0;
+    uint32_t site_str = 0;
+    std::vector<uint64_t> stages;
+    std::vector<uint32_t> stage_strs;
+};
+
+enum class CallSiteKind : uint8_t { WriteAfterFalse = 1, PushAfterFalse = 2 };
+
+// A call site seen for a counted event on a stream. count = how many of the stream's events this
+// site accounts for so far (cumulative; the tracker reports the first few sites per stream).
+struct CallSite {
+    uint64_t t_us = 0;
+    uint64_t id = 0;
+    CallSiteKind kind = CallSiteKind::WriteAfterFalse;
+    uint32_t site_str = 0;  // "file:line" of the first user frame, or "node:…" when none
+    uint64_t count = 0;
+};
+
+struct Dropped {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint64_t records = 0;  // cumulative
+};
+
+struct Goodbye {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    int32_t exit_code = 0;
+};
+
+struct ProcessExit {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    int32_t code = -1;    // exit status, -1 when killed by a signal or unknown
+    int32_t signal = 0;   // terminating signal, 0 when none
+};
+
+struct AgentNote {
+    uint64_t t_us = 0;
+    std::string text;
+};
+
+using Record = std::variant<Hello, StringDef, ProcessSample, StreamCreated, StreamSample,
+                            StreamEvent, Pipeline, CallSite, Dropped, Goodbye, ProcessExit,
+                            AgentNote>;
+
+inline uint64_t record_time_us(const Record& r) {
+    return std::visit([](const auto& x) { return x.t_us; }, r);
+}
+
+// ---- primitives ----------------------------------------------------------------------------
+
+class Writer {
+public:
+    explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
+    void u8(uint8_t v) { out_.push_back(v); }
+    void uv(uint64_t v) {
+        while (v >= 0x80) { out_.push_back(static_cast<uint8_t>(v | 0x80)); v >>= 7; }
+        out_.push_back(static_cast<uint8_t>(v));
+    }
+    void sv(int64_t v) { uv((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+    void str(std::string_view s) {
+        if (s.size() > kMaxStringBytes) s = s.substr(0, kMaxStringBytes);
+        uv(s.size());
+        out_.insert(out_.end(), s.begin(), s.end());
+    }
+private:
+    std::vector<uint8_t>& out_;
+};
+
+class Reader {
+public:
+    Reader(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
+    bool ok() const { return ok_; }
+    bool at_end() const { return p_ == end_; }
+    size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+    uint8_t u8() {
+        if (p_ >= end_) { ok_ = false; return 0; }
+        return *p_++;
+    }
+    uint64_t uv() {
+        uint64_t v = 0;
+        for (int shift = 0; shift < 64; shift += 7) {
+            if (p_ >= end_) { ok_ = false; return 0; }
+            uint8_t b = *p_++;
+            v |= static_cast<uint64_t>(b & 0x7f) << shift;
+            if (!(b & 0x80)) return v;
+        }
+        ok_ = false;  // more than 10 bytes: not a varint
+        return 0;
+    }
+    uint32_t u32v() {
+        uint64_t v = uv();
+        if (v > UINT32_MAX) ok_ = false;
+        return static_cast<uint32_t>(v);
+    }
+    int64_t sv() {
+        uint64_t v = uv();
+        return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+    }
+    std::string str() {
+        uint64_t n = uv();
+        if (!ok_ || n > kMaxStringBytes || n > remaining()) { ok_ = false; return {}; }
+        std::string s(reinterpret_cast<const char*>(p_), static_cast<size_t>(n));
+        p_ += n;
+        return s;
+    }
+private:
+    const uint8_t* p_;
+    const uint8_t* end_;
+    bool ok_ = true;
+};
+
+// ---- record codec --------------------------------------------------------------------------
+// A Codec holds the context that makes records small: the previous record's time and the last
+// sample of each stream. One Codec per direction per connection; trace files reset it at keyframes.
+class Codec {
+public:
+    void reset() { prev_t_us_ = 0; last_.clear(); }
+
+    // Appends one encoded record to out. For StreamSample the mask of fields to send is computed
+    // against the previous sample of that stream (or everything when none or force_full).
+    void encode(const Record& r, std::vector<uint8_t>& out, bool force_full = false);
+
+    // Decodes one record from exactly [p, p+n). Returns false on malformed input (error says why).
+    bool decode(const uint8_t* p, size_t n, Record& out, std::string& error);
+
+    // Forget a stream's delta state (after Gone).
+    void forget(uint64_t stream_id) { last_.erase(stream_id); }
+
+private:
+    void put_time(Writer& w, uint64_t t) {
+        w.sv(static_cast<int64_t>(t - prev_t_us_));
+        prev_t_us_ = t;
+    }
+    uint64_t get_time(Reader& r) {
+        prev_t_us_ = static_cast<uint64_t>(static_cast<int64_t>(prev_t_us_) + r.sv());
+        return prev_t_us_;
+    }
+    uint64_t prev_t_us_ = 0;
+    std::unordered_map<uint64_t, StreamSample> last_;
+};
+
+// Sample fields as an array, for mask-driven encode/decode.
+inline uint64_t* sample_field_ptrs(StreamSample& s, int i) {
+    switch (i) {
+        case 1: return &s.readable_length;
+        case 2: return &s.writable_length;
+        case 3: return &s.bytes_in;
+        case 4: return &s.bytes_pushed;
+        case 5: return &s.writes_after_false;
+        case 6: return &s.pushes_after_false;
+        case 7: return &s.write_calls;
+        case 8: return &s.push_calls;
+        default: return nullptr;
+    }
+}
+inline constexpr int kSampleFieldCount = 9;
+
+inline void Codec::encode(const Record& rec, std::vector<uint8_t>& out, bool force_full) {
+    Writer w(out);
+    switch (rec.index()) {
+        case 0: {  // Hello
+            //  u8 type=1 | sv dt | uv wire_version | uv pid | uv ppid | u8 runtime | uv interval_ms
+            //  | str runtime_version | str cmdline | uv proc
+            const auto& x = std::get<Hello>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::Hello)); put_time(w, x.t_us);
+            w.uv(x.wire_version); w.uv(x.pid); w.uv(x.ppid); w.u8(static_cast<uint8_t>(x.runtime));
+            w.uv(x.interval_ms); w.str(x.runtime_version); w.str(x.cmdline); w.uv(x.proc);
+            break;
+        }
+        case 1: {  // StringDef:  u8 type=2 | sv dt | uv id | str text
+            const auto& x = std::get<StringDef>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::StringDef)); put_time(w, x.t_us);
+            w.uv(x.id); w.str(x.text);
+            break;
+        }
+        case 2: {  // ProcessSample: u8 type=3 | sv dt | uv proc | uv ×8 counters
+            const auto& x = std::get<ProcessSample>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::ProcessSample)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.rss_bytes); w.uv(x.heap_used_bytes); w.uv(x.heap_total_bytes);
+            w.uv(x.external_bytes); w.uv(x.array_buffers_bytes); w.uv(x.loop_delay_mean_us);
+            w.uv(x.loop_delay_max_us); w.uv(x.native_live_bytes);
+            break;
+        }
+        case 3: {  // StreamCreated: u8 type=4 | sv dt | uv proc | uv id | uv kind | uv type_str
+                   //                | uv site_str | uv readable_hwm | uv writable_hwm
+            const auto& x = std::get<StreamCreated>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::StreamCreated)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.id); w.uv(x.kind); w.uv(x.type_str); w.uv(x.site_str);
+            w.uv(x.readable_hwm); w.uv(x.writable_hwm);
+            break;
+        }
+        case 4: {  // StreamSample: u8 type=5 | sv dt | uv id | uv mask | [uv field]… (mask order)
+            auto x = std::get<StreamSample>(rec);
+            uint32_t mask = kAllSampleFields;
+            auto it = last_.find(x.id);
+            if (it != last_.end() && !force_full) {
+                mask = 0;
+                if (it->second.flags != x.flags) mask |= kFieldFlags;
+                for (int i = 1; i < kSampleFieldCount; ++i)
+                    if (*sample_field_ptrs(it->second, i) != *sample_field_ptrs(x, i)) mask |= 1u << i;
+            }
+            w.u8(static_cast<uint8_t>(RecordType::StreamSample)); put_time(w, x.t_us);
+            w.uv(x.id); w.uv(mask);
+            if (mask & kFieldFlags) w.uv(x.flags);
+            for (int i = 1; i < kSampleFieldCount; ++i)
+                if (mask & (1u << i)) w.uv(*sample_field_ptrs(x, i));
+            last_[x.id] = x;
+            break;
+        }
+        case 5: {  // StreamEvent: u8 type=6 | sv dt | uv id | u8 kind | uv other | uv str
+            const auto& x = std::get<StreamEvent>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::StreamEvent)); put_time(w, x.t_us);
+            w.uv(x.id); w.u8(static_cast<uint8_t>(x.kind)); w.uv(x.other); w.uv(x.str);
+            if (x.kind == StreamEventKind::Gone) last_.erase(x.id);
+            break;
+        }
+        case 6: {  // Pipeline: u8 type=7 | sv dt | uv proc | uv id | uv site_str | uv n
+                   //           | n × (uv stage id | uv stage str)
+            const auto& x = std::get<Pipeline>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::Pipeline)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.id); w.uv(x.site_str); w.uv(x.stages.size());
+            for (size_t i = 0; i < x.stages.size(); ++i) {
+                w.uv(x.stages[i]);
+                w.uv(i < x.stage_strs.size() ? x.stage_strs[i] : 0);
+            }
+            break;
+        }
+        case 7: {  // CallSite: u8 type=8 | sv dt | uv id | u8 kind | uv site_str | uv count
+            const auto& x = std::get<CallSite>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::CallSite)); put_time(w, x.t_us);
+            w.uv(x.id); w.u8(static_cast<uint8_t>(x.kind)); w.uv(x.site_str); w.uv(x.count);
+            break;
+        }
+        case 8: {  // Dropped: u8 type=9 | sv dt | uv proc | uv records
+            const auto& x = std::get<Dropped>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::Dropped)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.records);
+            break;
+        }
+        case 9: {  // Goodbye: u8 type=10 | sv dt | uv proc | sv exit_code
+            const auto& x = std::get<Goodbye>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::Goodbye)); put_time(w, x.t_us);
+            w.uv(x.proc); w.sv(x.exit_code);
+            break;
+        }
+        case 10: {  // ProcessExit: u8 type=32 | sv dt | uv proc | sv code | sv signal
+            const auto& x = std::get<ProcessExit>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::ProcessExit)); put_time(w, x.t_us);
+            w.uv(x.proc); w.sv(x.code); w.sv(x.signal);
+            break;
+        }
+        case 11: {  // AgentNote: u8 type=33 | sv dt | str text
+            const auto& x = std::get<AgentNote>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::AgentNote)); put_time(w, x.t_us);
+            w.str(x.text);
+            break;
+        }
+    }
+}
+
+inline bool Codec::decode(const uint8_t* p, size_t n, Record& out, std::string& error) {
+    Reader r(p, n);
+    const uint8_t type = r.u8();
+    if (!r.ok()) { error = "empty record"; return false; }
+    const uint64_t saved_t = prev_t_us_;
+    switch (static_cast<RecordType>(type)) {
+        case RecordType::Hello: {
+            Hello x; x.t_us = get_time(r);
+            x.wire_version = r.u32v(); x.pid = r.u32v(); x.ppid = r.u32v();
+            x.runtime = static_cast<Runtime>(r.u8()); x.interval_ms = r.u32v();
+            x.runtime_version = r.str(); x.cmdline = r.str(); x.proc = r.u32v();
+            out = std::move(x);
+            break;
+        }
+        case RecordType::StringDef: {
+            StringDef x; x.t_us = get_time(r); x.id = r.u32v(); x.text = r.str();
+            out = std::move(x);
+            break;
+        }
+        case RecordType::ProcessSample: {
+            ProcessSample x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.rss_bytes = r.uv(); x.heap_used_bytes = r.uv();
+            x.heap_total_bytes = r.uv(); x.external_bytes = r.uv(); x.array_buffers_bytes = r.uv();
+            x.loop_delay_mean_us = r.uv(); x.loop_delay_max_us = r.uv(); x.native_live_bytes = r.uv();
+            out = x;
+            break;
+        }
+        case RecordType::StreamCreated: {
+            StreamCreated x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.id = r.uv(); x.kind = r.u32v(); x.type_str = r.u32v();
+            x.site_str = r.u32v(); x.readable_hwm = r.uv(); x.writable_hwm = r.uv();
+            out = x;
+            break;
+        }
+        case RecordType::StreamSample: {
+            StreamSample x; x.t_us = get_time(r);
+            x.id = r.uv();
+            const uint64_t mask = r.uv();
+            if (mask & ~static_cast<uint64_t>(kAllSampleFields)) { error = "stream sample has unknown fields"; prev_t_us_ = saved_t; return false; }
+            auto it = last_.find(x.id);
+            if (it != last_.end()) {
+                const uint64_t t = x.t_us;
+                x = it->second;
+                x.t_us = t;
+            } else if (mask != kAllSampleFields) {
+                error = "stream sample for stream " + std::to_string(x.id) + " is a delta with no earlier full sample";
+                prev_t_us_ = saved_t;
+                return false;
+            }
+            if (mask & kFieldFlags) x.flags = r.u32v();
+            for (int i = 1; i < kSampleFieldCount; ++i)
+                if (mask & (1u << i)) *sample_field_ptrs(x, i) = r.uv();
+            if (r.ok()) last_[x.id] = x;
+            out = x;
+            break;
+        }
+        case RecordType::StreamEvent: {
+            StreamEvent x; x.t_us = get_time(r);
+            x.id = r.uv(); x.kind = static_cast<StreamEventKind>(r.u8()); x.other = r.uv(); x.str = r.u32v();
+            if (x.kind < StreamEventKind::Pipe || x.kind > StreamEventKind::Close) { error = "unknown stream event kind"; prev_t_us_ = saved_t; return false; }
+            if (x.kind == StreamEventKind::Gone) last_.erase(x.id);
+            out = x;
+            break;
+        }
+        case RecordType::Pipeline: {
+            Pipeline x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.id = r.uv(); x.site_str = r.u32v();
+            const uint64_t count = r.uv();
+            if (count > 1024 || count * 2 > r.remaining()) { error = "pipeline stage count out of range"; prev_t_us_ = saved_t; return false; }
+            for (uint64_t i = 0; i < count; ++i) { x.stages.push_back(r.uv()); x.stage_strs.push_back(r.u32v()); }
+            out = std::move(x);
+            break;
+        }
+        case RecordType::CallSite: {
+            CallSite x; x.t_us = get_time(r);
+            x.id = r.uv(); x.kind = static_cast<CallSiteKind>(r.u8()); x.site_str = r.u32v(); x.count = r.uv();
+            out = x;
+            break;
+        }
+        case RecordType::Dropped: {
+            Dropped x; x.t_us = get_time(r); x.proc = r.u32v(); x.records = r.uv();
+            out = x;
+            break;
+        }
+        case RecordType::Goodbye: {
+            Goodbye x; x.t_us = get_time(r); x.proc = r.u32v(); x.exit_code = static_cast<int32_t>(r.sv());
+            out = x;
+            break;
+        }
+        case RecordType::ProcessExit: {
+            ProcessExit x; x.t_us = get_time(r); x.proc = r.u32v();
+            x.code = static_cast<int32_t>(r.sv()); x.signal = static_cast<int32_t>(r.sv());
+            out = x;
+            break;
+        }
+        case RecordType::AgentNote: {
+            AgentNote x; x.t_us = get_time(r); x.text = r.str();
+            out = std::move(x);
+            break;
+        }
+        default:
+            error = "unknown record type " + std::to_string(type);
+            return false;
+    }
+    if (!r.ok()) { error = "record of type " + std::to_string(type) + " is truncated or malformed"; prev_t_us_ = saved_t; return false; }
+    if (!r.at_end()) { error = "record of type " + std::to_string(type) + " has " + std::to_string(r.remaining()) + " trailing bytes"; prev_t_us_ = saved_t; return false; }
+    return true;
+}
+
+// Wire framing helper: appends | u32 LE length | record | to out.
+inline void frame_record(Codec& codec, const Record& r, std::vector<uint8_t>& out) {
+    const size_t at = out.size();
+    out.resize(at + 4);
+    codec.encode(r, out);
+    const uint32_t len = static_cast<uint32_t>(out.size() - at - 4);
+    for (int i = 0; i < 4; ++i) out[at + i] = static_cast<uint8_t>(len >> (8 * i));
+}
+
+}  // namespace tidemark::proto
