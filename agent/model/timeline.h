@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tidemark/protocol.h"
@@ -45,6 +46,9 @@ struct ProcessInfo {
     std::optional<double> end_s;
 };
 
+// A stream's samples are stored as state changes: a run of identical samples is kept as its
+// first and its last point (the last one's t_s advances), so an idle stream costs two points
+// however long the trace is. Read a stream's state as holding from one point until the next.
 struct StreamPoint {
     double t_s = 0;
     proto::StreamSample s;  // full state at t_s (deltas already applied)
@@ -77,6 +81,12 @@ struct StreamInfo {
     std::vector<StreamId> piped_to;     // every destination ever piped to (history, no repeats)
     std::vector<StreamId> piped_from;
     std::vector<CallSiteCount> call_sites;
+    // Aggregates kept by apply() (cheap to read for reports over hours of samples):
+    uint64_t sample_count = 0;          // samples received (before collapsing identical runs)
+    uint64_t peak_readable_length = 0;
+    uint64_t peak_writable_length = 0;
+    uint8_t flowing_seen = 0;           // bit (1 << proto::Flowing value) per mode seen
+    double last_seen_s = 0;             // time of the last record about this stream
 
     bool readable() const { return kind & proto::kKindReadable; }
     bool writable() const { return kind & proto::kKindWritable; }
@@ -134,13 +144,18 @@ public:
 private:
     StreamInfo& stream_mut(StreamId id, double t_s);
     ProcessInfo& process_mut(uint32_t proc);
+    void apply_stream_event(const proto::StreamEvent& e, double t_s);
+    void add_stream_sample(const proto::StreamSample& s, double t_s);
 
     uint64_t start_us_ = 0;
     double end_s_ = 0;
     std::vector<ProcessInfo> processes_;
     std::vector<StreamInfo> streams_;
     std::unordered_map<StreamId, size_t> stream_index_;
+    std::unordered_map<uint32_t, size_t> process_index_;
     std::vector<PipeEdge> edges_;
+    std::map<std::pair<StreamId, StreamId>, size_t> open_edges_;  // (src, dst) → edges_ index
+    std::unordered_map<uint64_t, size_t> pipeline_index_;
     std::vector<PipelineInfo> pipelines_;
     std::vector<Note> notes_;
     std::unordered_map<uint32_t, std::string> strings_;

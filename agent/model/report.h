@@ -1,0 +1,48 @@
+// Reports: what `tidemark report` (and `run`/`attach` at exit) prints, in four formats. The
+// content is PRODUCT.md's `report --format json` contract: `process`, `processes` (when a trace
+// holds more than one), `streams`, `findings`. Every number comes from the Timeline and the
+// findings passed in (the CLI calls detect() first), so the report, the gate and the viewer agree.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/finding.h"
+#include "model/timeline.h"
+
+namespace tidemark::model {
+
+struct ReportOptions {
+    size_t max_streams_text = 20;  // rows of the text/markdown stream table before "… N more"
+};
+
+// Per-process figures (also used by the gate and the viewer's summary).
+struct ProcessSummary {
+    uint32_t proc = 0;
+    uint32_t pid = 0;
+    double duration_s = 0;
+    size_t samples = 0;
+    uint64_t peak_rss_bytes = 0;
+    uint64_t peak_heap_used_bytes = 0;
+    uint64_t peak_external_bytes = 0;
+    uint64_t peak_array_buffers_bytes = 0;
+    uint64_t dropped = 0;
+};
+ProcessSummary summarize_process(const Timeline& timeline, const ProcessInfo& process);
+
+nlohmann::json report_json_value(const Timeline& timeline, const std::vector<Finding>& findings);
+std::string report_json(const Timeline& timeline, const std::vector<Finding>& findings);  // pretty, ends in \n
+std::string report_text(const Timeline& timeline, const std::vector<Finding>& findings,
+                        const ReportOptions& options = {});
+std::string report_markdown(const Timeline& timeline, const std::vector<Finding>& findings,
+                            const ReportOptions& options = {});
+// JUnit XML: one test case per finding (error severity = failure), one passing case when none.
+std::string report_junit(const Timeline& timeline, const std::vector<Finding>& findings);
+
+// "1.5 MiB", "16 KiB", "312 B" — shared with the CLI so sizes read the same everywhere.
+std::string format_bytes(double bytes);
+
+}  // namespace tidemark::model
