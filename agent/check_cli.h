@@ -24,7 +24,8 @@ struct CheckOptions {
     std::string budget_file;        // JSON with the same keys
     std::string baseline;           // a baseline trace
     std::string junit_path;         // write JUnit XML here
-    std::string format = "text";    // text|json|markdown
+    std::string format = "text";    // text|json|markdown|junit (junit prints the XML to out)
+    std::string tolerance;          // baseline tolerance, e.g. 10% (default 10%)
 };
 
 // Adds the budget options (--max-peak-rss … --baseline, --junit, --format where not present) to cmd.
