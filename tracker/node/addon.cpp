@@ -1,0 +1,258 @@
+// Node-API entry points of the tracker (tidemark_node.node). preload.js calls these from the main
+// thread only; every entry point catches everything (no C++ exception ever crosses into node) and
+// reports failure as a return value. Numeric records arrive in batches as rows of a Float64Array
+// (layout below, mirrored in preload.js) so a whole sweep costs one napi call.
+//
+// Row layout (kRowWidth doubles):  | type | t_us | f0 … f9 |
+//   ProcessSample (3): rss, heap_used, heap_total, external, array_buffers, delay_mean_us, delay_max_us
+//   StreamCreated (4): id, kind, type_str, site_str, readable_hwm, writable_hwm
+//   StreamSample  (5): id, flags, readable_len, writable_len, bytes_in, bytes_pushed,
+//                      writes_after_false, pushes_after_false, write_calls, push_calls
+//   StreamEvent   (6): id, kind, other, str
+//   CallSite      (8): id, kind, site_str, count
+#include <node_api.h>
+
+#include <tidemark/protocol.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <string>
+#include <unistd.h>
+
+#include "record_sink.h"
+#include "transport.h"
+
+namespace tidemark::node {
+namespace {
+
+constexpr size_t kRowWidth = 12;
+constexpr size_t kQueueBytes = 8u << 20;
+constexpr auto kExitDrainBound = std::chrono::milliseconds(200);
+
+Transport* g_transport = nullptr;  // never freed: the detached sender thread may outlive everything
+RecordSink* g_sink = nullptr;
+
+uint64_t wall_us() {
+    using namespace std::chrono;
+    return static_cast<uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+std::string read_cmdline() {
+    std::string s;
+    const int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return s;
+    char buf[4096];
+    ssize_t n;
+    while (s.size() < proto::kMaxStringBytes && (n = ::read(fd, buf, sizeof(buf))) > 0) s.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    while (!s.empty() && s.back() == '\0') s.pop_back();
+    for (char& c : s)
+        if (c == '\0') c = ' ';
+    return s;
+}
+
+// ---- argument helpers (all return false on any mismatch) ------------------------------------
+
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+    size_t argc = want;
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
+    return argc >= want;
+}
+
+bool get_string(napi_env env, napi_value v, std::string& out) {
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+    if (len > proto::kMaxStringBytes) len = proto::kMaxStringBytes;
+    out.resize(len + 1);
+    size_t got = 0;
+    if (napi_get_value_string_utf8(env, v, out.data(), out.size(), &got) != napi_ok) return false;
+    out.resize(got);
+    return true;
+}
+
+bool get_double(napi_env env, napi_value v, double& out) {
+    return napi_get_value_double(env, v, &out) == napi_ok;
+}
+
+uint64_t u64(double d) { return d > 0 ? static_cast<uint64_t>(d) : 0; }
+uint32_t u32(double d) { return d > 0 && d < 4294967296.0 ? static_cast<uint32_t>(d) : 0; }
+
+napi_value make_bool(napi_env env, bool b) {
+    napi_value v = nullptr;
+    napi_get_boolean(env, b, &v);
+    return v;
+}
+
+// Converts one row to a record; false for an unknown row type.
+bool row_to_record(const double* row, proto::Record& out) {
+    const uint64_t t = u64(row[1]);
+    const double* f = row + 2;
+    switch (static_cast<int>(row[0])) {
+        case 3: out = proto::ProcessSample{t, 0, u64(f[0]), u64(f[1]), u64(f[2]), u64(f[3]), u64(f[4]), u64(f[5]), u64(f[6]), 0}; return true;
+        case 4: out = proto::StreamCreated{t, 0, u64(f[0]), u32(f[1]), u32(f[2]), u32(f[3]), u64(f[4]), u64(f[5])}; return true;
+        case 5: {
+            proto::StreamSample s;
+            s.t_us = t; s.id = u64(f[0]); s.flags = u32(f[1]);
+            s.readable_length = u64(f[2]); s.writable_length = u64(f[3]);
+            s.bytes_in = u64(f[4]); s.bytes_pushed = u64(f[5]);
+            s.writes_after_false = u64(f[6]); s.pushes_after_false = u64(f[7]);
+            s.write_calls = u64(f[8]); s.push_calls = u64(f[9]);
+            out = s;
+            return true;
+        }
+        case 6: {
+            const auto kind = static_cast<proto::StreamEventKind>(u32(f[1]));
+            if (kind < proto::StreamEventKind::Pipe || kind > proto::StreamEventKind::Close) return false;
+            out = proto::StreamEvent{t, u64(f[0]), kind, u64(f[2]), u32(f[3])};
+            return true;
+        }
+        case 8: out = proto::CallSite{t, u64(f[0]), static_cast<proto::CallSiteKind>(u32(f[1])), u32(f[2]), u64(f[3])}; return true;
+        default: return false;
+    }
+}
+
+// ---- entry points -----------------------------------------------------------------------------
+
+// start(socketPath, intervalMs, runtimeVersion) → true when connected and Hello is queued.
+napi_value start(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[3];
+        std::string path, version;
+        double interval = 0;
+        if (g_transport || !get_args(env, info, 3, argv) || !get_string(env, argv[0], path) ||
+            !get_double(env, argv[1], interval) || !get_string(env, argv[2], version))
+            return make_bool(env, false);
+        std::string error;
+        Transport* transport = Transport::connect(path, kQueueBytes, error);
+        if (!transport) return make_bool(env, false);
+        g_transport = transport;
+        g_sink = new RecordSink(transport);
+        proto::Hello hello;
+        hello.t_us = wall_us();
+        hello.pid = static_cast<uint32_t>(::getpid());
+        hello.ppid = static_cast<uint32_t>(::getppid());
+        hello.runtime = proto::Runtime::Node;
+        hello.interval_ms = u32(interval);
+        hello.runtime_version = version;
+        hello.cmdline = read_cmdline();
+        g_sink->add_unbounded(hello);
+        return make_bool(env, transport->start());
+    } catch (...) {
+        return make_bool(env, false);
+    }
+}
+
+// defineString(id, text)
+napi_value define_string(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[2];
+        double id = 0;
+        proto::StringDef def;
+        if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], id) ||
+            !get_string(env, argv[1], def.text))
+            return nullptr;
+        def.t_us = wall_us();
+        def.id = u32(id);
+        g_sink->begin();
+        g_sink->add(def);
+        g_sink->commit();
+    } catch (...) {
+    }
+    return nullptr;
+}
+
+// flush(rows: Float64Array, count)
+napi_value flush(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[2];
+        double count = 0;
+        if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[1], count)) return nullptr;
+        napi_typedarray_type type;
+        size_t length = 0;
+        void* data = nullptr;
+        if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+            type != napi_float64_array || !data)
+            return nullptr;
+        const size_t rows = std::min(static_cast<size_t>(count > 0 ? count : 0), length / kRowWidth);
+        const auto* base = static_cast<const double*>(data);
+        g_sink->begin();
+        proto::Record rec;
+        for (size_t i = 0; i < rows; ++i)
+            if (row_to_record(base + i * kRowWidth, rec)) g_sink->add(rec);
+        g_sink->commit();
+    } catch (...) {
+    }
+    return nullptr;
+}
+
+// pipeline(t_us, id, siteStr, stageIds: number[], stageStrs: number[])
+napi_value pipeline(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[5];
+        double t = 0, id = 0, site = 0;
+        if (!g_sink || !get_args(env, info, 5, argv) || !get_double(env, argv[0], t) ||
+            !get_double(env, argv[1], id) || !get_double(env, argv[2], site))
+            return nullptr;
+        proto::Pipeline p{u64(t), 0, u64(id), u32(site), {}, {}};
+        uint32_t n = 0, m = 0;
+        if (napi_get_array_length(env, argv[3], &n) != napi_ok || napi_get_array_length(env, argv[4], &m) != napi_ok)
+            return nullptr;
+        for (uint32_t i = 0; i < n && i < 1024; ++i) {
+            napi_value v;
+            double stage = 0, str = 0;
+            if (napi_get_element(env, argv[3], i, &v) == napi_ok) get_double(env, v, stage);
+            if (i < m && napi_get_element(env, argv[4], i, &v) == napi_ok) get_double(env, v, str);
+            p.stages.push_back(u64(stage));
+            p.stage_strs.push_back(u32(str));
+        }
+        g_sink->begin();
+        g_sink->add(p);
+        g_sink->commit();
+    } catch (...) {
+    }
+    return nullptr;
+}
+
+// goodbye(t_us, exitCode) → true when everything queued reached the socket within the bound.
+napi_value goodbye(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[2];
+        double t = 0, code = 0;
+        if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], t) || !get_double(env, argv[1], code))
+            return make_bool(env, false);
+        g_sink->begin();  // also reports drops not yet reported
+        g_sink->add(proto::Goodbye{u64(t), 0, static_cast<int32_t>(code)});
+        g_sink->commit();
+        return make_bool(env, g_transport->drain(kExitDrainBound));
+    } catch (...) {
+        return make_bool(env, false);
+    }
+}
+
+// dropped() → records shed so far.
+napi_value dropped(napi_env env, napi_callback_info) {
+    napi_value v = nullptr;
+    napi_create_double(env, g_sink ? static_cast<double>(g_sink->dropped()) : 0.0, &v);
+    return v;
+}
+
+napi_value init(napi_env env, napi_value exports) {
+    const napi_property_descriptor props[] = {
+        {"start", nullptr, start, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"defineString", nullptr, define_string, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"flush", nullptr, flush, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"pipeline", nullptr, pipeline, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"goodbye", nullptr, goodbye, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"dropped", nullptr, dropped, nullptr, nullptr, nullptr, napi_default, nullptr},
+    };
+    napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+    napi_value width = nullptr;
+    napi_create_uint32(env, static_cast<uint32_t>(kRowWidth), &width);
+    napi_set_named_property(env, exports, "rowWidth", width);
+    return exports;
+}
+
+}  // namespace
+}  // namespace tidemark::node
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, tidemark::node::init)

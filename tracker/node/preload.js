@@ -1,0 +1,450 @@
+// tidemark tracker preload (`node -r preload.js`, or NODE_OPTIONS="--require preload.js"): sees
+// every stream through EventEmitter.init, counts writes/pushes after false by wrapping a few
+// prototype methods, samples process memory and stream state on an unref'd timer, and hands
+// fixed-width numeric rows to the addon (tidemark_node.node), which encodes and sends them to
+// the agent on TIDEMARK_SOCKET. Everything is wrapped in try/catch: the app must never notice.
+// Row layout and the cost model are described in addon.cpp and README.md.
+'use strict';
+
+(function tidemarkPreload() {
+  try {
+    const env = process.env;
+    if (!env.TIDEMARK_SOCKET) return;
+    if (!require('worker_threads').isMainThread) return;  // blind spot: worker threads
+    const loaded = Symbol.for('tidemark.tracker');
+    if (process[loaded]) return;  // preloaded twice (-r and NODE_OPTIONS)
+    Object.defineProperty(process, loaded, { value: true });
+    if (env.TIDEMARK_FOLLOW_CHILDREN !== '1') {
+      const claimed = env.TIDEMARK_CLAIMED_PID;
+      if (claimed && claimed !== String(process.pid)) return;  // an ancestor owns tracking
+      env.TIDEMARK_CLAIMED_PID = String(process.pid);
+    }
+    const addon = require(require('path').join(__dirname, 'tidemark_node.node'));
+    let interval = Number.parseInt(env.TIDEMARK_INTERVAL_MS || '100', 10);
+    if (!(interval >= 10 && interval <= 60000)) interval = 100;
+    if (!addon.start(env.TIDEMARK_SOCKET, interval, process.version)) return;
+    install(addon, interval);
+  } catch (_) { /* never break the app */ }
+
+  function install(addon, intervalMs) {
+    const { performance, monitorEventLoopDelay } = require('perf_hooks');
+    const EE = require('events');
+    const stream = require('stream');
+    const { OutgoingMessage } = require('_http_outgoing');
+    const { Readable, Writable, Duplex } = stream;
+
+    // Protocol constants (tracker/include/tidemark/protocol.h).
+    const ROW_PROCESS = 3, ROW_CREATED = 4, ROW_SAMPLE = 5, ROW_EVENT = 6, ROW_CALLSITE = 8;
+    const K_READABLE = 1, K_WRITABLE = 2, K_R_OBJ = 4, K_W_OBJ = 8, K_HTTP_OUT = 16;
+    const F_NEED_DRAIN = 4, F_R_ENDED = 8, F_W_ENDED = 16, F_FINISHED = 32, F_DESTROYED = 64,
+      F_ERRORED = 128, F_WRITING = 256, F_CLOSED = 512;
+    const EV_PIPE = 1, EV_UNPIPE = 2, EV_ERROR = 3, EV_DESTROY = 4, EV_GONE = 5, EV_END = 6,
+      EV_FINISH = 7, EV_CLOSE = 8;
+    const SITE_WRITE_AFTER_FALSE = 1, SITE_PUSH_AFTER_FALSE = 2;
+
+    const W = 12, ROWS = 2048;
+    const MAX_SITES_PER_STREAM = 4;
+    const COLD_PERIOD_MS = 2000;   // every stream is looked at at least this often
+    const HOT_IDLE_TICKS = 10;     // unchanged ticks before a buffered stream goes cold
+    const MAX_STRINGS = 100000;
+    const SITE_CAPTURES_PER_S = 2000;  // stack captures cost ~10 µs each: bound them
+    const selfFile = __filename;
+    const kRec = Symbol('tidemark');
+    const timeOrigin = performance.timeOrigin;
+    const nowUs = () => Math.round((timeOrigin + performance.now()) * 1000);
+
+    // ---- rows and strings ------------------------------------------------------------------
+    const rows = new Float64Array(ROWS * W);
+    let nrows = 0;
+    function row(type, t) {
+      if (nrows === ROWS) flushRows();
+      const o = nrows++ * W;
+      rows[o] = type; rows[o + 1] = t;
+      return o + 2;
+    }
+    function flushRows() { if (nrows > 0) { const n = nrows; nrows = 0; addon.flush(rows, n); } }
+    function event(id, kind, other, strId) {
+      const o = row(ROW_EVENT, nowUs());
+      rows[o] = id; rows[o + 1] = kind; rows[o + 2] = other; rows[o + 3] = strId;
+    }
+
+    const strings = new Map();
+    let nextString = 1;
+    function str(s) {
+      if (!s) return 0;
+      let id = strings.get(s);
+      if (id === undefined) {
+        if (nextString > MAX_STRINGS) return 0;
+        id = nextString++;
+        strings.set(s, id);
+        addon.defineString(id, s);
+      }
+      return id;
+    }
+
+    // ---- call sites: first user frame "file:line", else the first node: frame -------------
+    const holder = {};
+    let siteTokens = SITE_CAPTURES_PER_S, siteRefillAt = 0;
+    function captureSite(skipFn) {
+      const now = Date.now();
+      if (now - siteRefillAt >= 1000) { siteRefillAt = now; siteTokens = SITE_CAPTURES_PER_S; }
+      if (siteTokens <= 0) return '';
+      siteTokens--;
+      const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
+      let text;
+      try {
+        Error.stackTraceLimit = 12;
+        if (prepare !== undefined) Error.prepareStackTrace = undefined;
+        Error.captureStackTrace(holder, skipFn);
+        text = holder.stack;
+      } finally {
+        Error.stackTraceLimit = limit;
+        if (prepare !== undefined) Error.prepareStackTrace = prepare;
+        holder.stack = undefined;
+      }
+      return typeof text === 'string' ? firstUserFrame(text) : '';
+    }
+    function firstUserFrame(text) {
+      let internal = '';
+      let at = text.indexOf('\n');
+      while (at !== -1) {
+        const end = text.indexOf('\n', at + 1);
+        const line = text.slice(at + 1, end === -1 ? text.length : end);
+        at = end;
+        let loc = line.endsWith(')') ? line.slice(line.lastIndexOf('(') + 1, -1)
+          : line.slice(line.indexOf('at ') + 3);
+        if (loc.startsWith('file://')) loc = loc.slice(7);
+        const col = loc.lastIndexOf(':');
+        if (col <= 0) continue;
+        loc = loc.slice(0, col);  // drop the column
+        if (!/:\d+$/.test(loc)) continue;
+        if (loc.startsWith('node:')) { if (!internal) internal = loc; continue; }
+        if (loc.startsWith(selfFile + ':') || loc.startsWith('<')) continue;
+        return loc;
+      }
+      return internal;
+    }
+
+    // ---- stream registry -----------------------------------------------------------------
+    class Rec {
+      constructor(id, ref, kind) {
+        this.id = id; this.ref = ref; this.kind = kind;
+        this.idx = -1; this.hot = false; this.idle = 0; this.gone = false; this.dirty = true;
+        this.writeCalls = 0; this.bytesIn = 0; this.waf = 0;
+        this.pushCalls = 0; this.bytesPushed = 0; this.paf = 0;
+        this.flags = -1; this.rlen = 0; this.wlen = 0;  // last sampled state
+        this.destroySent = false; this.sites = null; this.siteCaptures = 0;
+      }
+    }
+    const all = [];      // every live Rec; swap-removed when its stream is gone
+    let hot = [];        // touched since the last tick, or still draining
+    let cursor = 0;      // round-robin position of the cold sweep
+    let nextId = 1;
+    const lastSiteByType = new Map();  // fallback when the capture budget is spent
+    const defaultHwm = typeof stream.getDefaultHighWaterMark === 'function'
+      ? stream.getDefaultHighWaterMark(false) : 16384;
+
+    function track(s) {
+      const rs = s._readableState, ws = s._writableState;
+      let kind = 0, rhwm = 0, whwm = 0;
+      if (rs) { kind |= K_READABLE; rhwm = rs.highWaterMark; if (rs.objectMode) kind |= K_R_OBJ; }
+      if (ws) { kind |= K_WRITABLE; whwm = ws.highWaterMark; if (ws.objectMode) kind |= K_W_OBJ; }
+      if (!rs && !ws) { kind = K_WRITABLE | K_HTTP_OUT; whwm = defaultHwm; }
+      const rec = new Rec(nextId++, new WeakRef(s), kind);
+      Object.defineProperty(s, kRec, { value: rec, configurable: true });
+      rec.idx = all.length;
+      all.push(rec);
+      const type = (s.constructor && s.constructor.name) || 'Stream';
+      let site = captureSite(initWrapper);
+      if (site) lastSiteByType.set(type, site); else site = lastSiteByType.get(type) || '';
+      const o = row(ROW_CREATED, nowUs());
+      rows[o] = rec.id; rows[o + 1] = kind; rows[o + 2] = str(type); rows[o + 3] = str(site);
+      rows[o + 4] = rhwm; rows[o + 5] = whwm;
+      touch(rec);
+    }
+    function touch(rec) {
+      rec.dirty = true;
+      if (!rec.hot) { rec.hot = true; hot.push(rec); }
+    }
+    function noteSite(rec, kind, skipFn) {
+      rec.siteCaptures++;
+      const site = captureSite(skipFn);
+      if (!site) return;
+      const id = str(site);
+      const sites = rec.sites || (rec.sites = []);
+      let entry = sites.find((e) => e.kind === kind && e.id === id);
+      if (!entry) { entry = { kind, id, count: 0 }; sites.push(entry); }
+      entry.count++;
+      const o = row(ROW_CALLSITE, nowUs());
+      rows[o] = rec.id; rows[o + 1] = kind; rows[o + 2] = id; rows[o + 3] = entry.count;
+    }
+    function chunkBytes(chunk, encoding) {
+      if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+      if (chunk !== null && typeof chunk === 'object' && typeof chunk.byteLength === 'number') return chunk.byteLength;
+      return 0;
+    }
+
+    // ---- hooks ---------------------------------------------------------------------------
+    const origInit = EE.init;
+    function initWrapper(opts) {
+      const r = origInit.apply(this, arguments);
+      try {
+        if ((this._readableState !== undefined || this._writableState !== undefined ||
+             this instanceof OutgoingMessage) && this[kRec] === undefined) track(this);
+      } catch (_) { /* ignore */ }
+      return r;
+    }
+    EE.init = initWrapper;
+
+    function onWrite(s, chunk, encoding, fn) {
+      try {
+        const rec = s[kRec];
+        if (rec === undefined) return;
+        const ws = s._writableState;
+        rec.writeCalls++;
+        rec.bytesIn += (rec.kind & K_W_OBJ) ? 1 : chunkBytes(chunk, encoding);
+        if (ws !== undefined ? ws.needDrain : s.writableNeedDrain) {
+          rec.waf++;
+          if (rec.siteCaptures < MAX_SITES_PER_STREAM) noteSite(rec, SITE_WRITE_AFTER_FALSE, fn);
+        }
+        touch(rec);
+      } catch (_) { /* ignore */ }
+    }
+    function wrapWrite(proto) {
+      const orig = proto.write;
+      if (typeof orig !== 'function') return;
+      const write = function write(chunk, encoding, cb) {
+        onWrite(this, chunk, encoding, write);
+        return orig.apply(this, arguments);
+      };
+      proto.write = write;
+    }
+    wrapWrite(Writable.prototype);
+    wrapWrite(Duplex.prototype);
+    wrapWrite(OutgoingMessage.prototype);
+
+    function onPush(s, chunk, encoding, fn) {
+      try {
+        const rec = s[kRec];
+        if (rec === undefined || chunk === null) return;
+        const rs = s._readableState;
+        rec.pushCalls++;
+        rec.bytesPushed += (rec.kind & K_R_OBJ) ? 1 : chunkBytes(chunk, encoding);
+        const len = rs.length;
+        if (len > 0 && len >= rs.highWaterMark && !rs.ended) {
+          rec.paf++;
+          if (rec.siteCaptures < MAX_SITES_PER_STREAM) noteSite(rec, SITE_PUSH_AFTER_FALSE, fn);
+        }
+        touch(rec);
+      } catch (_) { /* ignore */ }
+    }
+    const origPush = Readable.prototype.push;
+    const push = function push(chunk, encoding) {
+      onPush(this, chunk, encoding, push);
+      return origPush.apply(this, arguments);
+    };
+    Readable.prototype.push = push;
+
+    const origPipe = Readable.prototype.pipe;
+    Readable.prototype.pipe = function pipe(dest, options) {
+      try {
+        const a = this[kRec], b = dest != null ? dest[kRec] : undefined;
+        if (a !== undefined) {
+          event(a.id, EV_PIPE, b !== undefined ? b.id : 0, 0);
+          touch(a);
+          if (b !== undefined) touch(b);
+        }
+      } catch (_) { /* ignore */ }
+      return origPipe.apply(this, arguments);
+    };
+    const origUnpipe = Readable.prototype.unpipe;
+    Readable.prototype.unpipe = function unpipe(dest) {
+      try {
+        const a = this[kRec], pipes = this._readableState && this._readableState.pipes;
+        if (a !== undefined && Array.isArray(pipes)) {
+          for (const d of pipes) {
+            if (dest !== undefined && d !== dest) continue;
+            const b = d != null ? d[kRec] : undefined;
+            event(a.id, EV_UNPIPE, b !== undefined ? b.id : 0, 0);
+          }
+          touch(a);
+        }
+      } catch (_) { /* ignore */ }
+      return origUnpipe.apply(this, arguments);
+    };
+
+    function wrapDestroy(proto) {
+      const orig = proto.destroy;
+      if (typeof orig !== 'function') return;
+      proto.destroy = function destroy(err, cb) {
+        try {
+          const rec = this[kRec];
+          if (rec !== undefined && !rec.destroySent) {
+            rec.destroySent = true;
+            event(rec.id, EV_DESTROY, 0, 0);
+            touch(rec);
+          }
+        } catch (_) { /* ignore */ }
+        return orig.apply(this, arguments);
+      };
+    }
+    wrapDestroy(Readable.prototype);
+    wrapDestroy(Writable.prototype);
+    wrapDestroy(Duplex.prototype);
+    wrapDestroy(OutgoingMessage.prototype);
+
+    // pipeline(): one Pipeline record per call; non-stream stages get id 0 and a label.
+    let nextPipeline = 1;
+    function notePipeline(args, hasCallback, fn) {
+      try {
+        let stages = Array.prototype.slice.call(args);
+        const last = stages[stages.length - 1];
+        if (hasCallback && typeof last === 'function') stages.pop();
+        else if (!hasCallback && stages.length > 1 && last !== null && typeof last === 'object' &&
+                 typeof last.on !== 'function' && typeof last[Symbol.iterator] !== 'function' &&
+                 typeof last[Symbol.asyncIterator] !== 'function') stages.pop();  // options
+        if (stages.length === 1 && Array.isArray(stages[0])) stages = stages[0];
+        const ids = [], labels = [];
+        for (const st of stages) {
+          const rec = st != null ? st[kRec] : undefined;
+          let label;
+          if (rec !== undefined) label = (st.constructor && st.constructor.name) || 'Stream';
+          else if (typeof st === 'function') {
+            const k = st.constructor && st.constructor.name;
+            label = (k === 'AsyncGeneratorFunction' ? 'async generator' : k === 'GeneratorFunction'
+              ? 'generator' : k === 'AsyncFunction' ? 'async function' : 'function') + (st.name ? ' ' + st.name : '');
+          } else if (st != null && (typeof st[Symbol.asyncIterator] === 'function' ||
+                     typeof st[Symbol.iterator] === 'function')) label = 'iterable';
+          else label = typeof st;
+          ids.push(rec !== undefined ? rec.id : 0);
+          labels.push(str(label));
+        }
+        const site = str(captureSite(fn));
+        flushRows();  // stage streams' StreamCreated rows go out before the Pipeline record
+        addon.pipeline(nowUs(), nextPipeline++, site, ids, labels);
+      } catch (_) { /* ignore */ }
+    }
+    const streamPromises = require('stream/promises');
+    const origPipelineP = streamPromises.pipeline, origPipeline = stream.pipeline;
+    const pipelineP = function pipeline() {
+      notePipeline(arguments, false, pipelineP);
+      return origPipelineP.apply(this, arguments);
+    };
+    const pipelineCb = function pipeline() {
+      notePipeline(arguments, true, pipelineCb);
+      return origPipeline.apply(this, arguments);
+    };
+    const custom = require('util').promisify.custom;
+    Object.defineProperty(pipelineCb, custom, { value: pipelineP, configurable: true });
+    streamPromises.pipeline = pipelineP;  // also stream.promises.pipeline (same object)
+    stream.pipeline = pipelineCb;
+    require('module').syncBuiltinESMExports();
+
+    // ---- sampling --------------------------------------------------------------------------
+    function sampleStream(rec, t) {  // returns true when the stream should stay hot
+      const s = rec.ref.deref();
+      if (s === undefined) { gone(rec, t); return false; }
+      const rs = s._readableState, ws = s._writableState;
+      let flags = 0, rlen = 0, wlen = 0, err = null;
+      if (rs) {
+        const fl = rs.flowing;
+        flags = fl === null ? 0 : fl ? 2 : 1;
+        rlen = rs.length;
+        if (rs.endEmitted) flags |= F_R_ENDED;
+        if (rs.destroyed) flags |= F_DESTROYED;
+        if (rs.closed) flags |= F_CLOSED;
+        err = rs.errored;
+      }
+      if (ws) {
+        wlen = ws.length;
+        if (ws.needDrain) flags |= F_NEED_DRAIN;
+        if (ws.ending) flags |= F_W_ENDED;
+        if (ws.finished) flags |= F_FINISHED;
+        if (ws.destroyed) flags |= F_DESTROYED;
+        if (ws.writing) flags |= F_WRITING;
+        if (ws.closed) flags |= F_CLOSED;
+        err = err || ws.errored;
+      } else if (!rs) {  // OutgoingMessage family: public getters only
+        wlen = s.writableLength || 0;
+        if (s.writableNeedDrain) flags |= F_NEED_DRAIN;
+        if (s.writableEnded) flags |= F_W_ENDED;
+        if (s.writableFinished) flags |= F_FINISHED;
+        if (s.destroyed) flags |= F_DESTROYED;
+        if (s.closed) flags |= F_CLOSED;
+        err = s.errored;
+      }
+      if (err) flags |= F_ERRORED;
+      const prev = rec.flags < 0 ? 0 : rec.flags, rose = flags & ~prev;
+      if (rose & F_ERRORED) {
+        const msg = err && typeof err.message === 'string' ? err.message.slice(0, 200) : 'error';
+        event(rec.id, EV_ERROR, 0, str(msg));
+      }
+      if ((rose & F_DESTROYED) && !rec.destroySent) { rec.destroySent = true; event(rec.id, EV_DESTROY, 0, 0); }
+      if (rose & F_R_ENDED) event(rec.id, EV_END, 0, 0);
+      if (rose & F_FINISHED) event(rec.id, EV_FINISH, 0, 0);
+      if (rose & F_CLOSED) event(rec.id, EV_CLOSE, 0, 0);
+      if (rec.dirty || flags !== rec.flags || rlen !== rec.rlen || wlen !== rec.wlen) {
+        rec.dirty = false; rec.flags = flags; rec.rlen = rlen; rec.wlen = wlen; rec.idle = 0;
+        const o = row(ROW_SAMPLE, t);
+        rows[o] = rec.id; rows[o + 1] = flags; rows[o + 2] = rlen; rows[o + 3] = wlen;
+        rows[o + 4] = rec.bytesIn; rows[o + 5] = rec.bytesPushed; rows[o + 6] = rec.waf;
+        rows[o + 7] = rec.paf; rows[o + 8] = rec.writeCalls; rows[o + 9] = rec.pushCalls;
+      } else {
+        rec.idle++;
+      }
+      return (rlen > 0 || wlen > 0 || (flags & (F_WRITING | F_NEED_DRAIN)) !== 0) &&
+        rec.idle < HOT_IDLE_TICKS;
+    }
+    function gone(rec, t) {
+      rec.gone = true;
+      const o = row(ROW_EVENT, t);
+      rows[o] = rec.id; rows[o + 1] = EV_GONE; rows[o + 2] = 0; rows[o + 3] = 0;
+      const last = all.pop();
+      if (last !== rec) { all[rec.idx] = last; last.idx = rec.idx; }
+      rec.ref = null;
+    }
+
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    function sampleProcess(t) {
+      const m = process.memoryUsage();
+      const mean = delay.count > 0 ? delay.mean / 1000 : 0, max = delay.count > 0 ? delay.max / 1000 : 0;
+      delay.reset();
+      const o = row(ROW_PROCESS, t);
+      rows[o] = m.rss; rows[o + 1] = m.heapUsed; rows[o + 2] = m.heapTotal; rows[o + 3] = m.external;
+      rows[o + 4] = m.arrayBuffers; rows[o + 5] = mean; rows[o + 6] = max;
+    }
+
+    function tick() {
+      try {
+        const t = nowUs();
+        sampleProcess(t);
+        const current = hot;
+        hot = [];
+        for (let i = 0; i < current.length; i++) {
+          const rec = current[i];
+          rec.hot = false;
+          if (!rec.gone && sampleStream(rec, t) && !rec.hot) { rec.hot = true; hot.push(rec); }
+        }
+        let budget = Math.ceil(all.length * intervalMs / COLD_PERIOD_MS);
+        while (budget-- > 0 && all.length > 0) {
+          if (cursor >= all.length) cursor = 0;
+          const rec = all[cursor];
+          if (rec.hot) { cursor++; continue; }
+          if (sampleStream(rec, t)) { rec.hot = true; hot.push(rec); }
+          if (!rec.gone) cursor++;  // a gone rec's slot now holds another rec
+        }
+        flushRows();
+      } catch (_) { nrows = 0; }
+    }
+    const timer = setInterval(tick, intervalMs);
+    timer.unref();
+    process.on('exit', (code) => {
+      try {
+        clearInterval(timer);
+        tick();
+        addon.goodbye(nowUs(), typeof code === 'number' ? code : 0);
+      } catch (_) { /* ignore */ }
+    });
+  }
+})();

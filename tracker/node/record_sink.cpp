@@ -1,0 +1,79 @@
+// RecordSink: budgeted encoding and drop accounting. See record_sink.h.
+#include "record_sink.h"
+
+#include <chrono>
+
+namespace tidemark::node {
+namespace {
+
+constexpr size_t kMaxPendingStringBytes = 1u << 20;
+
+uint64_t wall_us() {
+    using namespace std::chrono;
+    return static_cast<uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+size_t RecordSink::upper_bound_bytes(const proto::Record& r) {
+    constexpr size_t kFixed = 4 + 1 + 16 * 10;  // frame + type + up to 16 varints
+    if (const auto* s = std::get_if<proto::StringDef>(&r)) return kFixed + s->text.size();
+    if (const auto* h = std::get_if<proto::Hello>(&r))
+        return kFixed + h->runtime_version.size() + h->cmdline.size();
+    if (const auto* p = std::get_if<proto::Pipeline>(&r)) return kFixed + p->stages.size() * 15;
+    return kFixed;
+}
+
+bool RecordSink::try_encode(const proto::Record& r) {
+    if (upper_bound_bytes(r) > budget_) return false;
+    const size_t before = batch_.size();
+    proto::frame_record(codec_, r, batch_);
+    budget_ -= batch_.size() - before;
+    ++batch_records_;
+    return true;
+}
+
+void RecordSink::begin() {
+    batch_.clear();
+    batch_records_ = 0;
+    budget_ = transport_->free_bytes();
+    if (budget_ == 0) return;
+    size_t sent = 0;
+    while (sent < pending_strings_.size() && try_encode(pending_strings_[sent])) ++sent;
+    if (sent > 0) {
+        pending_strings_.erase(pending_strings_.begin(), pending_strings_.begin() + static_cast<long>(sent));
+        pending_string_bytes_ = 0;
+        for (const auto& s : pending_strings_) pending_string_bytes_ += s.text.size();
+    }
+    if (dropped_ != dropped_reported_ && try_encode(proto::Dropped{wall_us(), 0, dropped_}))
+        dropped_reported_ = dropped_;
+}
+
+void RecordSink::add(const proto::Record& r) {
+    if (try_encode(r)) return;
+    ++dropped_;
+    if (const auto* s = std::get_if<proto::StringDef>(&r)) {
+        if (pending_string_bytes_ + s->text.size() <= kMaxPendingStringBytes) {
+            pending_strings_.push_back(*s);
+            pending_string_bytes_ += s->text.size();
+        }
+    }
+}
+
+void RecordSink::commit() {
+    if (batch_.empty()) return;
+    // With one producer the space measured in begin() can only have grown.
+    if (!transport_->append(batch_.data(), batch_.size())) dropped_ += batch_records_;
+    batch_.clear();
+    batch_records_ = 0;
+    budget_ = 0;
+}
+
+void RecordSink::add_unbounded(const proto::Record& r) {
+    batch_.clear();
+    proto::frame_record(codec_, r, batch_);
+    transport_->append(batch_.data(), batch_.size());
+    batch_.clear();
+}
+
+}  // namespace tidemark::node

@@ -1,0 +1,130 @@
+// Transport: connect, bounded ring buffer, sender thread. See transport.h.
+#include "transport.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tidemark::node {
+
+Transport* Transport::connect(const std::string& socket_path, size_t capacity_bytes, std::string& error) {
+    sockaddr_un addr{};
+    if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
+        error = "socket path is empty or too long";
+        return nullptr;
+    }
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::string("socket: ") + std::strerror(errno);
+        return nullptr;
+    }
+    // An AF_UNIX connect to a listener with a full backlog blocks; SO_SNDTIMEO bounds it.
+    timeval tv{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+    int rc;
+    do {
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) {
+        error = std::string("connect ") + socket_path + ": " + std::strerror(errno);
+        ::close(fd);
+        return nullptr;
+    }
+    tv = timeval{0, 0};  // the sender thread may block; the JS thread never waits on it unbounded
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    try {
+        return new Transport(fd, capacity_bytes);
+    } catch (...) {
+        ::close(fd);
+        error = "out of memory";
+        return nullptr;
+    }
+}
+
+Transport::Transport(int fd, size_t capacity_bytes) : fd_(fd), ring_(capacity_bytes) {}
+
+bool Transport::start() {
+    try {
+        std::thread([this] { run(); }).detach();
+        return true;
+    } catch (...) {
+        mark_dead();
+        return false;
+    }
+}
+
+size_t Transport::free_bytes() {
+    if (dead_.load(std::memory_order_relaxed)) return 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    return ring_.size() - size_;
+}
+
+bool Transport::append(const uint8_t* data, size_t n) {
+    if (n == 0) return true;
+    if (dead_.load(std::memory_order_relaxed)) return false;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        const size_t cap = ring_.size();
+        if (cap - size_ < n) return false;
+        const size_t tail = (head_ + size_) % cap;
+        const size_t first = std::min(n, cap - tail);
+        std::memcpy(ring_.data() + tail, data, first);
+        if (first < n) std::memcpy(ring_.data(), data + first, n - first);
+        size_ += n;
+    }
+    has_data_.notify_one();
+    return true;
+}
+
+bool Transport::drain(std::chrono::milliseconds bound) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return became_empty_.wait_for(lock, bound, [this] {
+        return size_ == 0 || dead_.load(std::memory_order_relaxed);
+    }) && size_ == 0;
+}
+
+void Transport::mark_dead() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        dead_.store(true, std::memory_order_relaxed);
+        size_ = 0;
+    }
+    became_empty_.notify_all();
+}
+
+void Transport::run() {
+    for (;;) {
+        const uint8_t* chunk = nullptr;
+        size_t len = 0;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            has_data_.wait(lock, [this] { return size_ > 0; });
+            chunk = ring_.data() + head_;
+            len = std::min(size_, ring_.size() - head_);
+        }
+        // The producer only writes outside [head_, head_+size_), so this span is stable unlocked.
+        const ssize_t sent = ::send(fd_, chunk, len, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            mark_dead();  // EPIPE, ECONNRESET…: the agent is gone; the target runs on
+            ::close(fd_);
+            return;
+        }
+        bool empty = false;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            head_ = (head_ + static_cast<size_t>(sent)) % ring_.size();
+            size_ -= static_cast<size_t>(sent);
+            empty = size_ == 0;
+        }
+        if (empty) became_empty_.notify_all();
+    }
+}
+
+}  // namespace tidemark::node

@@ -1,0 +1,54 @@
+// Transport of the Node tracker: one AF_UNIX connection to the agent, a bounded byte queue and one
+// sender thread. The JS thread only appends already-encoded bytes (a memcpy under a short mutex);
+// the sender thread does the blocking send() without holding the mutex. When the agent dies the
+// transport goes dead for good: further bytes are refused (the caller counts them as dropped).
+// Objects of this class are never destroyed: the sender thread is detached and may still be
+// blocked in send() while the process exits.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace tidemark::node {
+
+class Transport {
+public:
+    // Connects to the agent's socket (bounded wait). Returns nullptr and sets error on failure.
+    static Transport* connect(const std::string& socket_path, size_t capacity_bytes, std::string& error);
+
+    // Starts the sender thread. Call once, after the Hello record was queued.
+    bool start();
+
+    // Bytes that can be appended right now (0 once dead). Only the sender frees space, so with a
+    // single producer the answer stays valid until the producer appends.
+    size_t free_bytes();
+    bool alive() const { return !dead_.load(std::memory_order_relaxed); }
+
+    // Appends n bytes; false (nothing appended) when they do not fit or the transport is dead.
+    bool append(const uint8_t* data, size_t n);
+
+    // Waits until everything queued was sent, the transport died, or the bound passed.
+    bool drain(std::chrono::milliseconds bound);
+
+private:
+    Transport(int fd, size_t capacity_bytes);
+    void run();
+    void mark_dead();
+
+    int fd_;
+    std::mutex mu_;
+    std::condition_variable has_data_;
+    std::condition_variable became_empty_;
+    std::vector<uint8_t> ring_;
+    size_t head_ = 0;  // first unsent byte
+    size_t size_ = 0;  // queued bytes
+    std::atomic<bool> dead_{false};
+};
+
+}  // namespace tidemark::node
