@@ -68,6 +68,7 @@ public:
     const std::vector<KeyframeEntry>& keyframes() const;  // from the index, or found by scanning
     const std::string& error() const;         // after ReadResult::Error
     const std::string& warning() const;       // e.g. "no end marker" (readable, but cut short)
+    bool truncated() const;                   // the file ends early (mid-chunk, or no footer)
     double last_time_s() const;               // trace time of the last record delivered
 
 private:

@@ -1,0 +1,52 @@
+// KeyframeState: the part of a trace's history that a reader starting mid-file needs — every
+// string, each process's Hello and latest counters, every live stream's creation, latest sample,
+// lifecycle events and call sites, open pipes and pipelines touching live streams. The writer
+// feeds it every record and writes snapshot() as a keyframe chunk. Memory stays proportional to
+// what is alive: a stream's state is dropped when it is Gone.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tidemark/protocol.h"
+
+namespace tidemark::model {
+
+class KeyframeState {
+public:
+    void apply(const proto::Record& record);
+    // The state as records, in an order a Timeline can apply: strings, processes, streams,
+    // their samples and events, pipes, pipelines, latest process samples.
+    std::vector<proto::Record> snapshot();
+
+    size_t live_streams() const { return streams_.size(); }
+
+private:
+    struct Stream {
+        proto::StreamCreated created;
+        bool has_created = false;
+        std::optional<proto::StreamSample> sample;
+        std::vector<proto::StreamEvent> lifecycle;              // error/destroy/end/finish/close
+        std::map<uint64_t, proto::StreamEvent> pipes_to;        // dst → Pipe event
+        std::vector<proto::CallSite> call_sites;
+    };
+    struct Process {
+        std::optional<proto::Hello> hello;
+        std::optional<proto::ProcessSample> sample;
+        std::optional<proto::Dropped> dropped;
+        std::optional<proto::Goodbye> goodbye;
+        std::optional<proto::ProcessExit> exit;
+    };
+    Stream& stream(uint64_t id);
+
+    std::map<uint32_t, proto::StringDef> strings_;
+    std::map<uint32_t, Process> processes_;
+    std::unordered_map<uint64_t, Stream> streams_;
+    std::map<uint64_t, proto::Pipeline> pipelines_;
+};
+
+}  // namespace tidemark::model
