@@ -14,6 +14,7 @@
 
 #include <tidemark/protocol.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fcntl.h>
 #include <string>
@@ -26,7 +27,7 @@ namespace tidemark::node {
 namespace {
 
 constexpr size_t kRowWidth = 12;
-constexpr size_t kQueueBytes = 8u << 20;
+constexpr size_t kDefaultQueueBytes = 8u << 20;
 constexpr auto kExitDrainBound = std::chrono::milliseconds(200);
 
 Transport* g_transport = nullptr;  // never freed: the detached sender thread may outlive everything
@@ -113,17 +114,21 @@ bool row_to_record(const double* row, proto::Record& out) {
 
 // ---- entry points -----------------------------------------------------------------------------
 
-// start(socketPath, intervalMs, runtimeVersion) → true when connected and Hello is queued.
+// start(socketPath, intervalMs, runtimeVersion, queueBytes) → true when connected and Hello is
+// queued. queueBytes 0 means the default; others are clamped to [64 KiB, 256 MiB].
 napi_value start(napi_env env, napi_callback_info info) {
     try {
-        napi_value argv[3];
+        napi_value argv[4];
         std::string path, version;
-        double interval = 0;
-        if (g_transport || !get_args(env, info, 3, argv) || !get_string(env, argv[0], path) ||
-            !get_double(env, argv[1], interval) || !get_string(env, argv[2], version))
+        double interval = 0, queue_bytes = 0;
+        if (g_transport || !get_args(env, info, 4, argv) || !get_string(env, argv[0], path) ||
+            !get_double(env, argv[1], interval) || !get_string(env, argv[2], version) ||
+            !get_double(env, argv[3], queue_bytes))
             return make_bool(env, false);
+        const size_t capacity = queue_bytes <= 0 ? kDefaultQueueBytes
+            : static_cast<size_t>(std::clamp(queue_bytes, 65536.0, 268435456.0));
         std::string error;
-        Transport* transport = Transport::connect(path, kQueueBytes, error);
+        Transport* transport = Transport::connect(path, capacity, error);
         if (!transport) return make_bool(env, false);
         g_transport = transport;
         g_sink = new RecordSink(transport);

@@ -22,7 +22,8 @@
     const addon = require(require('path').join(__dirname, 'tidemark_node.node'));
     let interval = Number.parseInt(env.TIDEMARK_INTERVAL_MS || '100', 10);
     if (!(interval >= 10 && interval <= 60000)) interval = 100;
-    if (!addon.start(env.TIDEMARK_SOCKET, interval, process.version)) return;
+    const queueBytes = Number.parseInt(env.TIDEMARK_QUEUE_BYTES || '0', 10) || 0;  // 0: default 8 MiB
+    if (!addon.start(env.TIDEMARK_SOCKET, interval, process.version, queueBytes)) return;
     install(addon, interval);
   } catch (_) { /* never break the app */ }
 
@@ -231,7 +232,9 @@
         rec.pushCalls++;
         rec.bytesPushed += (rec.kind & K_R_OBJ) ? 1 : chunkBytes(chunk, encoding);
         const len = rs.length;
-        if (len > 0 && len >= rs.highWaterMark && !rs.ended) {
+        // Pushed while full, and not from a _read() that asked for more (read() calls _read()
+        // before it takes data out, so a pull-driven push may see a full buffer legitimately).
+        if (len > 0 && len >= rs.highWaterMark && !rs.ended && !rs.reading) {
           rec.paf++;
           if (rec.siteCaptures < MAX_SITES_PER_STREAM) noteSite(rec, SITE_PUSH_AFTER_FALSE, fn);
         }
