@@ -1,0 +1,64 @@
+// `tidemark report TRACE [--format text|json|markdown|junit]`: loads a trace, runs the detectors
+// and prints the report (tidemark_model's report.h). A damaged or cut-short trace still gets a
+// report of what was readable, then a message on stderr and exit 2.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "commands.h"
+#include "model/detectors.h"
+#include "model/report.h"
+#include "trace_input.h"
+
+namespace tidemark::agent {
+
+namespace {
+
+struct ReportArgs {
+    std::string trace;
+    std::string format = "text";
+};
+
+int run_report(const ReportArgs& args) {
+    TraceInput in = load_trace_input(args.trace);
+    if (in.anything_readable) {
+        const auto& timeline = in.loaded.timeline;
+        const auto findings = model::detect(timeline);
+        if (args.format == "json") {
+            std::cout << model::report_json(timeline, findings);
+        } else if (args.format == "markdown") {
+            std::cout << model::report_markdown(timeline, findings);
+        } else if (args.format == "junit") {
+            std::cout << model::report_junit(timeline, findings);
+        } else {
+            std::cout << model::report_text(timeline, findings);
+        }
+        std::cout.flush();
+    }
+    if (!in.problem.empty()) {
+        std::ostringstream upto;
+        upto << std::fixed << std::setprecision(1) << in.loaded.timeline.end_s();
+        std::cerr << "tidemark: " << in.problem;
+        if (in.anything_readable)
+            std::cerr << "\n  the report above covers what was readable (up to t=" << upto.str() << " s)";
+        std::cerr << "\n";
+        return kExitUsage;
+    }
+    return 0;
+}
+
+}  // namespace
+
+Command add_report_command(CLI::App& parent) {
+    auto args = std::make_shared<ReportArgs>();
+    CLI::App* cmd = parent.add_subcommand("report", "Print what a trace shows: process figures, "
+                                                    "every stream, and the findings");
+    cmd->add_option("TRACE", args->trace, "A .tidemark file written by `tidemark run`")->required();
+    cmd->add_option("--format", args->format, "Output format")
+        ->check(CLI::IsMember({"text", "json", "markdown", "junit"}))
+        ->capture_default_str();
+    return {cmd, [args] { return run_report(*args); }};
+}
+
+}  // namespace tidemark::agent

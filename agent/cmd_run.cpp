@@ -1,0 +1,107 @@
+// `tidemark run [--out FILE] [--interval MS] [--follow-children] [--check [BUDGET OPTIONS]] -- CMD…`:
+// records CMD (run_session.cpp does the work), then prints the findings and a one-line summary
+// on stderr and exits with CMD's own status — or, with --check, 1 when the gate fails.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <set>
+
+#include "cli.h"  // first: check_cli.h includes CLI11 too
+#include "check_cli.h"
+#include "commands.h"
+#include "live_findings.h"
+#include "model/detectors.h"
+#include "run_session.h"
+#include "tracker_location.h"
+
+namespace tidemark::agent {
+
+namespace {
+
+struct RunArgs {
+    std::vector<std::string> command;
+    std::string out;
+    uint32_t interval_ms = 100;
+    bool follow_children = false;
+    bool check = false;
+    CheckOptions check_options;
+};
+
+std::string describe_status(const ExitStatus& st) {
+    if (st.signal) {
+        const char* name = ::sigabbrev_np(st.signal);
+        return "was killed by SIG" + std::string(name ? name : std::to_string(st.signal).c_str()) +
+               " (status " + std::to_string(st.shell_status()) + ")";
+    }
+    return "exited with status " + std::to_string(st.code);
+}
+
+int run_run(const RunArgs& args) {
+    ::signal(SIGPIPE, SIG_IGN);  // a closed stderr must not kill the recording (the target resets it)
+    const TrackerLocation tracker = find_tracker();
+    if (!tracker.error.empty()) {
+        std::cerr << "tidemark: " << tracker.error << "\n";
+        return kExitUsage;
+    }
+    SessionConfig config;
+    config.command = args.command;
+    config.out_path = args.out;
+    config.interval_ms = args.interval_ms;
+    config.follow_children = args.follow_children;
+    config.preload_path = tracker.preload_path;
+
+    model::Timeline timeline;
+    const SessionOutcome outcome = run_session(config, timeline, std::cerr);
+    if (!outcome.target_ran) return outcome.agent_exit_code;
+
+    const auto findings = model::detect(timeline);
+    LiveFindings::print_summary(findings, std::cerr);
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", timeline.end_s());
+    std::cerr << "tidemark: " << args.command.front() << " " << describe_status(outcome.status)
+              << "; recorded " << secs << " s, " << outcome.streams
+              << (outcome.streams == 1 ? " stream, " : " streams, ") << findings.size()
+              << (findings.size() == 1 ? " finding" : " findings");
+    if (outcome.trace_complete) {
+        std::cerr << " → " << outcome.trace_path << "; see `tidemark report " << outcome.trace_path << "`\n";
+    } else {
+        std::cerr << "; the trace " << outcome.trace_path << " is incomplete (see the error above)\n";
+    }
+
+    if (args.check) {
+        const int verdict = run_check(timeline, args.check_options, std::cerr, std::cerr);
+        if (verdict != 0) return verdict;
+    }
+    return outcome.status.shell_status();
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& parent) {
+    auto args = std::make_shared<RunArgs>();
+    CLI::App* cmd = parent.add_subcommand(
+        "run", "Run a command with tracking, record a trace, print findings live and at exit; "
+               "exits with the command's own status");
+    cmd->add_option("--out", args->out, "Trace file to write (default: tidemark-<pid>.tidemark in "
+                                        "the current directory, <pid> = the command's pid)");
+    cmd->add_option("--interval", args->interval_ms, "Sampling interval of the tracker, in ms")
+        ->check(CLI::Range(10u, 60000u))
+        ->capture_default_str();
+    cmd->add_flag("--follow-children", args->follow_children,
+                  "Also track every Node.js process the command starts (default: only the first)");
+    CLI::Option* check = cmd->add_flag(
+        "--check", args->check,
+        "After the run, judge the recording with the CI gate (budget options as in `tidemark "
+        "check`); exit 1 when it fails");
+    std::set<const CLI::Option*> before;
+    for (const CLI::Option* o : cmd->get_options()) before.insert(o);
+    add_budget_options(*cmd, args->check_options, true);
+    for (CLI::Option* o : cmd->get_options())
+        if (!before.count(o) && o != check) o->needs(check);
+    cmd->add_option("CMD", args->command, "The command to run, after `--`")->required();
+    return {cmd, [args] { return run_run(*args); }};
+}
+
+}  // namespace tidemark::agent

@@ -1,0 +1,24 @@
+// The subcommands of `tidemark`. Each add_*_command registers its options on the top-level app
+// and returns what to run once the command line parsed; main.cpp only dispatches.
+#pragma once
+
+#include <functional>
+
+#include "cli.h"
+
+namespace tidemark::agent {
+
+struct Command {
+    CLI::App* app = nullptr;
+    std::function<int()> run;  // returns the process exit code
+};
+
+Command add_run_command(CLI::App& parent);
+Command add_report_command(CLI::App& parent);
+Command add_check_command(CLI::App& parent);
+Command add_dump_command(CLI::App& parent);
+
+// Exit code for usage errors and unreadable input (PRODUCT.md).
+inline constexpr int kExitUsage = 2;
+
+}  // namespace tidemark::agent

@@ -1,0 +1,29 @@
+// Findings as they appear during `tidemark run`: re-runs the detectors on the live Timeline and
+// prints each finding the first time it is seen (deduplicated by finding_key), then the list of
+// all findings at exit.
+#pragma once
+
+#include <iosfwd>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/detectors.h"
+
+namespace tidemark::agent {
+
+class LiveFindings {
+public:
+    // Runs detect() and prints findings not printed before. Returns how many were new.
+    size_t update(const model::Timeline& timeline, std::ostream& err);
+
+    // "tidemark: [error] ignored-backpressure: <message> (t=3.2 s)"
+    static std::string one_line(const model::Finding& f);
+    // The final list: one line per finding plus its site and fix, indented.
+    static void print_summary(const std::vector<model::Finding>& findings, std::ostream& err);
+
+private:
+    std::set<std::string> seen_;
+};
+
+}  // namespace tidemark::agent

@@ -1,0 +1,216 @@
+// Per-connection decoding and id remapping into trace-global records (see recorder.h).
+#include "recorder.h"
+
+#include <type_traits>
+#include <utility>
+
+namespace tidemark::agent {
+
+namespace {
+
+// Past this many distinct strings new ones are still recorded but no longer deduplicated, so a
+// tracker sending endless unique texts cannot grow the agent without bound.
+constexpr size_t kMaxInternedStrings = 200'000;
+
+}  // namespace
+
+Recorder::Recorder(Sink sink) : sink_(std::move(sink)) {}
+
+void Recorder::root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us) {
+    root_pid_ = pid;
+    root_announced_ = true;
+    proto::Hello h;
+    h.t_us = t_us;
+    h.pid = static_cast<uint32_t>(pid);
+    h.ppid = static_cast<uint32_t>(agent_pid);
+    h.runtime = proto::Runtime::Unknown;
+    h.cmdline = cmdline;
+    h.proc = next_proc_++;
+    emit(h);
+}
+
+void Recorder::root_exited(const ExitStatus& status, uint64_t t_us) {
+    proto::ProcessExit e;
+    e.t_us = t_us;
+    e.proc = 0;
+    e.code = status.signal ? -1 : status.code;
+    e.signal = status.signal;
+    emit(e);
+}
+
+ConnectionId Recorder::open_connection() {
+    const ConnectionId id = next_conn_++;
+    conns_.emplace(id, std::make_unique<Connection>());
+    return id;
+}
+
+void Recorder::note(const std::string& text, uint64_t t_us) {
+    proto::AgentNote n;
+    n.t_us = t_us;
+    n.text = text;
+    emit(n);
+}
+
+std::string Recorder::describe(ConnectionId conn) const {
+    auto it = conns_.find(conn);
+    if (it == conns_.end() || !it->second->hello_seen) return "a tracker connection (before its Hello)";
+    const Connection& c = *it->second;
+    std::string cmd = c.cmdline.size() > 60 ? c.cmdline.substr(0, 57) + "..." : c.cmdline;
+    return "pid " + std::to_string(c.pid) + (cmd.empty() ? "" : " (" + cmd + ")");
+}
+
+bool Recorder::on_hello(Connection& c, proto::Hello hello, std::string& error) {
+    if (hello.wire_version != proto::kWireVersion) {
+        error = "its tracker speaks wire version " + std::to_string(hello.wire_version) +
+                " but this agent speaks " + std::to_string(proto::kWireVersion) +
+                "; use the tracker installed with this tidemark (TIDEMARK_LIB_DIR)";
+        return false;
+    }
+    c.hello_seen = true;
+    c.pid = hello.pid;
+    c.cmdline = hello.cmdline;
+    if (root_announced_ && !root_tracked_ && static_cast<pid_t>(hello.pid) == root_pid_) {
+        // The target itself (or what it exec'd): it is process 0, announced at launch.
+        c.is_root = true;
+        root_tracked_ = true;
+        c.proc = 0;
+    } else {
+        c.proc = next_proc_++;
+    }
+    hello.proc = c.proc;
+    emit(hello);
+    return true;
+}
+
+uint32_t Recorder::map_string(Connection& c, uint32_t wire_id) {
+    if (wire_id == 0) return 0;
+    auto it = c.strings.find(wire_id);
+    return it == c.strings.end() ? 0 : it->second;
+}
+
+uint64_t Recorder::map_stream(Connection& c, uint64_t wire_id) {
+    if (wire_id == 0) return 0;
+    auto [it, inserted] = c.streams.try_emplace(wire_id, 0);
+    if (inserted) it->second = next_stream_id_++;
+    return it->second;
+}
+
+bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, uint64_t now_us,
+                         std::string& error) {
+    auto cit = conns_.find(conn);
+    if (cit == conns_.end()) {
+        error = "unknown connection";
+        return false;
+    }
+    Connection& c = *cit->second;
+    proto::Record rec;
+    std::string decode_error;
+    if (!c.codec.decode(data, size, rec, decode_error)) {
+        error = "undecodable record: " + decode_error;
+        return false;
+    }
+    if (!c.hello_seen) {
+        if (!std::holds_alternative<proto::Hello>(rec)) {
+            error = "its first record was not a Hello (is something other than the tidemark "
+                    "tracker connecting to TIDEMARK_SOCKET?)";
+            return false;
+        }
+        return on_hello(c, std::get<proto::Hello>(std::move(rec)), error);
+    }
+    (void)now_us;
+
+    return std::visit(
+        [&](auto& x) -> bool {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, proto::Hello>) {
+                error = "it sent a second Hello";
+                return false;
+            } else if constexpr (std::is_same_v<T, proto::StringDef>) {
+                if (x.id == 0) return true;
+                auto known = string_ids_.find(x.text);
+                if (known != string_ids_.end()) {
+                    c.strings[x.id] = known->second;
+                    return true;
+                }
+                const uint32_t global = next_string_id_++;
+                c.strings[x.id] = global;
+                if (string_ids_.size() < kMaxInternedStrings) string_ids_.emplace(x.text, global);
+                x.id = global;
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::ProcessSample> ||
+                                 std::is_same_v<T, proto::Dropped>) {
+                x.proc = c.proc;
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::StreamCreated>) {
+                x.proc = c.proc;
+                x.id = map_stream(c, x.id);
+                x.type_str = map_string(c, x.type_str);
+                x.site_str = map_string(c, x.site_str);
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::StreamSample>) {
+                x.id = map_stream(c, x.id);
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::StreamEvent>) {
+                const uint64_t wire_id = x.id;
+                x.id = map_stream(c, x.id);
+                x.other = map_stream(c, x.other);
+                x.str = map_string(c, x.str);
+                emit(x);
+                if (x.kind == proto::StreamEventKind::Gone) c.streams.erase(wire_id);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::Pipeline>) {
+                x.proc = c.proc;
+                auto [it, inserted] = c.pipelines.try_emplace(x.id, 0);
+                if (inserted) it->second = next_pipeline_id_++;
+                x.id = it->second;
+                x.site_str = map_string(c, x.site_str);
+                for (auto& s : x.stages) s = map_stream(c, s);
+                for (auto& s : x.stage_strs) s = map_string(c, s);
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::CallSite>) {
+                x.id = map_stream(c, x.id);
+                x.site_str = map_string(c, x.site_str);
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::Goodbye>) {
+                x.proc = c.proc;
+                c.goodbye_code = x.exit_code;
+                emit(x);
+                return true;
+            } else {
+                // ProcessExit and AgentNote are the agent's own; a tracker may not forge them.
+                error = "it sent an agent-only record";
+                return false;
+            }
+        },
+        rec);
+}
+
+void Recorder::close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us) {
+    auto it = conns_.find(conn);
+    if (it == conns_.end()) return;
+    Connection& c = *it->second;
+    if (!reason.empty()) note("dropped the connection from " + describe(conn) + ": " + reason, now_us);
+    if (c.hello_seen && !c.is_root && reason.empty()) {
+        // The root's end comes from waitpid; other processes only tell us through the socket
+        // (a dropped connection says nothing about whether its process lives on).
+        proto::ProcessExit e;
+        e.t_us = now_us;
+        e.proc = c.proc;
+        if (c.goodbye_code) {
+            e.code = *c.goodbye_code;
+        } else {
+            note("pid " + std::to_string(c.pid) + " closed its connection without a Goodbye "
+                 "(killed, or it crashed); how it ended is unknown", now_us);
+        }
+        emit(e);
+    }
+    conns_.erase(it);
+}
+
+}  // namespace tidemark::agent

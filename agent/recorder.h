@@ -1,0 +1,87 @@
+// Turns what tracker connections send into trace records: decodes each connection's records with
+// its own proto::Codec, gives each tracked process a trace-local index (proc), remaps the
+// per-connection stream, pipeline and string ids to trace-global ids, and adds what only the agent
+// knows (how processes ended, notes about misbehaving connections). Every resulting record goes to
+// one sink, which `tidemark run` points at the TraceWriter and the live Timeline alike, so the
+// file and the live view can never disagree.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "launcher.h"
+#include "tidemark/protocol.h"
+
+namespace tidemark::agent {
+
+using ConnectionId = uint32_t;
+
+class Recorder {
+public:
+    using Sink = std::function<void(const proto::Record&)>;
+
+    explicit Recorder(Sink sink);
+
+    // Announces the launched target as process 0 (its tracker's Hello, if any, later fills in
+    // the runtime), so a target that is not Node still appears in the trace with its exit.
+    void root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us);
+    // How the target ended, from waitpid.
+    void root_exited(const ExitStatus& status, uint64_t t_us);
+
+    ConnectionId open_connection();
+    // One framed record from a connection. Returns false (error says why) when the connection
+    // must be dropped: it did not start with Hello, or sent something undecodable.
+    bool on_record(ConnectionId conn, const uint8_t* data, size_t size, uint64_t now_us,
+                   std::string& error);
+    // The connection ended (EOF) or is being dropped (reason non-empty). Records how a process
+    // other than the root ended: its Goodbye's code, or unknown when it vanished without one.
+    void close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us);
+
+    void note(const std::string& text, uint64_t t_us);
+
+    // A description of a connection for messages: "pid 1234 (node app.js)" or "an unnamed client".
+    std::string describe(ConnectionId conn) const;
+
+    uint32_t processes_seen() const { return next_proc_; }
+    uint64_t streams_seen() const { return next_stream_id_ - 1; }
+
+private:
+    struct Connection {
+        proto::Codec codec;
+        bool hello_seen = false;
+        bool is_root = false;
+        uint32_t proc = 0;
+        uint32_t pid = 0;
+        std::string cmdline;
+        std::optional<int32_t> goodbye_code;
+        std::unordered_map<uint32_t, uint32_t> strings;   // wire string id → trace string id
+        std::unordered_map<uint64_t, uint64_t> streams;   // wire stream id → trace stream id
+        std::unordered_map<uint64_t, uint64_t> pipelines; // wire pipeline id → trace pipeline id
+    };
+
+    bool on_hello(Connection& c, proto::Hello hello, std::string& error);
+    uint32_t map_string(Connection& c, uint32_t wire_id);
+    uint64_t map_stream(Connection& c, uint64_t wire_id);
+    void emit(const proto::Record& r) { sink_(r); }
+
+    Sink sink_;
+    pid_t root_pid_ = -1;
+    bool root_announced_ = false;
+    bool root_tracked_ = false;
+    uint32_t next_proc_ = 0;
+    uint64_t next_stream_id_ = 1;
+    uint64_t next_pipeline_id_ = 1;
+    uint32_t next_string_id_ = 1;
+    std::unordered_map<std::string, uint32_t> string_ids_;  // text → trace string id (interned)
+    ConnectionId next_conn_ = 1;
+    std::unordered_map<ConnectionId, std::unique_ptr<Connection>> conns_;
+};
+
+}  // namespace tidemark::agent

@@ -1,0 +1,312 @@
+// The `tidemark run` event loop (see run_session.h). Single-threaded: one poll() over the signalfd,
+// the listening socket and every tracker connection, with timers for trace flushing (so a SIGKILL
+// of the target or of the agent leaves a readable trace) and for live detection.
+#include "run_session.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <system_error>
+
+#include "listener.h"
+#include "live_findings.h"
+#include "model/trace_writer.h"
+#include "recorder.h"
+
+namespace tidemark::agent {
+
+namespace {
+
+constexpr int64_t kFlushTickUs = 250'000;       // trace reaches the disk at least this often
+constexpr int64_t kDetectTickUs = 500'000;      // live findings are refreshed this often
+constexpr int64_t kDrainAfterExitUs = 1'000'000; // how long connections may finish after the target
+constexpr size_t kMaxConnections = 1024;
+constexpr size_t kReadBudgetBytes = 1 << 20;    // per connection per loop turn, for fairness
+
+uint64_t wall_us() {
+    using namespace std::chrono;
+    return static_cast<uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+int64_t mono_us() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string join_command(const std::vector<std::string>& argv) {
+    std::string s;
+    for (const auto& a : argv) {
+        if (!s.empty()) s += ' ';
+        s += a;
+    }
+    return s;
+}
+
+struct Connection {
+    int fd = -1;
+    ConnectionId id = 0;
+    FrameReader frames{proto::kMaxRecordBytes};
+};
+
+// Owns the loop state; one instance per run.
+class Session {
+public:
+    Session(const SessionConfig& config, model::Timeline& timeline, std::ostream& err)
+        : config_(config), timeline_(timeline), err_(err),
+          recorder_([this](const proto::Record& r) { record(r); }) {}
+
+    SessionOutcome run();
+
+private:
+    void record(const proto::Record& r);
+    void accept_connections();
+    void service(Connection& c, bool& keep);
+    void handle_signals();
+    void warn_write_failure(const model::Status& s);
+
+    const SessionConfig& config_;
+    model::Timeline& timeline_;
+    std::ostream& err_;
+    Recorder recorder_;
+    Listener listener_;
+    SignalWatch signals_;
+    ChildProcess child_;
+    std::unique_ptr<model::TraceWriter> writer_;
+    bool write_failed_ = false;
+    LiveFindings live_;
+    std::vector<std::unique_ptr<Connection>> conns_;
+    std::optional<ExitStatus> exit_;
+    uint64_t exit_wall_us_ = 0;
+    int64_t drain_deadline_ = 0;
+    bool refused_noted_ = false;
+};
+
+void Session::record(const proto::Record& r) {
+    timeline_.apply(r);
+    if (!writer_ || write_failed_) return;
+    if (auto s = writer_->append(r); !s.ok()) warn_write_failure(s);
+}
+
+void Session::warn_write_failure(const model::Status& s) {
+    if (write_failed_) return;
+    write_failed_ = true;
+    err_ << "tidemark: cannot write the trace " << writer_->path() << ": " << s.message()
+         << "\n  recording continues for the live findings only; free disk space or choose "
+            "another --out next time\n";
+}
+
+void Session::accept_connections() {
+    for (;;) {
+        const int fd = listener_.accept_one();
+        if (fd < 0) return;
+        if (conns_.size() >= kMaxConnections) {
+            ::close(fd);
+            if (!refused_noted_) {
+                refused_noted_ = true;
+                recorder_.note("more than " + std::to_string(kMaxConnections) +
+                               " tracked processes at once; further ones were not recorded", wall_us());
+            }
+            continue;
+        }
+        auto c = std::make_unique<Connection>();
+        c->fd = fd;
+        c->id = recorder_.open_connection();
+        conns_.push_back(std::move(c));
+    }
+}
+
+void Session::service(Connection& c, bool& keep) {
+    std::string reason;
+    const uint64_t now = wall_us();
+    auto on_record = [&](const uint8_t* p, size_t n) {
+        return recorder_.on_record(c.id, p, n, now, reason);
+    };
+    std::string frame_error;
+    const auto status = c.frames.pump(c.fd, kReadBudgetBytes, on_record, frame_error);
+    if (status == FrameReader::Status::Open) return;
+    keep = false;
+    if (status == FrameReader::Status::Malformed) {
+        if (reason.empty()) reason = "malformed framing: " + frame_error;
+        recorder_.close_connection(c.id, reason + "; its later data is missing from the trace", wall_us());
+    } else {
+        if (c.frames.pending_bytes() > 0)
+            recorder_.note(recorder_.describe(c.id) + " closed its connection in the middle of a record (" +
+                               std::to_string(c.frames.pending_bytes()) + " bytes lost)", wall_us());
+        recorder_.close_connection(c.id, "", wall_us());
+    }
+    ::close(c.fd);
+    c.fd = -1;
+}
+
+void Session::handle_signals() {
+    for (const auto& s : signals_.read_pending()) {
+        if (s.signo == SIGCHLD) continue;  // reaped below
+        // A terminal's ^C (SI_KERNEL) already reached the target, which shares our process group;
+        // signals sent with kill() reached only us and are passed on.
+        if (s.code == SI_KERNEL) continue;
+        child_.forward(s.signo);
+    }
+    if (!exit_) {
+        if (auto st = child_.try_wait()) {
+            exit_ = st;
+            exit_wall_us_ = wall_us();
+            drain_deadline_ = mono_us() + kDrainAfterExitUs;
+            listener_.close();  // nothing new may connect once the target is gone
+        }
+    }
+}
+
+SessionOutcome Session::run() {
+    SessionOutcome out;
+    out.agent_exit_code = 2;
+    std::string error;
+    if (!signals_.open(error) || !listener_.open(error)) {
+        err_ << "tidemark: " << error << "\n";
+        return out;
+    }
+
+    LaunchSpec spec;
+    spec.argv = config_.command;
+    spec.set_env = {
+        {"TIDEMARK_SOCKET", listener_.path()},
+        {"TIDEMARK_INTERVAL_MS", std::to_string(config_.interval_ms)},
+        {"TIDEMARK_FOLLOW_CHILDREN", config_.follow_children ? "1" : "0"},
+        {"NODE_OPTIONS", node_options_with_preload(
+                             [] { const char* v = std::getenv("NODE_OPTIONS"); return v ? v : ""; }(),
+                             config_.preload_path)},
+    };
+    spec.unset_env = {"TIDEMARK_CLAIMED_PID"};  // an outer tidemark's claim must not silence ours
+    if (!child_.spawn(spec, error)) {
+        err_ << "tidemark: " << error << "\n";
+        return out;
+    }
+
+    out.trace_path = config_.out_path.empty()
+                         ? "tidemark-" + std::to_string(child_.pid()) + ".tidemark"
+                         : config_.out_path;
+    const uint64_t start_us = wall_us();
+    auto created = model::TraceWriter::create(out.trace_path, start_us);
+    if (!created.status.ok()) {
+        child_.abandon();
+        err_ << "tidemark: cannot create the trace file " << out.trace_path << ": "
+             << created.status.message()
+             << "\n  choose a writable location with --out FILE; the command was not run\n";
+        return out;
+    }
+    writer_ = std::move(created.writer);
+    timeline_.set_start_us(start_us);
+    recorder_.root_launched(child_.pid(), ::getpid(), join_command(config_.command), start_us);
+
+    if (!child_.release(error)) {
+        child_.try_wait();
+        writer_->close();
+        std::error_code ec;
+        std::filesystem::remove(out.trace_path, ec);
+        err_ << "tidemark: " << error << "\n";
+        out.agent_exit_code = error.find("not found") != std::string::npos ? 127 : 126;
+        return out;
+    }
+    out.target_ran = true;
+
+    int64_t next_flush = mono_us() + kFlushTickUs;
+    int64_t next_detect = mono_us() + kDetectTickUs;
+    std::vector<pollfd> fds;
+    for (;;) {
+        const int64_t now = mono_us();
+        if (exit_ && (conns_.empty() || now >= drain_deadline_)) break;
+
+        fds.clear();
+        fds.push_back({signals_.fd(), POLLIN, 0});
+        fds.push_back({listener_.fd(), static_cast<short>(listener_.fd() >= 0 ? POLLIN : 0), 0});
+        for (const auto& c : conns_) fds.push_back({c->fd, POLLIN, 0});
+        int64_t wake = std::min(next_flush, next_detect);
+        if (exit_) wake = std::min(wake, drain_deadline_);
+        const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now + 999) / 1000));
+        const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+        if (ready < 0 && errno != EINTR) {
+            err_ << "tidemark: poll failed: " << std::strerror(errno) << "\n";
+            break;
+        }
+
+        if (ready > 0) {
+            if (fds[0].revents) handle_signals();
+            if (listener_.fd() >= 0 && (fds[1].revents & POLLIN)) accept_connections();
+            const size_t polled = fds.size() - 2;
+            std::vector<std::unique_ptr<Connection>> kept;
+            kept.reserve(conns_.size());
+            for (size_t i = 0; i < conns_.size(); ++i) {
+                bool keep = true;
+                if (i < polled && fds[i + 2].revents) service(*conns_[i], keep);
+                if (keep) kept.push_back(std::move(conns_[i]));
+            }
+            conns_ = std::move(kept);
+        } else if (!exit_) {
+            handle_signals();  // a SIGCHLD that raced the poll still gets reaped
+        }
+
+        const int64_t after = mono_us();
+        if (after >= next_flush) {
+            if (writer_ && !write_failed_)
+                if (auto s = writer_->flush_if_due(wall_us()); !s.ok()) warn_write_failure(s);
+            next_flush = after + kFlushTickUs;
+        }
+        if (after >= next_detect) {
+            live_.update(timeline_, err_);
+            next_detect = after + kDetectTickUs;
+        }
+    }
+
+    // Processes still connected (daemons the target left behind) are not waited for.
+    for (auto& c : conns_) {
+        recorder_.close_connection(c->id, "still running when the target exited; recording of it stopped",
+                                   wall_us());
+        ::close(c->fd);
+    }
+    conns_.clear();
+    if (exit_) recorder_.root_exited(*exit_, exit_wall_us_);
+    listener_.close();
+
+    out.status = exit_.value_or(ExitStatus{});
+    out.processes = recorder_.processes_seen();
+    out.streams = recorder_.streams_seen();
+    if (writer_ && !write_failed_) {
+        if (auto s = writer_->close(); !s.ok()) {
+            warn_write_failure(s);
+        } else {
+            out.trace_complete = true;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string node_options_with_preload(const std::string& existing, const std::string& preload_path) {
+    std::string quoted = "\"";
+    for (char ch : preload_path) {
+        if (ch == '"' || ch == '\\') quoted += '\\';
+        quoted += ch;
+    }
+    quoted += '"';
+    std::string opts = existing;
+    if (!opts.empty() && opts.back() != ' ') opts += ' ';
+    return opts + "--require " + quoted;
+}
+
+SessionOutcome run_session(const SessionConfig& config, model::Timeline& timeline, std::ostream& err) {
+    Session session(config, timeline, err);
+    return session.run();
+}
+
+}  // namespace tidemark::agent

@@ -1,0 +1,41 @@
+// One `tidemark run` recording: launches the target with the tracker preloaded, serves tracker
+// connections on a private socket from a single-threaded poll() loop, records everything into a
+// trace file and a live Timeline (findings are printed as they appear), forwards termination
+// signals to the target, and finishes the trace once the target has exited.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "launcher.h"
+#include "model/timeline.h"
+
+namespace tidemark::agent {
+
+struct SessionConfig {
+    std::vector<std::string> command;  // CMD ARGS…
+    std::string out_path;              // "" = tidemark-<target pid>.tidemark in the cwd
+    uint32_t interval_ms = 100;
+    bool follow_children = false;
+    std::string preload_path;          // <libdir>/preload.js
+};
+
+struct SessionOutcome {
+    bool target_ran = false;     // false: the agent failed before the target started
+    int agent_exit_code = 0;     // when !target_ran: 2 (setup failed), 126/127 (exec failed)
+    ExitStatus status;           // how the target ended
+    std::string trace_path;
+    bool trace_complete = false; // the trace was written and closed without error
+    uint32_t processes = 0;
+    uint64_t streams = 0;
+};
+
+SessionOutcome run_session(const SessionConfig& config, model::Timeline& timeline, std::ostream& err);
+
+// NODE_OPTIONS for the target: the user's own options plus `--require "<preload>"`, quoted the
+// way Node parses NODE_OPTIONS (double quotes; backslash escapes inside them).
+std::string node_options_with_preload(const std::string& existing, const std::string& preload_path);
+
+}  // namespace tidemark::agent

@@ -1,0 +1,36 @@
+// Loads a trace for a command and words its problems (see trace_input.h).
+#include "trace_input.h"
+
+#include <filesystem>
+#include <system_error>
+
+namespace tidemark::agent {
+
+TraceInput load_trace_input(const std::string& path) {
+    TraceInput in;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        in.problem = "cannot read " + path + ": no such file; check the path (`tidemark run` writes "
+                     "tidemark-<pid>.tidemark in the directory it was started from, or where --out says)";
+        return in;
+    }
+    if (std::filesystem::is_directory(path, ec)) {
+        in.problem = "cannot read " + path + ": it is a directory; give the path of a .tidemark file";
+        return in;
+    }
+    in.loaded = model::load_timeline(path);
+    in.anything_readable = !in.loaded.timeline.processes().empty() || !in.loaded.timeline.streams().empty();
+    if (!in.loaded.error.empty()) {
+        in.problem = path + " is damaged or not a tidemark trace: " + in.loaded.error +
+                     (in.anything_readable
+                          ? "; re-record it with `tidemark run` for a complete trace"
+                          : "; check that it is a file written by `tidemark run`");
+    } else if (in.loaded.truncated) {
+        in.problem = path + " is incomplete (" +
+                     (in.loaded.warning.empty() ? std::string("no end marker") : in.loaded.warning) +
+                     "): the recording was cut short — the agent was killed, or is still recording";
+    }
+    return in;
+}
+
+}  // namespace tidemark::agent

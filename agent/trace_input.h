@@ -1,0 +1,20 @@
+// Opening a trace for `report` and `check`: loads it into a Timeline and turns the model's
+// verdict on the file (unreadable, damaged, cut short) into one message saying what was wrong and
+// what to do. Shared so both commands word the same problem the same way.
+#pragma once
+
+#include <string>
+
+#include "model/trace_reader.h"
+
+namespace tidemark::agent {
+
+struct TraceInput {
+    model::LoadedTrace loaded;
+    bool anything_readable = false;  // at least one process or stream was read
+    std::string problem;             // non-empty: exit 2 after using what was readable
+};
+
+TraceInput load_trace_input(const std::string& path);
+
+}  // namespace tidemark::agent
