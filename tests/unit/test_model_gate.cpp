@@ -1,0 +1,261 @@
+// Unit tests for the gate's judgement (model/gate.h) on synthetic timelines built with
+// Timeline::apply from protocol records: peak budgets, growth verdicts (steady growth fails, a GC
+// saw-tooth or one spike does not), finding filters (--fail-on, --allow) and baseline tolerance.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "model/gate.h"
+
+using namespace tidemark;
+using namespace tidemark::model;
+
+namespace {
+
+constexpr uint64_t kStartUs = 1'700'000'000'000'000ULL;
+constexpr double MB = 1e6;
+
+struct Mem {
+    double rss = 80 * MB;
+    double heap = 20 * MB;
+    double external = 1 * MB;
+};
+
+// One node process sampled every dt_s for duration_s; f gives the memory at trace time t.
+Timeline make_timeline(const std::function<Mem(double)>& f, double duration_s = 8.0, double dt_s = 0.1,
+                       uint32_t pid = 4242) {
+    Timeline t;
+    t.set_start_us(kStartUs);
+    proto::Hello hello;
+    hello.t_us = kStartUs;
+    hello.pid = pid;
+    hello.runtime = proto::Runtime::Node;
+    hello.interval_ms = static_cast<uint32_t>(dt_s * 1000);
+    t.apply(hello);
+    for (int i = 0; i * dt_s <= duration_s + 1e-9; ++i) {
+        const double ts = i * dt_s;
+        const Mem m = f(ts);
+        proto::ProcessSample s;
+        s.t_us = kStartUs + static_cast<uint64_t>(std::llround(ts * 1e6));
+        s.rss_bytes = static_cast<uint64_t>(m.rss);
+        s.heap_used_bytes = static_cast<uint64_t>(m.heap);
+        s.heap_total_bytes = static_cast<uint64_t>(m.heap * 1.5);
+        s.external_bytes = static_cast<uint64_t>(m.external);
+        t.apply(s);
+    }
+    return t;
+}
+
+Budgets growth_budget(double mb_per_min, Metric m = Metric::HeapUsed) {
+    Budgets b;
+    b.max_growth[m] = RateBudget{mb_per_min * MB / 60.0, 60, "min", std::to_string(int(mb_per_min)) + "MB/min"};
+    return b;
+}
+
+Finding finding(const std::string& kind, Severity sev, const std::string& site) {
+    Finding f;
+    f.kind = kind;
+    f.severity = sev;
+    f.message = kind + " on a stream";
+    f.site = site;
+    f.stream = FindingStream{7, "SlowSink", "/srv/app/sink.js:10"};
+    return f;
+}
+
+const BudgetResult& only_budget(const GateResult& r) {
+    REQUIRE(r.budgets.size() == 1);
+    return r.budgets.front();
+}
+
+}  // namespace
+
+TEST_CASE("peak budget fails with the measured peak, the overshoot and when it happened") {
+    const Timeline t = make_timeline([](double ts) {
+        Mem m;
+        m.rss = ts <= 6.2 ? 100 * MB + ts * 50 * MB : 100 * MB;  // peaks at 410 MB at t=6.2 s
+        return m;
+    });
+    Budgets b;
+    b.max_peak[Metric::Rss] = SizeBudget{256'000'000, "256MB"};
+    const GateResult r = judge(t, {}, b);
+    const BudgetResult& rss = only_budget(r);
+    CHECK(rss.name == "max-peak-rss");
+    CHECK_FALSE(rss.passed);
+    CHECK(rss.measured == Approx(410 * MB).epsilon(0.001));
+    CHECK(rss.at_s.value() == Approx(6.2));
+    CHECK(rss.message.find("410.0 MB > 256MB budget") != std::string::npos);
+    CHECK(rss.message.find("t=6.2 s") != std::string::npos);
+    CHECK(rss.message.find("pid 4242") != std::string::npos);
+    CHECK_FALSE(r.passed());
+
+    b.max_peak[Metric::Rss] = SizeBudget{4'000'000'000ULL, "4GB"};
+    CHECK(judge(t, {}, b).passed());
+}
+
+TEST_CASE("steady heap growth fails a growth budget; its lower bound clears the budget") {
+    std::mt19937 rng(7);
+    std::normal_distribution<double> noise(0, 0.2 * MB);
+    const Timeline t = make_timeline([&](double ts) {
+        Mem m;
+        m.heap = 20 * MB + 1 * MB * ts + noise(rng);  // 60 MB/min
+        return m;
+    });
+    const GateResult r = judge(t, {}, growth_budget(2));
+    const BudgetResult& g = only_budget(r);
+    CHECK(g.name == "max-growth-heap");
+    CHECK_FALSE(g.passed);
+    REQUIRE(g.growth);
+    CHECK(g.growth->slope == Approx(1 * MB).epsilon(0.05));
+    CHECK(g.growth->lower > 2 * MB / 60);
+    CHECK(g.growth->start_s >= 2.0);  // warm-up excluded
+    INFO(g.message);
+    CHECK(g.message.rfind("heap_used grows 6", 0) == 0);  // ~60 MB/min
+    CHECK(g.message.find("MB/min at 95% confidence") != std::string::npos);
+    CHECK(g.message.find("> 2MB/min budget") != std::string::npos);
+}
+
+TEST_CASE("a GC saw-tooth with no trend passes a tight growth budget at every phase") {
+    for (const double period : {0.3, 0.5, 0.7, 1.0, 1.3, 2.0}) {
+        for (int k = 0; k < 10; ++k) {
+            const double phase = period * k / 10.0;
+            std::mt19937 rng(static_cast<unsigned>(k + 100 * period));
+            std::normal_distribution<double> noise(0, 0.3 * MB);
+            const Timeline t = make_timeline(
+                [&](double ts) {
+                    Mem m;
+                    m.heap = 30 * MB + 20 * MB * std::fmod((ts + phase) / period, 1.0) + noise(rng);
+                    return m;
+                },
+                10.0);
+            const GateResult r = judge(t, {}, growth_budget(2));
+            INFO("period " << period << " s, phase " << phase << ": " << only_budget(r).message);
+            CHECK(r.passed());
+        }
+    }
+}
+
+TEST_CASE("growth on top of a saw-tooth still fails when it clears the noise band") {
+    const Timeline t = make_timeline(
+        [](double ts) {
+            Mem m;
+            m.heap = 30 * MB + 5 * MB * ts + 10 * MB * std::fmod(ts / 0.5, 1.0);  // 300 MB/min
+            return m;
+        },
+        10.0);
+    const GateResult r = judge(t, {}, growth_budget(10));
+    CHECK_FALSE(r.passed());
+    CHECK(only_budget(r).growth->slope == Approx(5 * MB).epsilon(0.1));
+}
+
+TEST_CASE("one spike neither fails a growth budget nor hides from the peak budget") {
+    const Timeline t = make_timeline([](double ts) {
+        Mem m;
+        m.rss = std::abs(ts - 5.0) < 0.05 ? 600 * MB : 100 * MB;
+        return m;
+    });
+    Budgets b = growth_budget(1, Metric::Rss);
+    b.max_peak[Metric::Rss] = SizeBudget{500'000'000, "500MB"};
+    const GateResult r = judge(t, {}, b);
+    REQUIRE(r.budgets.size() == 2);
+    CHECK_FALSE(r.budgets[0].passed);  // peak: the spike is real memory
+    CHECK(r.budgets[1].passed);        // growth: one spike is not a trend
+    CHECK(r.failures() == 1);
+}
+
+TEST_CASE("too few samples after warm-up: the growth budget is not judged and does not fail") {
+    const Timeline t = make_timeline([](double ts) { Mem m; m.heap = 20 * MB + ts * 10 * MB; return m; }, 2.5);
+    const GateResult r = judge(t, {}, growth_budget(1));
+    CHECK_FALSE(only_budget(r).judged);
+    CHECK(only_budget(r).message.find("needs at least 8 samples") != std::string::npos);
+    CHECK(r.passed());
+}
+
+TEST_CASE("findings: error severity fails by default, warnings do not") {
+    const Timeline t = make_timeline([](double) { return Mem{}; });
+    const std::vector<Finding> fs = {finding("ignored-backpressure", Severity::Error, "/srv/app/upload.js:42"),
+                                     finding("no-consumer", Severity::Warning, "")};
+    const GateResult r = judge(t, fs, Budgets{});
+    REQUIRE(r.findings.size() == 2);
+    CHECK(r.findings[0].outcome == FindingOutcome::Fails);
+    CHECK(r.findings[1].outcome == FindingOutcome::NotGating);
+    CHECK(r.failures() == 1);
+}
+
+TEST_CASE("--fail-on narrows or widens which kinds fail; none disables findings") {
+    const Timeline t = make_timeline([](double) { return Mem{}; });
+    const std::vector<Finding> fs = {finding("ignored-backpressure", Severity::Error, "a.js:1"),
+                                     finding("no-consumer", Severity::Warning, "")};
+    Budgets b;
+    b.fail_on = {"no-consumer"};
+    GateResult r = judge(t, fs, b);
+    CHECK(r.findings[0].outcome == FindingOutcome::NotGating);
+    CHECK(r.findings[1].outcome == FindingOutcome::Fails);
+    b.fail_on.clear();
+    b.fail_on_none = true;
+    r = judge(t, fs, b);
+    CHECK(r.passed());
+}
+
+TEST_CASE("--allow suppresses by kind, or by kind and site (exact or path suffix)") {
+    const Timeline t = make_timeline([](double) { return Mem{}; });
+    const std::vector<Finding> fs = {finding("ignored-backpressure", Severity::Error, "/srv/app/upload.js:42")};
+    const auto outcome = [&](const std::string& kind, const std::string& site) {
+        Budgets b;
+        b.allow.push_back(AllowRule{kind, site, kind + (site.empty() ? "" : "@" + site)});
+        return judge(t, fs, b).findings.at(0).outcome;
+    };
+    CHECK(outcome("ignored-backpressure", "") == FindingOutcome::Allowed);
+    CHECK(outcome("ignored-backpressure", "upload.js:42") == FindingOutcome::Allowed);
+    CHECK(outcome("ignored-backpressure", "app/upload.js:42") == FindingOutcome::Allowed);
+    CHECK(outcome("ignored-backpressure", "/srv/app/upload.js:42") == FindingOutcome::Allowed);
+    CHECK(outcome("ignored-backpressure", "sink.js:10") == FindingOutcome::Allowed);  // stream's creation site
+    CHECK(outcome("ignored-backpressure", "load.js:42") == FindingOutcome::Fails);    // not at a path boundary
+    CHECK(outcome("ignored-backpressure", "upload.js:43") == FindingOutcome::Fails);
+    CHECK(outcome("no-consumer", "") == FindingOutcome::Fails);
+    Budgets b;
+    b.allow.push_back(AllowRule{"ignored-backpressure", "upload.js:42", "ignored-backpressure@upload.js:42"});
+    const GateResult r = judge(t, fs, b);
+    CHECK(r.findings[0].reason == "allowed by --allow ignored-backpressure@upload.js:42");
+    CHECK(r.passed());
+}
+
+TEST_CASE("baseline: a peak within tolerance passes, beyond it fails") {
+    const auto flat = [](double rss_mb) {
+        return make_timeline([=](double) { Mem m; m.rss = rss_mb * MB; return m; });
+    };
+    const Timeline base = flat(100);
+    Budgets b;  // tolerance 10%
+    const auto rss_peak = [&](const Timeline& cur) {
+        const GateResult r = judge(cur, {}, b, &base);
+        for (const auto& x : r.budgets)
+            if (x.name == "baseline-peak-rss") return x;
+        FAIL("no baseline-peak-rss result");
+        return BudgetResult{};
+    };
+    CHECK(rss_peak(flat(105)).passed);
+    const BudgetResult over = rss_peak(flat(115));
+    CHECK_FALSE(over.passed);
+    CHECK(over.limit == Approx(110 * MB));
+    CHECK(over.message.find("+15%") != std::string::npos);
+    CHECK(over.message.find("over 10% tolerance") != std::string::npos);
+    b.tolerance = 0.20;
+    CHECK(rss_peak(flat(115)).passed);
+}
+
+TEST_CASE("baseline: growth where the baseline was flat fails; the same flat run passes") {
+    std::mt19937 rng(3);
+    std::normal_distribution<double> noise(0, 0.5 * MB);
+    const Timeline base = make_timeline([&](double) { Mem m; m.heap = 20 * MB + noise(rng); return m; });
+    const Timeline same = make_timeline([&](double) { Mem m; m.heap = 20 * MB + noise(rng); return m; });
+    const Timeline leak = make_timeline([&](double ts) { Mem m; m.heap = 20 * MB + ts * 2 * MB + noise(rng); return m; });
+    const auto heap_growth = [&](const Timeline& cur) {
+        for (const auto& x : judge(cur, {}, Budgets{}, &base).budgets)
+            if (x.name == "baseline-growth-heap") return x;
+        FAIL("no baseline-growth-heap result");
+        return BudgetResult{};
+    };
+    CHECK(heap_growth(same).passed);
+    CHECK_FALSE(heap_growth(leak).passed);
+}
