@@ -6,11 +6,13 @@
 #include <tidemark/protocol.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -39,6 +41,7 @@ struct Options {
     std::vector<std::string> env;          // extra NAME=value entries
     bool bogus_socket = false;             // point TIDEMARK_SOCKET at a path nobody listens on
     std::chrono::milliseconds pause{0};    // PauseThenRead: how long to leave the socket unread
+    bool via_node_options = false;         // load the preload through NODE_OPTIONS, not -r
 };
 
 struct Run {
@@ -47,6 +50,7 @@ struct Run {
     std::vector<proto::Record> records;
     std::map<uint32_t, std::string> strings;
     std::string decode_error;
+    std::vector<proto::Hello> hellos;      // first record of every connection, in accept order
 
     template <class T> std::vector<T> all() const {
         std::vector<T> out;
@@ -128,11 +132,14 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
     }
     env_strings.push_back("TIDEMARK_SOCKET=" + (opt.bogus_socket ? std::string(dir) + "/nobody.sock" : sock_path));
     for (const auto& e : opt.env) env_strings.push_back(e);
+    if (opt.via_node_options) env_strings.push_back("NODE_OPTIONS=--require " + kPreload);
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
 
-    std::vector<std::string> argv_strings = {"node", "-r", kPreload, kFixtures + fixture};
+    std::vector<std::string> argv_strings = {"node"};
+    if (!opt.via_node_options) argv_strings.insert(argv_strings.end(), {"-r", kPreload});
+    argv_strings.push_back(kFixtures + fixture);
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_strings) argv.push_back(a.data());
@@ -147,14 +154,33 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
     posix_spawn_file_actions_destroy(&actions);
     REQUIRE(rc == 0);
 
-    std::thread reader([&] {
-        pollfd p{ls, POLLIN, 0};
-        if (::poll(&p, 1, 10000) <= 0) return;  // the tracker never connected
-        const int fd = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) return;
-        if (opt.mode == ListenerMode::PauseThenRead) std::this_thread::sleep_for(opt.pause);
-        read_records(fd, run, opt.mode == ListenerMode::CloseAfterFirstSample);
-        ::close(fd);
+    // The first connection is read into `run` as the options say; later ones (child processes)
+    // are read fully into their own Run, of which only the Hello is kept.
+    std::atomic<bool> stop{false};
+    std::vector<std::unique_ptr<Run>> others;
+    std::vector<std::thread> readers;
+    std::thread acceptor([&] {
+        bool first = true;
+        while (!stop.load()) {
+            pollfd p{ls, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const int fd = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) continue;
+            if (first) {
+                first = false;
+                readers.emplace_back([&run, &opt, fd] {
+                    if (opt.mode == ListenerMode::PauseThenRead) std::this_thread::sleep_for(opt.pause);
+                    read_records(fd, run, opt.mode == ListenerMode::CloseAfterFirstSample);
+                    ::close(fd);
+                });
+            } else {
+                others.push_back(std::make_unique<Run>());
+                readers.emplace_back([other = others.back().get(), fd] {
+                    read_records(fd, *other, false);
+                    ::close(fd);
+                });
+            }
+        }
     });
 
     int status = 0;
@@ -167,10 +193,17 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    // The tracker's connection closes when node exits; if it never connected, wake the reader.
-    ::shutdown(ls, SHUT_RDWR);
-    reader.join();
+    // Tracker connections close when their processes exit; give late children a moment.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+    acceptor.join();
+    for (auto& t : readers) t.join();
     ::close(ls);
+    if (!run.records.empty())
+        if (const auto* h = std::get_if<proto::Hello>(&run.records.front())) run.hellos.push_back(*h);
+    for (const auto& o : others)
+        if (!o->records.empty())
+            if (const auto* h = std::get_if<proto::Hello>(&o->records.front())) run.hellos.push_back(*h);
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     run.output = slurp(out_path);
     ::unlink(sock_path.c_str());
@@ -358,4 +391,31 @@ TEST_CASE("node tracker: records shed while the agent does not read are counted"
     CHECK(dropped.back().records > 0);
     for (size_t i = 1; i < dropped.size(); ++i) CHECK(dropped[i].records >= dropped[i - 1].records);
     REQUIRE(std::holds_alternative<proto::Goodbye>(run.records.back()));
+}
+
+TEST_CASE("node tracker: child processes follow the claim rule", "[tracker][node]") {
+    SECTION("TIDEMARK_FOLLOW_CHILDREN=0: only the first node process is tracked") {
+        Options opt;
+        opt.via_node_options = true;
+        opt.env = {"TIDEMARK_FOLLOW_CHILDREN=0"};
+        const Run run = run_node("spawn_child.js", {}, opt);
+        REQUIRE(run.exit_code == 0);
+        CHECK(run.output.find("child done") != std::string::npos);
+        REQUIRE(run.hellos.size() == 1);
+        CHECK(run.hellos.front().cmdline.find("spawn_child.js") != std::string::npos);
+        CHECK(run.created("Readable") != nullptr);
+    }
+    SECTION("TIDEMARK_FOLLOW_CHILDREN=1: every node process is tracked") {
+        Options opt;
+        opt.via_node_options = true;
+        opt.env = {"TIDEMARK_FOLLOW_CHILDREN=1"};
+        const Run run = run_node("spawn_child.js", {}, opt);
+        REQUIRE(run.exit_code == 0);
+        REQUIRE(run.hellos.size() == 2);
+        const auto& parent = run.hellos[0].cmdline.find("steady.js") == std::string::npos ? run.hellos[0] : run.hellos[1];
+        const auto& child = &parent == &run.hellos[0] ? run.hellos[1] : run.hellos[0];
+        CHECK(parent.cmdline.find("spawn_child.js") != std::string::npos);
+        CHECK(child.cmdline.find("steady.js") != std::string::npos);
+        CHECK(child.ppid == parent.pid);
+    }
 }

@@ -225,10 +225,12 @@ napi_value goodbye(napi_env env, napi_callback_info info) {
         double t = 0, code = 0;
         if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], t) || !get_double(env, argv[1], code))
             return make_bool(env, false);
-        g_sink->begin();  // also reports drops not yet reported
+        const auto start_wait = std::chrono::steady_clock::now();
+        g_sink->begin(true, kExitDrainBound / 2);  // also reports drops not yet reported
         g_sink->add(proto::Goodbye{u64(t), 0, static_cast<int32_t>(code)});
         g_sink->commit();
-        return make_bool(env, g_transport->drain(kExitDrainBound));
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_wait);
+        return make_bool(env, g_transport->drain(kExitDrainBound - std::min(waited, kExitDrainBound)));
     } catch (...) {
         return make_bool(env, false);
     }

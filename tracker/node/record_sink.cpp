@@ -33,20 +33,25 @@ bool RecordSink::try_encode(const proto::Record& r) {
     return true;
 }
 
-void RecordSink::begin() {
+void RecordSink::begin(bool final, std::chrono::milliseconds wait) {
     batch_.clear();
     batch_records_ = 0;
-    budget_ = transport_->free_bytes();
+    constexpr size_t kFinalRecordsBytes = 1024;  // Dropped + Goodbye
+    budget_ = final ? transport_->wait_for_space(kFinalRecordsBytes, wait) : transport_->free_bytes();
     if (budget_ == 0) return;
+    if (dropped_ != dropped_reported_ && try_encode(proto::Dropped{wall_us(), 0, dropped_}))
+        dropped_reported_ = dropped_;
+    if (final) return;
+    const size_t keep_free = budget_ / 2;
     size_t sent = 0;
-    while (sent < pending_strings_.size() && try_encode(pending_strings_[sent])) ++sent;
+    while (sent < pending_strings_.size() && upper_bound_bytes(pending_strings_[sent]) + keep_free <= budget_ &&
+           try_encode(pending_strings_[sent]))
+        ++sent;
     if (sent > 0) {
         pending_strings_.erase(pending_strings_.begin(), pending_strings_.begin() + static_cast<long>(sent));
         pending_string_bytes_ = 0;
         for (const auto& s : pending_strings_) pending_string_bytes_ += s.text.size();
     }
-    if (dropped_ != dropped_reported_ && try_encode(proto::Dropped{wall_us(), 0, dropped_}))
-        dropped_reported_ = dropped_;
 }
 
 void RecordSink::add(const proto::Record& r) {

@@ -8,6 +8,7 @@
 
 #include <tidemark/protocol.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -20,8 +21,10 @@ class RecordSink {
 public:
     explicit RecordSink(Transport* transport) : transport_(transport) {}
 
-    // Opens a batch: snapshots the queue's free space. Re-sends pending strings and the drop count.
-    void begin();
+    // Opens a batch: snapshots the queue's free space, reports the drop count if it changed and
+    // re-sends dropped string definitions (using at most half of the space, so new records fit).
+    // At exit (final = true) strings are not re-sent and it waits up to `wait` for a little space.
+    void begin(bool final = false, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
     // Encodes r into the batch if it fits, else counts it as dropped.
     void add(const proto::Record& r);
     // Hands the batch to the transport (one memcpy under its mutex).

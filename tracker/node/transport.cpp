@@ -65,6 +65,14 @@ size_t Transport::free_bytes() {
     return ring_.size() - size_;
 }
 
+size_t Transport::wait_for_space(size_t n, std::chrono::milliseconds bound) {
+    std::unique_lock<std::mutex> lock(mu_);
+    became_empty_.wait_for(lock, bound, [&] {
+        return dead_.load(std::memory_order_relaxed) || ring_.size() - size_ >= n;
+    });
+    return dead_.load(std::memory_order_relaxed) ? 0 : ring_.size() - size_;
+}
+
 bool Transport::append(const uint8_t* data, size_t n) {
     if (n == 0) return true;
     if (dead_.load(std::memory_order_relaxed)) return false;
@@ -116,14 +124,12 @@ void Transport::run() {
             ::close(fd_);
             return;
         }
-        bool empty = false;
         {
             std::lock_guard<std::mutex> lock(mu_);
             head_ = (head_ + static_cast<size_t>(sent)) % ring_.size();
             size_ -= static_cast<size_t>(sent);
-            empty = size_ == 0;
         }
-        if (empty) became_empty_.notify_all();
+        became_empty_.notify_all();  // waiters check for empty or for enough space
     }
 }
 

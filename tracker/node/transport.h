@@ -30,6 +30,9 @@ public:
     size_t free_bytes();
     bool alive() const { return !dead_.load(std::memory_order_relaxed); }
 
+    // Like free_bytes(), but first waits up to `bound` for at least n free bytes.
+    size_t wait_for_space(size_t n, std::chrono::milliseconds bound);
+
     // Appends n bytes; false (nothing appended) when they do not fit or the transport is dead.
     bool append(const uint8_t* data, size_t n);
 
@@ -44,7 +47,7 @@ private:
     int fd_;
     std::mutex mu_;
     std::condition_variable has_data_;
-    std::condition_variable became_empty_;
+    std::condition_variable became_empty_;  // also signalled whenever space was freed
     std::vector<uint8_t> ring_;
     size_t head_ = 0;  // first unsent byte
     size_t size_ = 0;  // queued bytes
