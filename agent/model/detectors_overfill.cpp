@@ -47,8 +47,11 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
         if (site && site->first_s > floor_s && site->first_s < onset) onset = site->first_s;
         uint64_t peak = 0;
         for (size_t k = r.first; k <= r.last; ++k) peak = std::max(peak, side_length(pts[k].s, side));
+        // "Still growing" is judged on the episode's last two seconds, not its whole history.
+        size_t recent = base;
+        while (recent + 3 <= r.last && pts[recent].t_s < r.end_s - 2.0) ++recent;
         double lower = 0;
-        const double slope = length_slope(stream, side, base, r.last, &lower);
+        const double slope = length_slope(stream, side, recent, r.last, &lower);
         if (!out) {
             out = Overfill{};
             out->onset_s = onset;

@@ -90,8 +90,10 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
             if (!over_s && len >= threshold) over_s = s.samples[k].t_s;
         }
         if (consumed) continue;
+        size_t recent = r.first;
+        while (recent + 3 <= r.last && s.samples[recent].t_s < r.end_s - 2.0) ++recent;
         double lower = 0;
-        const double slope = length_slope(s, Side::Readable, r.first, r.last, &lower);
+        const double slope = length_slope(s, Side::Readable, recent, r.last, &lower);
         const bool growing = over_s && r.end_s - *over_s >= options.sustain_s && lower > 0;
         const double held_s = r.end_s - r.start_s;
         if (!growing && held_s < options.grace_s) continue;

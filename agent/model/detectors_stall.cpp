@@ -35,6 +35,7 @@ std::vector<const StreamInfo*> downstream(const Timeline& timeline, const Stream
 }
 
 bool has_room(const StreamInfo& d) {
+    if (d.destroyed_s || d.closed_s || d.error_s || d.gone_s) return false;
     const proto::StreamSample* last = d.last();
     if (!last) return true;
     if (last->flags & (proto::kFlagDestroyed | proto::kFlagClosed)) return false;
@@ -55,7 +56,7 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, std
         const auto& pts = s.samples;
         if (pts.empty()) continue;
         const proto::StreamSample& last = pts.back().s;
-        if (last.flags & kDone) continue;
+        if ((last.flags & kDone) || s.destroyed_s || s.closed_s || s.error_s || s.gone_s || s.finished_s) continue;
         size_t p = pts.size() - 1;
         while (p > 0 && !moved(pts[p - 1].s, pts[p].s)) --p;
         const double stall_start = pts[p].t_s;

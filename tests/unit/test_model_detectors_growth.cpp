@@ -1,0 +1,133 @@
+// Detector unit tests for heap-growth and external-growth (and the Theil–Sen statistics they
+// stand on): a steady leak is named; GC saw-teeth, one-off spikes and a single step are not.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "model/stats.h"
+#include "test_model_detectors_builder.h"
+
+using namespace tidemark;
+using namespace tidemark::test;
+using model::Severity;
+
+namespace {
+constexpr double kMiB = 1024.0 * 1024.0;
+}
+
+TEST_CASE("stats: Theil–Sen ignores outliers and brackets the true slope", "[stats]") {
+    std::vector<model::stats::TimePoint> pts;
+    for (int i = 0; i < 100; ++i) pts.push_back({i * 0.1, 3.0 * i * 0.1 + ((i % 10 == 0) ? 500.0 : 0.0)});
+    const auto est = model::stats::theil_sen(pts);
+    REQUIRE(est);
+    CHECK(est->slope == Approx(3.0).epsilon(0.01));
+    CHECK(est->lower <= 3.0);
+    CHECK(est->upper >= 3.0);
+    CHECK(est->lower > 2.5);
+    CHECK(est->points == 100);
+    CHECK_FALSE(model::stats::theil_sen(std::vector<model::stats::TimePoint>{{0, 1}, {1, 2}}));
+    CHECK(*model::stats::median({5, 1, 3}) == 3);
+    CHECK(*model::stats::quantile({1, 2, 3, 4}, 0.5) == Approx(2.5));
+    CHECK(model::stats::downsample(pts, 10).size() == 10);
+}
+
+TEST_CASE("heap-growth: a steady JS heap leak after warm-up", "[detectors][growth]") {
+    TimelineBuilder b;
+    for (int i = 0; i <= 80; ++i) {
+        const double t = i * 0.1;
+        // +6 MiB/s with a small GC saw-tooth on top
+        const double heap = 8 * kMiB + 6 * kMiB * t + ((i % 7) * 0.4 * kMiB);
+        b.process(t, static_cast<uint64_t>(heap), 2'000'000);
+    }
+    const auto all = model::detect(b.tl);
+    const auto found = of_kind(all, "heap-growth");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].severity == Severity::Error);
+    CHECK(evidence(found[0], "heap_growth_bytes_per_s") == Approx(6 * kMiB).epsilon(0.1));
+    CHECK(found[0].onset_s < 3.0);
+    CHECK(of_kind(all, "external-growth").empty());
+}
+
+TEST_CASE("heap-growth healthy twins", "[detectors][growth]") {
+    SECTION("a saw-tooth heap: climbs 8 MiB/s and is collected every second") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 100; ++i) {
+            const double t = i * 0.1;
+            b.process(t, static_cast<uint64_t>(10 * kMiB + 8 * kMiB * std::fmod(t, 1.0)), 2'000'000);
+        }
+        CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+    }
+    SECTION("one-off spikes") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 100; ++i) {
+            const double heap = 10 * kMiB + ((i == 50 || i == 80) ? 200 * kMiB : 0);
+            b.process(i * 0.1, static_cast<uint64_t>(heap), 2'000'000);
+        }
+        CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+    }
+    SECTION("a single step up (a cache filled once) is not steady growth") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 100; ++i)
+            b.process(i * 0.1, static_cast<uint64_t>(10 * kMiB + (i >= 60 ? 64 * kMiB : 0)), 2'000'000);
+        CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+    }
+    SECTION("growth inside the warm-up only") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 100; ++i) {
+            const double t = i * 0.1;
+            b.process(t, static_cast<uint64_t>(10 * kMiB + 30 * kMiB * std::min(t, 1.8)), 2'000'000);
+        }
+        CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+    }
+}
+
+TEST_CASE("external-growth: Buffers outside the heap climb while the heap is flat", "[detectors][growth]") {
+    TimelineBuilder b;
+    b.created(7, proto::kKindWritable, "SlowSink", "/app/incident.js:12");
+    auto& s = b.state(7);
+    for (int i = 0; i <= 80; ++i) {
+        const double t = i * 0.1;
+        const auto ext = static_cast<uint64_t>(2 * kMiB + 12 * kMiB * t);
+        b.process(t, static_cast<uint64_t>(9 * kMiB + (i % 5) * 0.2 * kMiB), ext, static_cast<uint64_t>(60 * kMiB + 10 * kMiB * t), ext - 100000);
+        s.writable_length = static_cast<uint64_t>(12 * kMiB * t);
+        b.sample(t, 7);
+    }
+    b.call_site(0.3, 7, proto::CallSiteKind::WriteAfterFalse, "/app/incident.js:31", 1);
+    const auto found = of_kind(model::detect(b.tl), "external-growth");
+    REQUIRE(found.size() == 1);
+    const auto& f = found[0];
+    CHECK(f.severity == Severity::Error);
+    CHECK(evidence(f, "external_growth_bytes_per_s") == Approx(12 * kMiB).epsilon(0.05));
+    CHECK(evidence(f, "stream_buffers_growth_bytes_per_s") == Approx(12 * kMiB).epsilon(0.05));
+    CHECK(f.message.find("stays flat") != std::string::npos);
+    CHECK(f.message.find("RSS climbs") != std::string::npos);
+    REQUIRE(f.stream);
+    CHECK(f.stream->type == "SlowSink");
+    CHECK(f.site == "/app/incident.js:31");
+}
+
+TEST_CASE("external-growth keys on external, not RSS alone", "[detectors][growth]") {
+    SECTION("RSS climbs, external flat: not external-growth") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 80; ++i)
+            b.process(i * 0.1, static_cast<uint64_t>(9 * kMiB), static_cast<uint64_t>(2 * kMiB),
+                      static_cast<uint64_t>(60 * kMiB + 20 * kMiB * i * 0.1));
+        CHECK(of_kind(model::detect(b.tl), "external-growth").empty());
+    }
+    SECTION("external climbs, RSS flat (untouched allocUnsafe pages): external-growth, says RSS barely moves") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 80; ++i)
+            b.process(i * 0.1, static_cast<uint64_t>(9 * kMiB), static_cast<uint64_t>(2 * kMiB + 50 * kMiB * i * 0.1),
+                      static_cast<uint64_t>(60 * kMiB));
+        const auto found = of_kind(model::detect(b.tl), "external-growth");
+        REQUIRE(found.size() == 1);
+        CHECK(found[0].message.find("RSS barely moves") != std::string::npos);
+    }
+    SECTION("external saw-tooth (Buffers freed at each GC): nothing") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 100; ++i)
+            b.process(i * 0.1, static_cast<uint64_t>(9 * kMiB),
+                      static_cast<uint64_t>(2 * kMiB + 40 * kMiB * std::fmod(i * 0.1, 1.5)));
+        CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+    }
+}
