@@ -101,19 +101,20 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
             if (e.other == 0) break;
             add_unique(s.piped_to, e.other);
             add_unique(stream_mut(e.other, t_s).piped_from, e.id);
-            const auto key = std::make_pair(e.id, e.other);
-            if (!open_edges_.count(key)) {
-                open_edges_[key] = edges_.size();
-                edges_.push_back({e.id, e.other, t_s, std::nullopt});
+            // A pipe that is still open, or a pipe event older than the latest unpipe (a keyframe
+            // repeating history), is not a new edge.
+            auto [it, inserted] = latest_edge_.try_emplace(std::make_pair(e.id, e.other), edges_.size());
+            if (!inserted) {
+                const PipeEdge& last = edges_[it->second];
+                if (!last.unpiped_s || t_s <= *last.unpiped_s) break;
+                it->second = edges_.size();
             }
+            edges_.push_back({e.id, e.other, t_s, std::nullopt});
             break;
         }
         case StreamEventKind::Unpipe: {
-            auto it = open_edges_.find(std::make_pair(e.id, e.other));
-            if (it != open_edges_.end()) {
-                edges_[it->second].unpiped_s = t_s;
-                open_edges_.erase(it);
-            }
+            auto it = latest_edge_.find(std::make_pair(e.id, e.other));
+            if (it != latest_edge_.end() && !edges_[it->second].unpiped_s) edges_[it->second].unpiped_s = t_s;
             break;
         }
         case StreamEventKind::Error:

@@ -154,7 +154,7 @@ private:
     std::unordered_map<StreamId, size_t> stream_index_;
     std::unordered_map<uint32_t, size_t> process_index_;
     std::vector<PipeEdge> edges_;
-    std::map<std::pair<StreamId, StreamId>, size_t> open_edges_;  // (src, dst) → edges_ index
+    std::map<std::pair<StreamId, StreamId>, size_t> latest_edge_;  // (src, dst) → newest edges_ index
     std::unordered_map<uint64_t, size_t> pipeline_index_;
     std::vector<PipelineInfo> pipelines_;
     std::vector<Note> notes_;
