@@ -117,10 +117,15 @@ inline ProcessResult spawn_and_wait(const std::vector<std::string>& argv, const 
     return r;
 }
 
-inline ProcessResult run_tidemark(const std::vector<std::string>& args, const SpawnOptions& opt = {}) {
+// Runs `tidemark ARGS…`. Unqualified calls would be ambiguous with namespace ::tidemark, so call
+// it as tidemark::test::tidemark(…) or through run_cli(…).
+inline ProcessResult tidemark(const std::vector<std::string>& args, const SpawnOptions& opt = {}) {
     std::vector<std::string> argv{TIDEMARK_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
     return spawn_and_wait(argv, opt);
+}
+inline ProcessResult run_cli(const std::vector<std::string>& args, const SpawnOptions& opt = {}) {
+    return tidemark(args, opt);
 }
 
 // A fresh directory for one test's traces, removed afterwards.
@@ -146,7 +151,7 @@ private:
 
 // `tidemark report --format json TRACE`, parsed. Fails the calling test if the report fails.
 inline nlohmann::json report_json(const std::string& trace, ProcessResult* raw = nullptr) {
-    ProcessResult r = run_tidemark({"report", trace, "--format", "json"});
+    ProcessResult r = run_cli({"report", trace, "--format", "json"});
     if (raw) *raw = r;
     if (r.exit_code != 0) throw std::runtime_error("tidemark report failed (" + std::to_string(r.exit_code) + "): " + r.err);
     return nlohmann::json::parse(r.out);
