@@ -27,18 +27,22 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
         const uint64_t base_count = base > 0 ? counter(pts[base - 1].s) : 0;
         const uint64_t episode_calls = counter(pts[r.last].s) - std::min(base_count, counter(pts[r.last].s));
         if (episode_calls < options.min_offending_calls) continue;
-        // Offending calls must still arrive once the overfill has lasted half the sustain time:
-        // a one-off burst that then drains is not "keeps writing after false".
-        bool late = false;
-        double late_s = 0;
-        for (size_t k = std::max<size_t>(r.first, 1); k <= r.last; ++k) {
-            if (pts[k].t_s >= r.start_s + 0.5 * options.sustain_s && counter(pts[k].s) > counter(pts[k - 1].s)) {
-                late = true;
-                late_s = pts[k].t_s;
-                break;
-            }
+        // Offending calls must keep arriving, not come in one burst that then drains: they must
+        // still arrive once the overfill has lasted half the sustain time, and between the run's
+        // start and the last of them, intervals with new offending calls must cover at least
+        // kActiveFraction of the time (a Transform pushing one chunk's worth of lines at a time,
+        // with its callback held until they drain, refills in rare steps: bounded by design).
+        constexpr double kActiveFraction = 0.3;
+        double late_s = -1, active_s = 0, last_call_s = r.start_s;
+        for (size_t k = r.first + 1; k <= r.last; ++k) {
+            if (counter(pts[k].s) <= counter(pts[k - 1].s)) continue;
+            active_s += pts[k].t_s - pts[k - 1].t_s;
+            last_call_s = pts[k].t_s;
+            if (late_s < 0 && pts[k].t_s >= r.start_s + 0.5 * options.sustain_s) late_s = pts[k].t_s;
         }
-        if (!late) continue;
+        if (late_s < 0) continue;
+        const double active_window = last_call_s - pts[r.first].t_s;
+        if (active_window <= 0 || active_s / active_window < kActiveFraction) continue;
         double onset = pts[r.first].t_s;
         for (size_t j = base; j <= r.last; ++j) {
             if (counter(pts[j].s) > base_count) { onset = pts[j].t_s; break; }
@@ -47,11 +51,18 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
         if (site && site->first_s > floor_s && site->first_s < onset) onset = site->first_s;
         uint64_t peak = 0;
         for (size_t k = r.first; k <= r.last; ++k) peak = std::max(peak, side_length(pts[k].s, side));
-        // "Still growing" is judged on the episode's last two seconds, not its whole history.
+        // Severity: did the buffer climb while the offending calls arrived (unbounded), or sit on a
+        // plateau (a producer matched to its consumer, ignoring false but bounded)? And is it still
+        // climbing now (the episode's last two seconds)?
+        size_t last_call = r.first;
+        for (size_t k = r.first; k <= r.last; ++k)
+            if (pts[k].t_s <= last_call_s) last_call = k;
+        double active_lower = 0;
+        const double active_slope = length_slope(stream, side, base, last_call, &active_lower);
         size_t recent = base;
         while (recent + 3 <= r.last && pts[recent].t_s < r.end_s - 2.0) ++recent;
-        double lower = 0;
-        const double slope = length_slope(stream, side, recent, r.last, &lower);
+        double recent_lower = 0;
+        length_slope(stream, side, recent, r.last, &recent_lower);
         if (!out) {
             out = Overfill{};
             out->onset_s = onset;
@@ -60,9 +71,9 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
         out->end_s = r.end_s;
         out->open = r.open;
         out->peak = std::max(out->peak, peak);
-        out->slope = slope;
-        out->growing = r.open && lower > 0 &&
-                       static_cast<double>(side_length(pts[r.last].s, side)) >= 0.5 * static_cast<double>(peak);
+        out->slope = active_slope;
+        out->growing = out->growing || active_lower > 0;
+        out->still_growing = r.open && recent_lower > 0;
     }
     if (out) {
         out->now = side_length(pts.back().s, side);

@@ -49,7 +49,10 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
     f.message = "push() kept adding to " + stream_label(s) + " after it returned false, from " + site->site +
                 ": its buffer reached " + amount(static_cast<double>(o->peak), objects) + ", " + ratio_text +
                 "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
-    if (o->growing) f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
+    if (o->still_growing) f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
+    else if (o->growing)
+        f.message += std::string(", growing ") + amount(o->slope, objects) + "/s while the pushes continued" +
+                     (o->open ? "; it is still that full" : "; it has drained since");
     else if (!o->open) f.message += ", then drained";
     f.message += "; " + std::to_string(o->offending) + " pushes after false";
     f.message += flowing == proto::Flowing::Paused ? " while its consumer has it paused (readableFlowing === false)."
@@ -63,7 +66,6 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
         {"high_water_mark" + unit, static_cast<double>(hwm)},
         {"peak_to_hwm_ratio", ratio},
         {"pushes_after_false", static_cast<double>(o->offending)},
-        {"pushes_after_false_at_site", static_cast<double>(site->count)},
         {"growth" + unit + "_per_s", o->slope},
         {"duration_s", o->end_s - o->onset_s},
         {"detected_at_s", o->detected_s},

@@ -78,11 +78,12 @@ struct Overfill {
     double detected_s = 0;       // when the rule first held (onset of the run + sustain)
     double end_s = 0;            // end of the latest qualifying episode (or now)
     bool open = false;           // the latest qualifying episode still holds
-    bool growing = false;        // and its buffer is still climbing
+    bool growing = false;        // its buffer climbed while the offending calls arrived
+    bool still_growing = false;  // the latest episode holds and its buffer is still climbing
     uint64_t peak = 0;           // peak length over all qualifying episodes
     uint64_t now = 0;            // length at the last point
     uint64_t offending = 0;      // offending calls in total (counter at the last point)
-    double slope = 0;            // length per second over the latest qualifying episode
+    double slope = 0;            // length per second while the offending calls arrived
 };
 std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, double until,
                                       const DetectorOptions& options,

@@ -45,12 +45,13 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
         f.message = "write() kept being called on " + stream_label(s) + " after it returned false, from " +
                     site->site + ": its buffer reached " + amount(static_cast<double>(o->peak), objects) +
                     ", " + ratio_text + "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
-        if (o->growing)
+        if (o->still_growing)
             f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
-        else if (o->open)
-            f.message += ", and stays there";
+        else if (o->growing)
+            f.message += std::string(", growing ") + amount(o->slope, objects) + "/s while the writes continued" +
+                         (o->open ? "; it is still that full" : "; it has drained since");
         else
-            f.message += ", then drained";
+            f.message += o->open ? ", and stays there" : ", then drained";
         f.message += "; " + std::to_string(o->offending) + " writes after false.";
         if (s.piped_from.empty())
             f.message += " Nothing pipes into it: the writes come straight from user code at " + site->site +
@@ -65,7 +66,6 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
             {"high_water_mark" + unit, static_cast<double>(hwm)},
             {"peak_to_hwm_ratio", ratio},
             {"writes_after_false", static_cast<double>(o->offending)},
-            {"writes_after_false_at_site", static_cast<double>(site->count)},
             {"growth" + unit + "_per_s", o->slope},
             {"duration_s", o->end_s - o->onset_s},
             {"detected_at_s", o->detected_s},

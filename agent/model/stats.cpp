@@ -55,10 +55,14 @@ std::optional<SlopeEstimate> theil_sen(std::span<const TimePoint> points, double
             else if (dt < 0) slopes.push_back((pts[i].value - pts[j].value) / -dt);
         }
     if (slopes.empty()) return std::nullopt;
-    std::sort(slopes.begin(), slopes.end());
+    // Three order statistics (the median and Sen's rank bounds) by selection: O(N), not O(N log N).
     const size_t big_n = slopes.size();
+    const auto kth = [&](size_t k) {
+        std::nth_element(slopes.begin(), slopes.begin() + static_cast<std::ptrdiff_t>(k), slopes.end());
+        return slopes[k];
+    };
     SlopeEstimate est;
-    est.slope = big_n % 2 ? slopes[big_n / 2] : 0.5 * (slopes[big_n / 2 - 1] + slopes[big_n / 2]);
+    est.slope = big_n % 2 ? kth(big_n / 2) : 0.5 * (kth(big_n / 2 - 1) + kth(big_n / 2));
     // Sen (1968): rank bounds from the variance of Kendall's S (no tie correction).
     const double nd = static_cast<double>(n);
     const double c = z_for(confidence) * std::sqrt(nd * (nd - 1) * (2 * nd + 5) / 18.0);
@@ -69,8 +73,8 @@ std::optional<SlopeEstimate> theil_sen(std::span<const TimePoint> points, double
         if (idx < 0) return size_t{0};
         return std::min(static_cast<size_t>(idx), big_n - 1);
     };
-    est.lower = slopes[clamp_rank(m1 - 1)];  // M1-th smallest, 1-based
-    est.upper = slopes[clamp_rank(m2)];      // (M2+1)-th smallest, 1-based
+    est.lower = kth(clamp_rank(m1 - 1));  // M1-th smallest, 1-based
+    est.upper = kth(clamp_rank(m2));      // (M2+1)-th smallest, 1-based
     std::vector<double> residual;
     residual.reserve(n);
     for (const auto& p : pts) residual.push_back(p.value - est.slope * p.t_s);

@@ -70,14 +70,55 @@ TEST_CASE("ignored-backpressure: user code keeps writing after false, buffer cli
     CHECK(f.fix.find("pipeline()") != std::string::npos);
 }
 
-TEST_CASE("ignored-backpressure: bounded (writes stopped, buffer stays) is a warning", "[detectors]") {
+TEST_CASE("ignored-backpressure: a producer ignoring false on a plateau is a warning", "[detectors]") {
+    // Writes after false keep coming, but at the pace the sink drains: the buffer sits at 6 MiB.
     TimelineBuilder b;
-    ignoring_writer(b, 5.0, 2.0);
+    b.created(7, kWritable, "SlowSink", "/app/plateau.js:4");
     auto& s = b.state(7);
-    (void)s;
+    b.sample(0.1, 7);
+    b.call_site(0.45, 7, CallSiteKind::WriteAfterFalse, "/app/plateau.js:9", 1);
+    for (int i = 5; i <= 50; ++i) {
+        s.writable_length = (6u << 20) + static_cast<uint64_t>(i % 2) * 65536;
+        s.writes_after_false += 4;
+        s.write_calls += 4;
+        s.flags = proto::kFlagNeedDrain;
+        b.sample(i * 0.1, 7);
+    }
     const auto found = of_kind(model::detect(b.tl), "ignored-backpressure");
     REQUIRE(found.size() == 1);
     CHECK(found[0].severity == Severity::Warning);
+    CHECK(found[0].message.find("stays there") != std::string::npos);
+}
+
+TEST_CASE("ignored-backpressure: growth that stopped with the writes is still an error", "[detectors]") {
+    TimelineBuilder b;
+    ignoring_writer(b, 5.0, 2.0);
+    const auto found = of_kind(model::detect(b.tl), "ignored-backpressure");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].severity == Severity::Error);
+    CHECK(found[0].message.find("while the writes continued") != std::string::npos);
+}
+
+TEST_CASE("unbounded-readable healthy twin: a Transform pushing one chunk of lines at a time", "[detectors]") {
+    // Each chunk yields ~3000 lines pushed past the hwm (Transform holds the callback until
+    // they are read); the next chunk refills it only after they drained: bounded by design.
+    TimelineBuilder b;
+    b.created(20, kDuplex | proto::kKindReadableObjectMode, "LineParser", "/app/lines_ok.js:8", 0, 16, 16384);
+    auto& p = b.state(20);
+    p.flags = flowing(Flowing::Flowing, proto::kFlagWriting);
+    for (int i = 0; i < 60; ++i) {
+        const int phase = i % 30;
+        if (phase == 0) {
+            p.pushes_after_false += 2984;
+            p.push_calls += 3000;
+            p.readable_length = 3000;
+        } else {
+            p.readable_length = 3000 - static_cast<uint64_t>(phase) * 100;
+        }
+        b.sample(0.1 * i + 0.1, 20);
+        if (i == 0) b.call_site(0.1, 20, CallSiteKind::PushAfterFalse, "/app/lines_ok.js:15", 1);
+    }
+    CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
 }
 
 TEST_CASE("ignored-backpressure healthy twins produce nothing", "[detectors]") {
