@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -49,7 +50,22 @@ Transport* Transport::connect(const std::string& socket_path, size_t capacity_by
 
 Transport::Transport(int fd, size_t capacity_bytes) : fd_(fd), ring_(capacity_bytes) {}
 
+namespace {
+Transport* g_forkable = nullptr;  // the one started transport, for the atfork handler
+}
+
+void Transport::after_fork_in_child() {
+    // Only async-signal-safe work: the mutex may have been held by the sender thread at fork.
+    if (!g_forkable) return;
+    g_forkable->dead_.store(true, std::memory_order_relaxed);
+    ::close(g_forkable->fd_);
+}
+
 bool Transport::start() {
+    if (!g_forkable) {
+        g_forkable = this;
+        ::pthread_atfork(nullptr, nullptr, &Transport::after_fork_in_child);
+    }
     try {
         std::thread([this] { run(); }).detach();
         return true;
@@ -66,6 +82,7 @@ size_t Transport::free_bytes() {
 }
 
 size_t Transport::wait_for_space(size_t n, std::chrono::milliseconds bound) {
+    if (dead_.load(std::memory_order_relaxed)) return 0;
     std::unique_lock<std::mutex> lock(mu_);
     became_empty_.wait_for(lock, bound, [&] {
         return dead_.load(std::memory_order_relaxed) || ring_.size() - size_ >= n;
@@ -91,6 +108,7 @@ bool Transport::append(const uint8_t* data, size_t n) {
 }
 
 bool Transport::drain(std::chrono::milliseconds bound) {
+    if (dead_.load(std::memory_order_relaxed)) return false;
     std::unique_lock<std::mutex> lock(mu_);
     return became_empty_.wait_for(lock, bound, [this] {
         return size_ == 0 || dead_.load(std::memory_order_relaxed);

@@ -22,7 +22,8 @@ public:
     // Connects to the agent's socket (bounded wait). Returns nullptr and sets error on failure.
     static Transport* connect(const std::string& socket_path, size_t capacity_bytes, std::string& error);
 
-    // Starts the sender thread. Call once, after the Hello record was queued.
+    // Starts the sender thread. Call once, after the Hello record was queued. Also arranges that a
+    // child made by fork() (which has no sender thread) never writes into the parent's connection.
     bool start();
 
     // Bytes that can be appended right now (0 once dead). Only the sender frees space, so with a
@@ -43,6 +44,7 @@ private:
     Transport(int fd, size_t capacity_bytes);
     void run();
     void mark_dead();
+    static void after_fork_in_child();
 
     int fd_;
     std::mutex mu_;
