@@ -245,10 +245,20 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
     // Sen's interval assumes independent samples; successive memory samples are not (a GC
     // saw-tooth is one long excursion after another). So the verdict also asks that the rise over
     // the window exceed the band the metric moves in around its own trend line.
+    // The band is the wider of two measures: the 5th–95th percentile spread of the residuals
+    // around the trend line, and the largest fall inside the window (what one GC took back). The
+    // second matters when the window holds only a few teeth: the fitted line then follows the
+    // ramps and the residuals look small.
     std::vector<double> residuals;
     residuals.reserve(pts.size());
-    for (const auto& p : pts) residuals.push_back(p.value - (sen->intercept + sen->slope * p.t_s));
-    const double band = *stats::quantile(residuals, 0.95) - *stats::quantile(residuals, 0.05);
+    double running_max = pts.front().value, max_fall = 0;
+    for (const auto& p : pts) {
+        residuals.push_back(p.value - (sen->intercept + sen->slope * p.t_s));
+        running_max = std::max(running_max, p.value);
+        max_fall = std::max(max_fall, running_max - p.value);
+    }
+    const double spread = *stats::quantile(residuals, 0.95) - *stats::quantile(residuals, 0.05);
+    const double band = std::max(spread, max_fall);
     GrowthEstimate g;
     g.slope = sen->slope;
     g.sen_lower = sen->lower;

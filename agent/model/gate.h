@@ -60,10 +60,11 @@ struct Budgets {
 // The robust slope of one metric of one process after warm-up (docs/CI.md, "Growth").
 struct GrowthEstimate {
     double slope = 0;       // bytes/s, Theil–Sen
-    double lower = 0;       // bytes/s, the bound a failure must clear (min of Sen's and noise band)
-    double upper = 0;       // bytes/s
+    double lower = 0;       // bytes/s, the bound a failure must clear: min(sen_lower, slope - band/span)
+    double upper = 0;       // bytes/s: max(Sen's upper bound, slope + band/span)
     double sen_lower = 0;   // Sen's distribution-free bound alone
-    double noise_band = 0;  // bytes: 5th–95th percentile width of the residuals around the line
+    double noise_band = 0;  // bytes: the wider of the residuals' 5th–95th percentile spread around
+                            // the line and the largest fall inside the window (one GC's reclaim)
     double start_s = 0;     // window judged (trace seconds)
     double end_s = 0;
     size_t points = 0;
