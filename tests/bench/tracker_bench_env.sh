@@ -2,14 +2,15 @@
 # dir and a way to run node under tracking: `tidemark run` when build/*/bin/tidemark exists,
 # otherwise wire_sink (a listener that reads and discards) plus node -r preload.js.
 # Defines: REPO, LIBDIR, tracked CMD... (runs CMD under tracking), cleanup_tracking.
+# TIDEMARK_LIB_DIR picks the tracker; TIDEMARK_BENCH_BIN the agent (empty: use wire_sink).
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LIBDIR=${TIDEMARK_LIB_DIR:-}
-if [[ -z $LIBDIR ]]; then
-  for d in "$REPO"/build/*/lib/tidemark; do [[ -f $d/preload.js && -f $d/tidemark_node.node ]] && LIBDIR=$d && break; done
+if [[ -z $LIBDIR ]]; then  # the most recently built tracker
+  newest=$(ls -t "$REPO"/build/*/lib/tidemark/tidemark_node.node 2>/dev/null | head -1)
+  [[ -n $newest && -f $(dirname "$newest")/preload.js ]] && LIBDIR=$(dirname "$newest")
 fi
 [[ -n $LIBDIR ]] || { echo "no built tracker found under $REPO/build/*/lib/tidemark; build first" >&2; exit 2; }
-TIDEMARK_BIN=
-for b in "$REPO"/build/*/bin/tidemark; do [[ -x $b ]] && TIDEMARK_BIN=$b && break; done
+TIDEMARK_BIN=${TIDEMARK_BENCH_BIN-$(ls -t "$REPO"/build/*/bin/tidemark 2>/dev/null | head -1)}
 BENCH_TMP=$(mktemp -d /tmp/tidemark-bench-XXXXXX)
 SINK_PID=
 if [[ -z $TIDEMARK_BIN ]]; then
@@ -24,7 +25,7 @@ tracked() {
   if [[ -n $TIDEMARK_BIN ]]; then
     TIDEMARK_LIB_DIR=$LIBDIR "$TIDEMARK_BIN" run --out "$BENCH_TMP/trace.tidemark" -- "$@"
   else
-    TIDEMARK_SOCKET=$BENCH_TMP/agent.sock NODE_OPTIONS="--require $LIBDIR/preload.js" "$@"
+    TIDEMARK_SOCKET=$BENCH_TMP/agent.sock NODE_OPTIONS="${NODE_OPTIONS:-} --require $LIBDIR/preload.js" "$@"
   fi
 }
 cleanup_tracking() { [[ -n $SINK_PID ]] && kill "$SINK_PID" 2>/dev/null; rm -rf "$BENCH_TMP"; }

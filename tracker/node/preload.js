@@ -127,7 +127,11 @@
         if (col <= 0) continue;
         loc = loc.slice(0, col);  // drop the column
         if (!/:\d+$/.test(loc)) continue;
-        if (loc.startsWith('node:')) { if (!internal) internal = loc; continue; }
+        if (loc.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
+          if (!internal || (internal.startsWith('node:events') || internal.startsWith('node:internal/streams/')))
+            internal = loc;
+          continue;
+        }
         if (loc.startsWith(selfFile + ':') || loc.startsWith('<')) continue;
         return loc;
       }
