@@ -42,6 +42,7 @@ struct Options {
     bool bogus_socket = false;             // point TIDEMARK_SOCKET at a path nobody listens on
     std::chrono::milliseconds pause{0};    // PauseThenRead: how long to leave the socket unread
     bool via_node_options = false;         // load the preload through NODE_OPTIONS, not -r
+    std::vector<std::string> node_flags;   // e.g. --expose-gc
 };
 
 struct Run {
@@ -138,6 +139,7 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
     envp.push_back(nullptr);
 
     std::vector<std::string> argv_strings = {"node"};
+    argv_strings.insert(argv_strings.end(), opt.node_flags.begin(), opt.node_flags.end());
     if (!opt.via_node_options) argv_strings.insert(argv_strings.end(), {"-r", kPreload});
     argv_strings.push_back(kFixtures + fixture);
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -418,4 +420,61 @@ TEST_CASE("node tracker: child processes follow the claim rule", "[tracker][node
         CHECK(child.cmdline.find("steady.js") != std::string::npos);
         CHECK(child.ppid == parent.pid);
     }
+}
+
+TEST_CASE("node tracker: ServerResponse writes after false are counted", "[tracker][node]") {
+    const Run run = run_node("http_ignore_false.js", {});
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output.find("received 2621440") != std::string::npos);
+    const auto* res = run.created("ServerResponse");
+    const auto* req = run.created("IncomingMessage");
+    REQUIRE(res);
+    REQUIRE(req);
+    CHECK(res->kind == (proto::kKindWritable | proto::kKindHttpOutgoing));
+    CHECK(req->kind == proto::kKindReadable);
+    uint64_t writes_after_false = 0, write_calls = 0, bytes_in = 0;
+    for (const auto& s : run.all<proto::StreamSample>())
+        if (s.id == res->id) { writes_after_false = s.writes_after_false; write_calls = s.write_calls; bytes_in = s.bytes_in; }
+    CHECK(write_calls == 40);
+    CHECK(bytes_in == 40u * 65536);
+    CHECK(writes_after_false > 0);
+    bool site_seen = false;
+    for (const auto& c : run.all<proto::CallSite>())
+        if (c.id == res->id) {
+            site_seen = true;
+            CHECK(ends_with(run.text(c.site_str), "http_ignore_false.js:5"));
+        }
+    CHECK(site_seen);
+}
+
+TEST_CASE("node tracker: errors, destroy and garbage-collected streams", "[tracker][node]") {
+    Options opt;
+    opt.node_flags = {"--expose-gc"};
+    const Run run = run_node("lifecycle.js", {}, opt);
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output == "write failed\nlifecycle done\n");  // the app's own error handling is untouched
+    const auto* failing = run.created("Writable");
+    REQUIRE(failing);
+    bool error_seen = false, destroy_seen = false;
+    std::vector<uint64_t> gone;
+    for (const auto& e : run.all<proto::StreamEvent>()) {
+        if (e.id == failing->id && e.kind == proto::StreamEventKind::Error) {
+            error_seen = true;
+            CHECK(run.text(e.str) == "disk full");
+        }
+        if (e.id == failing->id && e.kind == proto::StreamEventKind::Destroy) destroy_seen = true;
+        if (e.kind == proto::StreamEventKind::Gone) gone.push_back(e.id);
+    }
+    CHECK(error_seen);
+    CHECK(destroy_seen);
+    size_t passthroughs_gone = 0;
+    for (const auto& c : run.all<proto::StreamCreated>())
+        if (run.text(c.type_str) == "PassThrough" && std::find(gone.begin(), gone.end(), c.id) != gone.end())
+            ++passthroughs_gone;
+    CHECK(passthroughs_gone == 100);
+    uint32_t last_flags = 0;
+    for (const auto& s : run.all<proto::StreamSample>())
+        if (s.id == failing->id) last_flags = s.flags;
+    CHECK((last_flags & proto::kFlagErrored) != 0);
+    CHECK((last_flags & proto::kFlagDestroyed) != 0);
 }

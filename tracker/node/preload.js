@@ -46,6 +46,7 @@
     const W = 12, ROWS = 2048;
     const MAX_SITES_PER_STREAM = 4;
     const COLD_PERIOD_MS = 2000;   // every stream is looked at at least this often
+    const MIN_SWEEP_PER_TICK = 64;  // ~15 µs: small sets are swept quickly
     const HOT_IDLE_TICKS = 10;     // unchanged ticks before a buffered stream goes cold
     // Stack captures cost ~10-40 µs each: a token bucket allows bursts (startup) and caps the
     // sustained rate; past it a new stream gets the last site seen for its constructor.
@@ -152,6 +153,7 @@
     const all = [];      // every live Rec; swap-removed when its stream is gone
     let hot = [];        // touched since the last tick, or still draining
     let cursor = 0;      // round-robin position of the cold sweep
+    let sweepPerTick = 0;
     let nextId = 1;
     const lastSiteByType = new Map();  // fallback when the capture budget is spent
     const defaultHwm = typeof stream.getDefaultHighWaterMark === 'function'
@@ -445,9 +447,14 @@
           rec.hot = false;
           if (!rec.gone && sampleSafely(rec, t) && !rec.hot) { rec.hot = true; hot.push(rec); }
         }
-        let budget = Math.ceil(all.length * intervalMs / COLD_PERIOD_MS);
+        // Each tick sweeps 1/(COLD_PERIOD/interval) of the list, never less than the share set at
+        // the start of the pass (the list shrinks as streams go) nor than a small minimum.
+        let budget = Math.max(MIN_SWEEP_PER_TICK, sweepPerTick, Math.ceil(all.length * intervalMs / COLD_PERIOD_MS));
         while (budget-- > 0 && all.length > 0) {
-          if (cursor >= all.length) cursor = 0;
+          if (cursor >= all.length) {
+            cursor = 0;
+            sweepPerTick = Math.ceil(all.length * intervalMs / COLD_PERIOD_MS);
+          }
           const rec = all[cursor];
           if (rec.hot) { cursor++; continue; }
           if (sampleSafely(rec, t)) { rec.hot = true; hot.push(rec); }
