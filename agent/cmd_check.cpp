@@ -21,7 +21,8 @@ struct CheckArgs {
 int run_check_command(const CheckArgs& args) {
     TraceInput in = load_trace_input(args.trace);
     if (!in.problem.empty()) {
-        std::cerr << "tidemark: " << in.problem << "\n  the gate judges complete traces only\n";
+        std::cerr << "tidemark: " << in.problem << "\n";
+        if (in.damaged) std::cerr << "  the gate judges complete traces only\n";
         return kExitUsage;
     }
     return run_check(in.loaded.timeline, args.options, std::cout, std::cerr);

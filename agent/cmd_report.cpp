@@ -42,6 +42,8 @@ int run_report(const ReportArgs& args) {
         std::cerr << "tidemark: " << in.problem;
         if (in.anything_readable)
             std::cerr << "\n  the report above covers what was readable (up to t=" << upto.str() << " s)";
+        else if (in.damaged)
+            std::cerr << "\n  nothing in it was readable";
         std::cerr << "\n";
         return kExitUsage;
     }

@@ -21,14 +21,16 @@ TraceInput load_trace_input(const std::string& path) {
     in.loaded = model::load_timeline(path);
     in.anything_readable = !in.loaded.timeline.processes().empty() || !in.loaded.timeline.streams().empty();
     if (!in.loaded.error.empty()) {
-        in.problem = path + " is damaged or not a tidemark trace: " + in.loaded.error +
-                     (in.anything_readable
-                          ? "; re-record it with `tidemark run` for a complete trace"
-                          : "; check that it is a file written by `tidemark run`");
+        // The model's message names the file and where the damage starts.
+        in.problem = in.loaded.error + (in.anything_readable
+                                            ? "; re-record it with `tidemark run` for a complete trace"
+                                            : "; check that it is a file written by `tidemark run`");
+        in.damaged = true;
     } else if (in.loaded.truncated) {
         in.problem = path + " is incomplete (" +
                      (in.loaded.warning.empty() ? std::string("no end marker") : in.loaded.warning) +
                      "): the recording was cut short — the agent was killed, or is still recording";
+        in.damaged = true;
     }
     return in;
 }

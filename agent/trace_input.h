@@ -13,6 +13,7 @@ struct TraceInput {
     model::LoadedTrace loaded;
     bool anything_readable = false;  // at least one process or stream was read
     std::string problem;             // non-empty: exit 2 after using what was readable
+    bool damaged = false;            // the file exists but is damaged or cut short
 };
 
 TraceInput load_trace_input(const std::string& path);
