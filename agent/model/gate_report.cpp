@@ -152,7 +152,7 @@ std::string gate_text(const GateResult& r) {
         if (v.outcome == FindingOutcome::Fails && !f.fix.empty()) out << "    fix: " << f.fix << '\n';
         if (v.outcome != FindingOutcome::Fails) out << "    " << v.reason << '\n';
     }
-    if (r.budgets.empty() && r.findings.empty()) out << "PASS findings: no findings\n";
+    if (r.findings.empty()) out << "PASS findings: no findings\n";
     out << "tidemark gate " << summary_line(r) << '\n';
     return clean_utf8(out.str(), false);
 }
