@@ -53,7 +53,7 @@ void Recorder::note(const std::string& text, uint64_t t_us) {
 
 std::string Recorder::describe(ConnectionId conn) const {
     auto it = conns_.find(conn);
-    if (it == conns_.end() || !it->second->hello_seen) return "a tracker connection (before its Hello)";
+    if (it == conns_.end() || !it->second->hello_seen) return "an unidentified client (no Hello yet)";
     const Connection& c = *it->second;
     std::string cmd = c.cmdline.size() > 60 ? c.cmdline.substr(0, 57) + "..." : c.cmdline;
     return "pid " + std::to_string(c.pid) + (cmd.empty() ? "" : " (" + cmd + ")");
@@ -105,17 +105,19 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
     Connection& c = *cit->second;
     proto::Record rec;
     std::string decode_error;
-    if (!c.codec.decode(data, size, rec, decode_error)) {
-        error = "undecodable record: " + decode_error;
-        return false;
-    }
+    const bool decoded = c.codec.decode(data, size, rec, decode_error);
     if (!c.hello_seen) {
-        if (!std::holds_alternative<proto::Hello>(rec)) {
-            error = "its first record was not a Hello (is something other than the tidemark "
-                    "tracker connecting to TIDEMARK_SOCKET?)";
+        if (!decoded || !std::holds_alternative<proto::Hello>(rec)) {
+            error = "its first record was not a Hello" +
+                    (decoded ? std::string() : " (" + decode_error + ")") +
+                    "; is something other than the tidemark tracker connecting to TIDEMARK_SOCKET?";
             return false;
         }
         return on_hello(c, std::get<proto::Hello>(std::move(rec)), error);
+    }
+    if (!decoded) {
+        error = "undecodable record: " + decode_error;
+        return false;
     }
     (void)now_us;
 
