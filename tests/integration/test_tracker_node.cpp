@@ -478,3 +478,13 @@ TEST_CASE("node tracker: errors, destroy and garbage-collected streams", "[track
     CHECK((last_flags & proto::kFlagErrored) != 0);
     CHECK((last_flags & proto::kFlagDestroyed) != 0);
 }
+
+TEST_CASE("node tracker: worker threads are left alone", "[tracker][node]") {
+    Options opt;
+    opt.via_node_options = true;  // so the worker would inherit the preload too
+    const Run run = run_node("worker.js", {}, opt);
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output == "worker ok\n");
+    CHECK(run.hellos.size() == 1);
+    CHECK(run.created("PassThrough") == nullptr);
+}

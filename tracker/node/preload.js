@@ -10,7 +10,10 @@
   try {
     const env = process.env;
     if (!env.TIDEMARK_SOCKET) return;
-    if (!require('worker_threads').isMainThread) return;  // blind spot: worker threads
+    // Blind spot: worker threads (preloads run there too). Loading worker_threads costs ~8 ms, so
+    // the main thread is recognised by node 20's own chdir wrapper first.
+    const chdirName = typeof process.chdir === 'function' ? process.chdir.name : '';
+    if (chdirName !== 'wrappedChdir' && !require('worker_threads').isMainThread) return;
     const loaded = Symbol.for('tidemark.tracker');
     if (process[loaded]) return;  // preloaded twice (-r and NODE_OPTIONS)
     Object.defineProperty(process, loaded, { value: true });
