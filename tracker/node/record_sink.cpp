@@ -68,8 +68,8 @@ void RecordSink::add(const proto::Record& r) {
 void RecordSink::commit() {
     if (batch_.empty()) return;
     // With one producer the space measured in begin() can only have grown.
-    if (!transport_->append(batch_.data(), batch_.size())) dropped_ += batch_records_;
-    batch_.clear();
+    if (!transport_->append(std::move(batch_))) dropped_ += batch_records_;
+    batch_ = {};
     batch_records_ = 0;
     budget_ = 0;
 }
@@ -77,8 +77,8 @@ void RecordSink::commit() {
 void RecordSink::add_unbounded(const proto::Record& r) {
     batch_.clear();
     proto::frame_record(codec_, r, batch_);
-    transport_->append(batch_.data(), batch_.size());
-    batch_.clear();
+    transport_->append(std::move(batch_));
+    batch_ = {};
 }
 
 }  // namespace tidemark::node

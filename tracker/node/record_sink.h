@@ -27,7 +27,7 @@ public:
     void begin(bool final = false, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
     // Encodes r into the batch if it fits, else counts it as dropped.
     void add(const proto::Record& r);
-    // Hands the batch to the transport (one memcpy under its mutex).
+    // Hands the batch to the transport (moved into its queue under a short mutex).
     void commit();
 
     // Encodes r outside the budget (Hello, before the sender starts).

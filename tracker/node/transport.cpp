@@ -1,4 +1,4 @@
-// Transport: connect, bounded ring buffer, sender thread. See transport.h.
+// Transport: connect, bounded batch queue, sender thread. See transport.h.
 #include "transport.h"
 
 #include <cerrno>
@@ -48,7 +48,7 @@ Transport* Transport::connect(const std::string& socket_path, size_t capacity_by
     }
 }
 
-Transport::Transport(int fd, size_t capacity_bytes) : fd_(fd), ring_(capacity_bytes) {}
+Transport::Transport(int fd, size_t capacity_bytes) : fd_(fd), capacity_(capacity_bytes) {}
 
 namespace {
 Transport* g_forkable = nullptr;  // the one started transport, for the atfork handler
@@ -78,29 +78,26 @@ bool Transport::start() {
 size_t Transport::free_bytes() {
     if (dead_.load(std::memory_order_relaxed)) return 0;
     std::lock_guard<std::mutex> lock(mu_);
-    return ring_.size() - size_;
+    return capacity_ - size_;
 }
 
 size_t Transport::wait_for_space(size_t n, std::chrono::milliseconds bound) {
     if (dead_.load(std::memory_order_relaxed)) return 0;
     std::unique_lock<std::mutex> lock(mu_);
     became_empty_.wait_for(lock, bound, [&] {
-        return dead_.load(std::memory_order_relaxed) || ring_.size() - size_ >= n;
+        return dead_.load(std::memory_order_relaxed) || capacity_ - size_ >= n;
     });
-    return dead_.load(std::memory_order_relaxed) ? 0 : ring_.size() - size_;
+    return dead_.load(std::memory_order_relaxed) ? 0 : capacity_ - size_;
 }
 
-bool Transport::append(const uint8_t* data, size_t n) {
+bool Transport::append(std::vector<uint8_t>&& batch) {
+    const size_t n = batch.size();
     if (n == 0) return true;
     if (dead_.load(std::memory_order_relaxed)) return false;
     {
         std::lock_guard<std::mutex> lock(mu_);
-        const size_t cap = ring_.size();
-        if (cap - size_ < n) return false;
-        const size_t tail = (head_ + size_) % cap;
-        const size_t first = std::min(n, cap - tail);
-        std::memcpy(ring_.data() + tail, data, first);
-        if (first < n) std::memcpy(ring_.data(), data + first, n - first);
+        if (capacity_ - size_ < n) return false;
+        queue_.push_back(std::move(batch));
         size_ += n;
     }
     has_data_.notify_one();
@@ -119,6 +116,7 @@ void Transport::mark_dead() {
     {
         std::lock_guard<std::mutex> lock(mu_);
         dead_.store(true, std::memory_order_relaxed);
+        queue_.clear();
         size_ = 0;
     }
     became_empty_.notify_all();
@@ -126,26 +124,27 @@ void Transport::mark_dead() {
 
 void Transport::run() {
     for (;;) {
-        const uint8_t* chunk = nullptr;
-        size_t len = 0;
+        std::vector<uint8_t> batch;
         {
             std::unique_lock<std::mutex> lock(mu_);
-            has_data_.wait(lock, [this] { return size_ > 0; });
-            chunk = ring_.data() + head_;
-            len = std::min(size_, ring_.size() - head_);
+            has_data_.wait(lock, [this] { return !queue_.empty(); });
+            batch = std::move(queue_.front());
+            queue_.pop_front();
         }
-        // The producer only writes outside [head_, head_+size_), so this span is stable unlocked.
-        const ssize_t sent = ::send(fd_, chunk, len, MSG_NOSIGNAL);
-        if (sent < 0) {
-            if (errno == EINTR || errno == EAGAIN) continue;
-            mark_dead();  // EPIPE, ECONNRESET…: the agent is gone; the target runs on
-            ::close(fd_);
-            return;
+        size_t off = 0;
+        while (off < batch.size()) {
+            const ssize_t sent = ::send(fd_, batch.data() + off, batch.size() - off, MSG_NOSIGNAL);
+            if (sent < 0) {
+                if (errno == EINTR || errno == EAGAIN) continue;
+                mark_dead();  // EPIPE, ECONNRESET…: the agent is gone; the target runs on
+                ::close(fd_);
+                return;
+            }
+            off += static_cast<size_t>(sent);
         }
         {
             std::lock_guard<std::mutex> lock(mu_);
-            head_ = (head_ + static_cast<size_t>(sent)) % ring_.size();
-            size_ -= static_cast<size_t>(sent);
+            size_ -= batch.size();
         }
         became_empty_.notify_all();  // waiters check for empty or for enough space
     }

@@ -1,6 +1,8 @@
-// Transport of the Node tracker: one AF_UNIX connection to the agent, a bounded byte queue and one
-// sender thread. The JS thread only appends already-encoded bytes (a memcpy under a short mutex);
-// the sender thread does the blocking send() without holding the mutex. When the agent dies the
+// Transport of the Node tracker: one AF_UNIX connection to the agent, a bounded queue of encoded
+// batches and one sender thread. The JS thread hands over whole batches (a move under a short
+// mutex); the sender thread does the blocking send() without holding the mutex. Memory follows
+// the backlog: a preallocated ring would fault its pages in one by one as the write position
+// advanced, which shows up in the target's RSS as slow growth. When the agent dies the
 // transport goes dead for good: further bytes are refused (the caller counts them as dropped).
 // Objects of this class are never destroyed: the sender thread is detached and may still be
 // blocked in send() while the process exits.
@@ -11,6 +13,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -34,8 +37,8 @@ public:
     // Like free_bytes(), but first waits up to `bound` for at least n free bytes.
     size_t wait_for_space(size_t n, std::chrono::milliseconds bound);
 
-    // Appends n bytes; false (nothing appended) when they do not fit or the transport is dead.
-    bool append(const uint8_t* data, size_t n);
+    // Queues a batch; false (nothing queued) when it does not fit or the transport is dead.
+    bool append(std::vector<uint8_t>&& batch);
 
     // Waits until everything queued was sent, the transport died, or the bound passed.
     bool drain(std::chrono::milliseconds bound);
@@ -50,9 +53,9 @@ private:
     std::mutex mu_;
     std::condition_variable has_data_;
     std::condition_variable became_empty_;  // also signalled whenever space was freed
-    std::vector<uint8_t> ring_;
-    size_t head_ = 0;  // first unsent byte
-    size_t size_ = 0;  // queued bytes
+    std::deque<std::vector<uint8_t>> queue_;
+    const size_t capacity_;
+    size_t size_ = 0;  // queued bytes, including the batch being sent
     std::atomic<bool> dead_{false};
 };
 
