@@ -166,12 +166,13 @@ napi_value define_string(napi_env env, napi_callback_info info) {
     return nullptr;
 }
 
-// flush(rows: Float64Array, count)
+// flush(rows: Float64Array, count) → false once the agent is gone for good (tracking may stop).
 napi_value flush(napi_env env, napi_callback_info info) {
     try {
         napi_value argv[2];
         double count = 0;
         if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[1], count)) return nullptr;
+        if (!g_transport->alive()) return make_bool(env, false);
         napi_typedarray_type type;
         size_t length = 0;
         void* data = nullptr;
@@ -185,6 +186,7 @@ napi_value flush(napi_env env, napi_callback_info info) {
         for (size_t i = 0; i < rows; ++i)
             if (row_to_record(base + i * kRowWidth, rec)) g_sink->add(rec);
         g_sink->commit();
+        return make_bool(env, g_transport->alive());
     } catch (...) {
     }
     return nullptr;

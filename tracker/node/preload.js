@@ -68,8 +68,18 @@
       rows[o] = type; rows[o + 1] = t;
       return o + 2;
     }
-    function flushRows() { if (nrows > 0) { const n = nrows; nrows = 0; addon.flush(rows, n); } }
+    // Once the agent is gone (the addon's transport died) tracking stops doing work: the wrappers
+    // stay installed but pass straight through, and the timer stops.
+    let enabled = true;
+    function flushRows() {
+      if (nrows > 0) {
+        const n = nrows;
+        nrows = 0;
+        if (addon.flush(rows, n) === false) stopTracking();
+      }
+    }
     function event(id, kind, other, strId) {
+      if (!enabled) return;
       const o = row(ROW_EVENT, nowUs());
       rows[o] = id; rows[o + 1] = kind; rows[o + 2] = other; rows[o + 3] = strId;
     }
@@ -207,7 +217,7 @@
     function initWrapper(opts) {
       const r = origInit.apply(this, arguments);
       try {
-        if ((this._readableState !== undefined || this._writableState !== undefined ||
+        if (enabled && (this._readableState !== undefined || this._writableState !== undefined ||
              this instanceof OutgoingMessage) && this[kRec] === undefined) track(this);
       } catch (_) { /* ignore */ }
       return r;
@@ -217,7 +227,7 @@
     function onWrite(s, chunk, encoding, fn) {
       try {
         const rec = s[kRec];
-        if (rec === undefined) return;
+        if (rec === undefined || !enabled) return;
         const ws = s._writableState;
         rec.writeCalls++;
         rec.bytesIn += (rec.kind & K_W_OBJ) ? 1 : chunkBytes(chunk, encoding);
@@ -244,7 +254,7 @@
     function onPush(s, chunk, encoding, fn) {
       try {
         const rec = s[kRec];
-        if (rec === undefined || chunk === null) return;
+        if (rec === undefined || chunk === null || !enabled) return;
         const rs = s._readableState;
         rec.pushCalls++;
         rec.bytesPushed += (rec.kind & K_R_OBJ) ? 1 : chunkBytes(chunk, encoding);
@@ -316,6 +326,7 @@
     // pipeline(): one Pipeline record per call; non-stream stages get id 0 and a label.
     let nextPipeline = 1;
     function notePipeline(args, hasCallback, fn) {
+      if (!enabled) return;
       try {
         let stages = Array.prototype.slice.call(args);
         const last = stages[stages.length - 1];
@@ -468,8 +479,16 @@
     }
     const timer = setInterval(tick, intervalMs);
     timer.unref();
+    function stopTracking() {
+      enabled = false;
+      clearInterval(timer);
+      delay.disable();
+      all.length = 0;
+      hot = [];
+    }
     process.on('exit', (code) => {
       try {
+        if (!enabled) return;
         clearInterval(timer);
         tick();
         addon.goodbye(nowUs(), typeof code === 'number' ? code : 0);
