@@ -37,7 +37,7 @@ Command add_check_command(CLI::App& parent) {
                  "(exit 0 pass, 1 fail, 2 usage error or unreadable trace)");
     cmd->add_option("TRACE", args->trace, "A .tidemark file written by `tidemark run`")->required();
     add_budget_options(*cmd, args->options, true);
-    return {cmd, [args] { return run_check_command(*args); }};
+    return {cmd, [args] { return run_check_command(*args); }, nullptr};
 }
 
 }  // namespace tidemark::agent

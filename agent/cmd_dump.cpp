@@ -72,7 +72,7 @@ Command add_dump_command(CLI::App& parent) {
     CLI::App* cmd = parent.add_subcommand("dump", "Print every record of a trace, one per line "
                                                   "(for debugging a recording)");
     cmd->add_option("TRACE", *trace, "A .tidemark file written by `tidemark run`")->required();
-    return {cmd, [trace] { return run_dump(*trace); }};
+    return {cmd, [trace] { return run_dump(*trace); }, nullptr};
 }
 
 }  // namespace tidemark::agent

@@ -60,7 +60,7 @@ Command add_report_command(CLI::App& parent) {
     cmd->add_option("--format", args->format, "Output format")
         ->check(CLI::IsMember({"text", "json", "markdown", "junit"}))
         ->capture_default_str();
-    return {cmd, [args] { return run_report(*args); }};
+    return {cmd, [args] { return run_report(*args); }, nullptr};
 }
 
 }  // namespace tidemark::agent

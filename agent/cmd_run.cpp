@@ -100,8 +100,24 @@ Command add_run_command(CLI::App& parent) {
     add_budget_options(*cmd, args->check_options, true);
     for (CLI::Option* o : cmd->get_options())
         if (!before.count(o) && o != check) o->needs(check);
-    cmd->add_option("CMD", args->command, "The command to run, after `--`")->required();
-    return {cmd, [args] { return run_run(*args); }};
+    cmd->add_option("CMD", args->command, "The command to run, after `--`");
+    auto take_trailing = [args](std::vector<std::string> trailing, std::string& error) {
+        if (trailing.empty()) {
+            if (args->command.empty()) {
+                error = "no command to run: put it after `--`, e.g. `tidemark run -- node app.js`";
+                return false;
+            }
+            return true;
+        }
+        if (!args->command.empty()) {
+            error = "give the command once, after `--` (found `" + args->command.front() +
+                    "` before it as well)";
+            return false;
+        }
+        args->command = std::move(trailing);
+        return true;
+    };
+    return {cmd, [args] { return run_run(*args); }, take_trailing};
 }
 
 }  // namespace tidemark::agent

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "cli.h"
 
@@ -11,6 +13,9 @@ namespace tidemark::agent {
 struct Command {
     CLI::App* app = nullptr;
     std::function<int()> run;  // returns the process exit code
+    // Takes the arguments after `--` (main.cpp splits them off before parsing, so a target's own
+    // flags are never read as tidemark's). Null for commands that take none.
+    std::function<bool(std::vector<std::string>, std::string& error)> take_trailing;
 };
 
 Command add_run_command(CLI::App& parent);

@@ -1,11 +1,24 @@
-// `tidemark`: records and judges why a process's memory grows. This file only parses the command
-// line and dispatches to one subcommand (cmd_run.cpp, cmd_report.cpp, cmd_check.cpp, cmd_dump.cpp).
+// `tidemark`: records and judges why a Node.js process's memory grows. This file only parses the
+// command line and dispatches to one subcommand (cmd_run.cpp, cmd_report.cpp, cmd_check.cpp,
+// cmd_dump.cpp).
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "cli.h"
-
 #include "commands.h"
+
+namespace {
+
+// Subcommands PRODUCT.md announces that this version does not have yet.
+const char* not_yet(const std::string& name) {
+    if (name == "attach")
+        return "`tidemark attach` is not available in this version; start the service under "
+               "`tidemark run -- CMD` instead";
+    return nullptr;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace tidemark::agent;
@@ -16,8 +29,35 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("tidemark 0.1.0"));
     std::vector<Command> commands = {add_run_command(app), add_report_command(app),
                                      add_check_command(app), add_dump_command(app)};
+
+    if (argc >= 2 && argv[1][0] != '-') {
+        const std::string name = argv[1];
+        bool known = false;
+        for (const auto& c : commands) known = known || c.app->get_name() == name;
+        if (!known) {
+            if (const char* why = not_yet(name)) {
+                std::cerr << "tidemark: " << why << "\n";
+            } else {
+                std::cerr << "tidemark: unknown command `" << name
+                          << "`; the commands are run, report, check and dump (see `tidemark --help`)\n";
+            }
+            return kExitUsage;
+        }
+    }
+
+    // Everything after the first `--` belongs to the target command, never to tidemark.
+    std::vector<std::string> trailing;
+    int parsed_argc = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--") {
+            trailing.assign(argv + i + 1, argv + argc);
+            parsed_argc = i;
+            break;
+        }
+    }
+
     try {
-        app.parse(argc, argv);
+        app.parse(parsed_argc, argv);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
@@ -27,11 +67,28 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::string where = "tidemark";
         for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
-        std::cerr << "tidemark: " << e.what() << "\nRun `" << where << " --help` for usage.\n";
+        std::cerr << "tidemark: " << e.what() << "\n";
+        if (where == "tidemark run" && dynamic_cast<const CLI::ExtrasError*>(&e))
+            std::cerr << "Put the command and its own arguments after `--`: tidemark run [OPTIONS] -- CMD [ARGS...]\n";
+        std::cerr << "Run `" << where << " --help` for usage.\n";
         return kExitUsage;
     }
-    for (auto& command : commands)
-        if (command.app->parsed()) return command.run();
-    std::cerr << "tidemark: no subcommand given; run `tidemark --help`\n";
+    for (auto& command : commands) {
+        if (!command.app->parsed()) continue;
+        std::string error;
+        if (command.take_trailing) {
+            if (!command.take_trailing(std::move(trailing), error)) {
+                std::cerr << "tidemark: " << error << "\n";
+                return kExitUsage;
+            }
+        } else if (parsed_argc != argc) {
+            std::cerr << "tidemark: `tidemark " << command.app->get_name()
+                      << "` takes no command after `--`; see `tidemark " << command.app->get_name()
+                      << " --help`\n";
+            return kExitUsage;
+        }
+        return command.run();
+    }
+    std::cerr << "tidemark: no command given; run `tidemark --help`\n";
     return kExitUsage;
 }

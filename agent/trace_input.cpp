@@ -27,9 +27,10 @@ TraceInput load_trace_input(const std::string& path) {
                                             : "; check that it is a file written by `tidemark run`");
         in.damaged = true;
     } else if (in.loaded.truncated) {
-        in.problem = path + " is incomplete (" +
-                     (in.loaded.warning.empty() ? std::string("no end marker") : in.loaded.warning) +
-                     "): the recording was cut short — the agent was killed, or is still recording";
+        in.problem = in.loaded.warning.empty()
+                         ? path + " has no end marker: the recording was cut short (the agent was "
+                                  "killed) or is still going on"
+                         : in.loaded.warning + "; if it is still recording, wait for `tidemark run` to finish";
         in.damaged = true;
     }
     return in;
