@@ -79,6 +79,7 @@ std::string stream_state(const StreamInfo& s) {
 
 std::vector<std::string> flowing_modes(const StreamInfo& s) {
     std::vector<std::string> out;
+    if (s.kind != 0 && !s.readable()) return out;  // readableFlowing means nothing for a pure writable
     const char* names[] = {"null", "false", "true"};
     for (int i = 0; i < 3; ++i)
         if (s.flowing_seen & (1u << i)) out.emplace_back(names[i]);
