@@ -162,7 +162,8 @@ void Session::handle_signals() {
             exit_ = st;
             exit_wall_us_ = wall_us();
             drain_deadline_ = mono_us() + kDrainAfterExitUs;
-            listener_.close();  // nothing new may connect once the target is gone
+            accept_connections();  // ones that connected just before the end are still read
+            listener_.close();     // nothing new may connect once the target is gone
         }
     }
 }
