@@ -103,6 +103,54 @@ Buffered buffered_series(const Timeline& timeline, uint32_t proc, const std::vec
     return out;
 }
 
+// Garbage that V8 has not collected yet climbs exactly like a leak until the next collection, so
+// a heap (or external) climb only counts once a collection confirms it: within the window some
+// sample dropped by >= 15 % and >= 2 MiB (a collection ran), and the floor since the latest such
+// drop still sits far above the floor before the window (what was retained, not what was garbage).
+struct Retention {
+    bool confirmed = false;
+    double baseline = 0;  // lowest value before the window
+    double floor = 0;     // lowest value since the latest collection
+    int collections = 0;
+};
+
+Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*field, double min_total,
+                    double min_relative) {
+    Retention r;
+    const auto& xs = p.samples;
+    bool have_base = false;
+    size_t last_collection = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+        const double v = static_cast<double>(xs[k].*field);
+        if (xs[k].t_s < from) {
+            r.baseline = have_base ? std::min(r.baseline, v) : v;
+            have_base = true;
+            continue;
+        }
+        if (!have_base) { r.baseline = v; have_base = true; }
+        if (k == 0) continue;
+        const double prev = static_cast<double>(xs[k - 1].*field);
+        if (xs[k - 1].t_s >= from && v <= 0.85 * prev && prev - v >= 2.0 * 1024 * 1024) {
+            ++r.collections;
+            last_collection = k;
+        }
+    }
+    if (r.collections == 0) return r;
+    r.floor = static_cast<double>(xs[last_collection].*field);
+    for (size_t k = last_collection; k < xs.size(); ++k) r.floor = std::min(r.floor, static_cast<double>(xs[k].*field));
+    r.confirmed = r.floor - r.baseline >= std::max(min_total, min_relative * r.baseline);
+    return r;
+}
+
+// When the growth began: where the fitted line leaves the floor seen before the window (a leak
+// running since start-up began at start-up, not at the end of the warm-up), never later than the
+// window's own estimate.
+double onset_from_baseline(const Trend& t, double baseline, double process_start_s) {
+    if (t.est.slope <= 0) return t.onset_s;
+    const double crossing = (baseline - t.est.intercept) / t.est.slope;
+    return std::min(t.onset_s, std::max(process_start_s, crossing));
+}
+
 std::string rate(double bytes_per_s) {
     return (bytes_per_s >= 0 ? "+" : "-") + human_bytes(std::abs(bytes_per_s)) + "/s";
 }
@@ -132,16 +180,22 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     const std::string who = "process " + std::to_string(p.pid);
 
     // heap-growth
-    if (const auto t = growth_in(heap, o.heap_min_slope_bytes_per_s, o.heap_min_relative, o)) {
+    const auto heap_trend = growth_in(heap, o.heap_min_slope_bytes_per_s, o.heap_min_relative, o);
+    const Retention heap_kept = heap_trend ? retention(p, from, &ProcessPoint::heap_used_bytes, o.growth_min_total_bytes,
+                                                       o.heap_min_relative)
+                                           : Retention{};
+    if (const auto& t = heap_trend; t && heap_kept.confirmed) {
         Finding f;
         f.kind = "heap-growth";
         f.severity = Severity::Error;
-        f.onset_s = t->onset_s;
+        f.onset_s = onset_from_baseline(*t, heap_kept.baseline, p.start_s);
         f.message = "The JS heap of " + who + " climbs steadily after warm-up: heapUsed " + rate(t->est.slope) +
                     " (Theil–Sen, 95 % lower bound " + rate(t->est.lower) + "), from about " +
                     human_bytes(t->start_level) + " to " + human_bytes(t->end_level) + " over " +
-                    seconds(t->est.span_s) + ". Objects are being retained: something only grows (a cache, "
-                    "a Map, an array, listeners, closures).";
+                    seconds(t->est.span_s) + ", and garbage collection does not bring it back: after the latest "
+                    "collection it still sits at " + human_bytes(heap_kept.floor) + " (" +
+                    human_bytes(heap_kept.baseline) + " before). Objects are being retained: something only grows "
+                    "(a cache, a Map, an array, listeners, closures).";
         f.fix = "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
                 "compare what is retained; bound or evict the collection that only grows, and remove "
                 "listeners and timers you no longer need.";
@@ -152,6 +206,9 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
             {"heap_end_bytes", t->end_level},
             {"window_s", t->est.span_s},
             {"rss_growth_bytes_per_s", slope_of(rss, o)},
+            {"heap_floor_after_gc_bytes", heap_kept.floor},
+            {"heap_floor_before_bytes", heap_kept.baseline},
+            {"collections_seen", static_cast<double>(heap_kept.collections)},
         };
         out.push_back(std::move(f));
     }
@@ -161,6 +218,16 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     auto ext = growth_in(external, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
     auto ab = growth_in(arrays, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
     auto buf = growth_in(buffered.series, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
+    // Stream buffer lengths are live data (no GC in them); external/arrayBuffers need a collection
+    // to tell retained Buffers from uncollected ones.
+    if ((ext || ab) && !buf) {
+        const Retention kept = retention(p, from, ext ? &ProcessPoint::external_bytes : &ProcessPoint::array_buffers_bytes,
+                                         o.growth_min_total_bytes, o.external_min_relative);
+        if (!kept.confirmed) {
+            ext.reset();
+            ab.reset();
+        }
+    }
     if (!ext && !ab && !buf) return;
     const Trend& lead = ext ? *ext : ab ? *ab : *buf;
     const double heap_slope = slope_of(heap, o);

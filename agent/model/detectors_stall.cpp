@@ -2,8 +2,9 @@
 // than the grace period, and its consumer is ready — a deadlock, not a slow consumer. Two shapes:
 //  - its own callback is pending (a Transform that never called back) while its readable side is
 //    flowing and below its highWaterMark and everything downstream has room; we also require that
-//    its readable side was full or paused just before it stopped (push() returned false and it
-//    waits for an event that never comes: the article's LineParser waiting for 'drain');
+//    its readable side was full or paused just before it stopped, or it pushed at least a buffer's
+//    worth in the last interval in which it moved (push() returned false and it waits for an event
+//    that never comes: the article's LineParser waiting for 'drain');
 //  - its readable side holds data, is paused, and every stream it is piped into has drained.
 #include <algorithm>
 
@@ -79,6 +80,10 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, std
                     break;
                 }
             }
+            // The sampler may miss the moment its readable side was full (it can fill and drain
+            // within one interval): pushing at least a buffer's worth in the last interval in which
+            // it moved is the same evidence — that push returned false, or would have.
+            if (!pushed_full && p > 0 && pts[p].s.bytes_pushed - pts[p - 1].s.bytes_pushed >= rhwm) pushed_full = true;
             if (!pushed_full) continue;
             why = "its own write callback has been pending for " + seconds(stall_s) +
                   " although its readable side is flowing and holds " +

@@ -55,7 +55,8 @@ TEST_CASE("findings are sorted most severe first, then by onset", "[detectors]")
     r.readable_length = 16384;
     b.sample(0.2, 11);
     // … and an error (steady heap growth) with a later one.
-    for (int i = 0; i <= 80; ++i) b.process(i * 0.1, static_cast<uint64_t>(8e6 + 7e6 * i * 0.1), 2'000'000);
+    for (int i = 0; i <= 80; ++i)
+        b.process(i * 0.1, static_cast<uint64_t>(8e6 + 7e6 * i * 0.1 + 1e7 * ((i % 15) / 15.0)), 2'000'000);
     const auto all = model::detect(b.tl);
     REQUIRE(all.size() == 2);
     CHECK(all[0].kind == "heap-growth");
