@@ -186,6 +186,9 @@ bool build_budgets(const GateSettings& settings, Budgets& budgets, std::string& 
                     else if (!check_kind(kind, s, error, "--fail-on ignored-backpressure,heap-growth")) return false;
                     else b.fail_on.push_back(kind);
                 }
+            if (b.fail_on_none && !b.fail_on.empty())
+                return bad(error, s, "'none' cannot be combined with finding kinds (e.g. --fail-on none, or "
+                                     "--fail-on ignored-backpressure,heap-growth)");
         } else if (key == "allow") {
             for (const auto& value : s.values) {
                 const auto at = value.find('@');

@@ -88,6 +88,7 @@ TEST_CASE("bad values name the option, the value and a good example") {
     CHECK(kind.rfind("--fail-on: 'leaks' is not a finding kind", 0) == 0);
     CHECK(kind.find("ignored-backpressure") != std::string::npos);
 
+    CHECK(build_error(cli("fail-on", {"none,heap-growth"})).find("'none' cannot be combined") != std::string::npos);
     CHECK(build_error(cli("allow", {"no-consumer@"})).find("nothing after @") != std::string::npos);
     CHECK(build_error(cli("warmup", {"soon"})).rfind("--warmup: 'soon'", 0) == 0);
     CHECK(build_error(cli("tolerance", {"0.1"})).find("e.g. 10%") != std::string::npos);
