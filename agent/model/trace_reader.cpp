@@ -144,11 +144,64 @@ public:
                           : "; no records before it are readable";
     }
 
-    ReadResult fail(std::string message) {
-        done = true;
+    // Records the damage (the first one names where and how far data was good), then looks for
+    // the next intact keyframe after it: from there the state is complete again, so reading
+    // resumes and the caller still gets ReadResult::Error at the end. Returns true if resumed.
+    bool fail(const std::string& message, bool resumable, uint64_t damaged_at) {
         failed = true;
-        error = path + ": " + message + readable_upto();
-        return ReadResult::Error;
+        if (error.empty()) error = path + ": " + message + readable_upto();
+        else ++later_damage;
+        uint64_t next_keyframe = 0;
+        if (!resumable || !find_keyframe_after(damaged_at, next_keyframe)) {
+            done = true;
+            if (later_damage) error += " (" + std::to_string(later_damage) + " more damaged places after it)";
+            return false;
+        }
+        if (!later_damage)
+            error += "; reading resumed at the next intact keyframe (byte " + std::to_string(next_keyframe) + ")";
+        pos = next_keyframe;
+        in_chunk = false;
+        payload.clear();
+        payload_pos = 0;
+        codec.reset();
+        after_seek = true;  // deliver that keyframe's state: what was lost is repeated there
+        return true;
+    }
+
+    // The first chunk after `after` that is an intact keyframe: from the index when there is one,
+    // otherwise by searching the bytes for a chunk header whose payload checks out.
+    bool find_keyframe_after(uint64_t after, uint64_t& found) {
+        if (has_footer) {
+            for (const auto& k : keyframes)
+                if (k.offset > after) { found = k.offset; return true; }
+            return false;
+        }
+        std::vector<uint8_t> block(1 << 16), raw;
+        uint64_t off = after + 1;
+        const uint64_t saved_index = chunk_index;
+        while (off + format::kChunkHeaderBytes <= data_end) {
+            const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), data_end - off));
+            if (!read_at(off, block.data(), n)) break;
+            size_t i = 0;
+            bool jumped = false;
+            for (; i + 4 <= n; ++i) {
+                if (format::get_u32(block.data() + i) != format::kChunkMagic) continue;
+                ChunkHeader h;
+                bool cut = false;
+                if (!load_chunk(off + i, h, raw, cut).empty()) continue;
+                if (h.type == uint8_t(format::ChunkType::Keyframe) && raw.size() >= 8) {
+                    chunk_index = saved_index;
+                    found = off + i;
+                    return true;
+                }
+                off += i + format::kChunkHeaderBytes + h.stored;  // an intact chunk: skip it whole
+                jumped = true;
+                break;
+            }
+            if (!jumped) off += (i > 3 ? i - 3 : 1);
+        }
+        chunk_index = saved_index;
+        return false;
     }
 
     // Loads the chunk at pos into payload. Returns Record when a chunk with records is ready.
@@ -156,6 +209,7 @@ public:
         for (;;) {
             if (pos >= data_end) {
                 done = true;
+                if (failed) return ReadResult::Error;
                 if (!has_footer) {
                     truncated = true;
                     if (warning.empty())
@@ -168,8 +222,9 @@ public:
             bool cut = false;
             std::string problem = load_chunk(pos, h, payload, cut);
             if (!problem.empty()) {
-                truncated = cut;
-                return fail(problem);
+                truncated = truncated || cut;
+                if (fail(problem, !cut, pos)) continue;
+                return ReadResult::Error;
             }
             cur = RecordOrigin{};
             cur.chunk_index = chunk_index;
@@ -184,6 +239,7 @@ public:
             record_in_chunk = 0;
             if (h.type == uint8_t(format::ChunkType::Index)) {
                 done = true;
+                if (failed) return ReadResult::Error;
                 if (!has_footer) {
                     truncated = true;
                     warning = path + ": the trace's footer is missing or damaged; all records were read";
@@ -191,7 +247,10 @@ public:
                 return ReadResult::End;
             }
             if (h.type == uint8_t(format::ChunkType::Keyframe)) {
-                if (payload.size() < 8) return fail("keyframe " + cur_where() + " is corrupt (too short)");
+                if (payload.size() < 8) {
+                    if (fail("keyframe " + cur_where() + " is corrupt (too short)", true, cur.chunk_offset)) continue;
+                    return ReadResult::Error;
+                }
                 codec.reset();
                 payload_pos = 8;
                 cur.keyframe = true;
@@ -220,12 +279,20 @@ public:
             }
             proto::Reader r(payload.data() + payload_pos, payload.size() - payload_pos);
             const uint64_t len = r.uv();
-            if (!r.ok() || len == 0 || len > r.remaining())
-                return fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (bad length)");
+            if (!r.ok() || len == 0 || len > r.remaining()) {
+                if (fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (bad length)",
+                         true, cur.chunk_offset))
+                    continue;
+                return ReadResult::Error;
+            }
             const size_t begin = payload.size() - r.remaining();
             std::string why;
-            if (!codec.decode(payload.data() + begin, static_cast<size_t>(len), record, why))
-                return fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (" + why + ")");
+            if (!codec.decode(payload.data() + begin, static_cast<size_t>(len), record, why)) {
+                if (fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (" + why + ")",
+                         true, cur.chunk_offset))
+                    continue;
+                return ReadResult::Error;
+            }
             payload_pos = begin + static_cast<size_t>(len);
             ++record_in_chunk;
             if (cur.keyframe && !deliver_keyframe) continue;
@@ -263,6 +330,7 @@ public:
     ZSTD_DCtx* dctx = nullptr;
 
     bool done = false, failed = false, truncated = false, any_record = false;
+    uint64_t later_damage = 0;
     double last_time_s = 0;
     std::string error, warning;
 };
@@ -373,6 +441,7 @@ Status TraceReader::seek(double t_s) {
     f.payload_pos = 0;
     f.done = f.failed = false;
     f.error.clear();
+    f.later_damage = 0;
     f.any_record = false;
     f.last_time_s = 0;
     f.after_seek = true;

@@ -334,6 +334,41 @@ TEST_CASE("corrupt and foreign files give clear errors", "[model][trace]") {
     std::remove(bad.c_str());
 }
 
+TEST_CASE("reading resumes at the next keyframe after a damaged chunk", "[model][trace]") {
+    TraceWriter::Options options;
+    options.keyframe_interval_us = 5'000'000;
+    const auto records = busy_trace(30);
+    const std::string path = write_trace("resync-src", records, options);
+    const LoadedTrace full = load_timeline(path);
+    REQUIRE(full.error.empty());
+    auto bytes = read_bytes(path);
+    auto opened = TraceReader::open(path);
+    REQUIRE(opened.status.ok());
+    const auto keyframes = opened.reader->keyframes();
+    REQUIRE(keyframes.size() >= 4);
+    // Damage a Records chunk between the 2nd and 3rd keyframes.
+    const uint64_t chunk_after_kf2 = keyframes[1].offset + format::kChunkHeaderBytes +
+                                     format::get_u32(bytes.data() + keyframes[1].offset + 8);
+    bytes[chunk_after_kf2 + format::kChunkHeaderBytes + 2] ^= 0xFF;
+    const std::string bad = temp_path("resync");
+    for (const bool with_footer : {true, false}) {
+        const uint64_t index_offset = format::get_u64(bytes.data() + bytes.size() - 16);
+        write_bytes(bad, bytes, with_footer ? bytes.size() : size_t(index_offset));
+        const LoadedTrace t = load_timeline(bad);
+        CHECK_THAT(t.error, Catch::Contains("at byte " + std::to_string(chunk_after_kf2) + " is corrupt (CRC mismatch)") &&
+                                Catch::Contains("data up to t=9.9 s is readable") &&
+                                Catch::Contains("reading resumed at the next intact keyframe (byte " +
+                                                std::to_string(keyframes[2].offset) + ")"));
+        // What came after the damage is there again; only the gap is missing.
+        const auto& samples = t.timeline.processes()[0].samples;
+        CHECK(samples.back().rss_bytes == full.timeline.processes()[0].samples.back().rss_bytes);
+        CHECK(samples.size() < full.timeline.processes()[0].samples.size());
+        CHECK(t.timeline.stream(7)->last()->writable_length == full.timeline.stream(7)->last()->writable_length);
+    }
+    std::remove(path.c_str());
+    std::remove(bad.c_str());
+}
+
 TEST_CASE("hostile records behind valid CRCs give errors, never crashes", "[model][trace]") {
     // A crafted file can carry correct checksums around garbage: the record decoder is the last
     // line of defence. Chunks of random framed records, some plausible (right type bytes).
