@@ -105,7 +105,7 @@
     // ---- call sites: first user frame "file:line", else the first node: frame -------------
     const holder = {};
     let siteTokens = SITE_BURST, siteRefillAt = Date.now();
-    function captureSite(skipFn) {
+    function captureSite(skipFn, ownClasses) {
       if (siteTokens < 1) {
         const now = Date.now();
         siteTokens = Math.min(SITE_BURST, siteTokens + (now - siteRefillAt) * SITE_CAPTURES_PER_S / 1000);
@@ -125,10 +125,12 @@
         if (prepare !== undefined) Error.prepareStackTrace = prepare;
         holder.stack = undefined;
       }
-      return typeof text === 'string' ? firstUserFrame(text) : '';
+      return typeof text === 'string' ? firstUserFrame(text, ownClasses) : '';
     }
-    function firstUserFrame(text) {
-      let internal = '';
+    // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
+    // super() chain of a user subclass; the site is where `new` was called, one frame further.
+    function firstUserFrame(text, ownClasses) {
+      let internal = '', ownCtor = '';
       let at = text.indexOf('\n');
       while (at !== -1) {
         const end = text.indexOf('\n', at + 1);
@@ -147,9 +149,24 @@
           continue;
         }
         if (loc.startsWith(selfFile + ':') || loc.startsWith('<')) continue;
+        if (ownClasses !== undefined) {
+          const k = line.indexOf('at new ');
+          if (k !== -1 && ownClasses.includes(line.slice(k + 7, line.indexOf(' (', k + 7)))) {
+            ownCtor = loc;
+            continue;
+          }
+        }
         return loc;
       }
-      return internal;
+      return ownCtor || internal;
+    }
+    function classNames(s) {  // constructor names along the prototype chain (a few levels)
+      const names = [];
+      for (let p = Object.getPrototypeOf(s); p !== null && names.length < 8; p = Object.getPrototypeOf(p)) {
+        const d = Object.getOwnPropertyDescriptor(p, 'constructor');
+        if (d !== undefined && typeof d.value === 'function' && d.value.name) names.push(d.value.name);
+      }
+      return names;
     }
 
     // ---- stream registry -----------------------------------------------------------------
@@ -183,7 +200,7 @@
       rec.idx = all.length;
       all.push(rec);
       const type = (s.constructor && s.constructor.name) || 'Stream';
-      let site = captureSite(initWrapper);
+      let site = captureSite(initWrapper, classNames(s));
       if (site) lastSiteByType.set(type, site); else site = lastSiteByType.get(type) || '';
       const o = row(ROW_CREATED, nowUs());
       rows[o] = rec.id; rows[o + 1] = kind; rows[o + 2] = str(type); rows[o + 3] = str(site);
