@@ -488,3 +488,17 @@ TEST_CASE("node tracker: worker threads are left alone", "[tracker][node]") {
     CHECK(run.hellos.size() == 1);
     CHECK(run.created("PassThrough") == nullptr);
 }
+
+TEST_CASE("node tracker: creation sites of user classes name the new expression", "[tracker][node]") {
+    const Run run = run_node("subclass_sites.js", {});
+    REQUIRE(run.exit_code == 0);
+    const std::vector<std::pair<std::string, std::string>> expected = {
+        {"Upper", "subclass_sites.js:10"}, {"Implicit", "subclass_sites.js:11"},
+        {"PassThrough", "subclass_sites.js:6"}, {"Legacy", "subclass_sites.js:13"}};
+    for (const auto& [type, site] : expected) {
+        INFO(type);
+        const auto* created = run.created(type);
+        REQUIRE(created);
+        CHECK(ends_with(run.text(created->site_str), site));
+    }
+}
