@@ -167,7 +167,7 @@ bool ChildProcess::spawn(const LaunchSpec& spec, std::string& error) {
     return true;
 }
 
-bool ChildProcess::release(std::string& error) {
+bool ChildProcess::release(std::string& error, int& exit_code) {
     const char go_byte = 1;
     ssize_t n;
     do {
@@ -185,6 +185,7 @@ bool ChildProcess::release(std::string& error) {
     }
     close_fd(exec_err_fd_);
     if (got == 0) return true;  // exec closed the pipe: the target is running
+    exit_code = child_errno == ENOENT ? 127 : 126;
     if (child_errno == ENOENT) {
         error = "cannot run `" + program_ + "`: command not found; check the name and your PATH";
     } else if (child_errno == EACCES) {

@@ -63,8 +63,9 @@ public:
     bool spawn(const LaunchSpec& spec, std::string& error);
     pid_t pid() const { return pid_; }
 
-    // Lets the child exec. Returns false (with a message saying what to do) when exec failed.
-    bool release(std::string& error);
+    // Lets the child exec. Returns false (with a message saying what to do) when exec failed;
+    // exit_code then says what a shell would report (127 command not found, 126 otherwise).
+    bool release(std::string& error, int& exit_code);
     // Kills a child that was never released and reaps it.
     void abandon();
 

@@ -95,8 +95,7 @@ uint64_t Recorder::map_stream(Connection& c, uint64_t wire_id) {
     return it->second;
 }
 
-bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, uint64_t now_us,
-                         std::string& error) {
+bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, std::string& error) {
     auto cit = conns_.find(conn);
     if (cit == conns_.end()) {
         error = "unknown connection";
@@ -119,7 +118,6 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
         error = "undecodable record: " + decode_error;
         return false;
     }
-    (void)now_us;
 
     return std::visit(
         [&](auto& x) -> bool {

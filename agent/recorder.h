@@ -38,8 +38,7 @@ public:
     ConnectionId open_connection();
     // One framed record from a connection. Returns false (error says why) when the connection
     // must be dropped: it did not start with Hello, or sent something undecodable.
-    bool on_record(ConnectionId conn, const uint8_t* data, size_t size, uint64_t now_us,
-                   std::string& error);
+    bool on_record(ConnectionId conn, const uint8_t* data, size_t size, std::string& error);
     // The connection ended (EOF) or is being dropped (reason non-empty). Records how a process
     // other than the root ended: its Goodbye's code, or unknown when it vanished without one.
     void close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us);

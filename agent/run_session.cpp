@@ -128,10 +128,7 @@ void Session::accept_connections() {
 
 void Session::service(Connection& c, bool& keep) {
     std::string reason;
-    const uint64_t now = wall_us();
-    auto on_record = [&](const uint8_t* p, size_t n) {
-        return recorder_.on_record(c.id, p, n, now, reason);
-    };
+    auto on_record = [&](const uint8_t* p, size_t n) { return recorder_.on_record(c.id, p, n, reason); };
     std::string frame_error;
     const auto status = c.frames.pump(c.fd, kReadBudgetBytes, on_record, frame_error);
     if (status == FrameReader::Status::Open) return;
@@ -209,13 +206,14 @@ SessionOutcome Session::run() {
     timeline_.set_start_us(start_us);
     recorder_.root_launched(child_.pid(), ::getpid(), join_command(config_.command), start_us);
 
-    if (!child_.release(error)) {
+    int exec_status = 0;
+    if (!child_.release(error, exec_status)) {
         child_.try_wait();
         writer_->close();
         std::error_code ec;
         std::filesystem::remove(out.trace_path, ec);
         err_ << "tidemark: " << error << "\n";
-        out.agent_exit_code = error.find("not found") != std::string::npos ? 127 : 126;
+        out.agent_exit_code = exec_status;
         return out;
     }
     out.target_ran = true;
