@@ -37,7 +37,11 @@ void detect_left_open(const Timeline& timeline, const DetectorOptions& options, 
     size_t errored_groups = 0;
     for (const StreamInfo& e : timeline.streams()) {
         if (!e.error_s) continue;
-        const double err_s = *e.error_s;
+        // The tracker sees destroy() at once but the error flag at its next sample, so a stream that
+        // errored and was destroyed dates from the destroy; links torn down by the failure itself
+        // (pipe() unpipes on error) count as alive.
+        double err_s = *e.error_s;
+        if (e.destroyed_s && *e.destroyed_s <= err_s) err_s = *e.destroyed_s;
         // pipe()-connected group around e, through links alive when it errored.
         std::vector<std::pair<StreamId, StreamId>> via;  // (member, the neighbour it was reached from)
         std::set<StreamId> seen{e.id};
@@ -48,7 +52,7 @@ void detect_left_open(const Timeline& timeline, const DetectorOptions& options, 
             for (const PipeEdge& edge : timeline.edges()) {
                 if (edge.src != cur && edge.dst != cur) continue;
                 if (edge.piped_s > err_s + 1e-6) continue;
-                if (edge.unpiped_s && *edge.unpiped_s < err_s - 0.05) continue;
+                if (edge.unpiped_s && *edge.unpiped_s < err_s - 0.25) continue;
                 const StreamId other = edge.src == cur ? edge.dst : edge.src;
                 if (seen.count(other) || same_pipeline(timeline, cur, other)) continue;
                 seen.insert(other);

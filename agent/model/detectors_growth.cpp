@@ -19,6 +19,7 @@ struct Trend {
     double end_level = 0;
     double total = 0;
     double onset_s = 0;
+    double from_s = 0;  // start of the window the trend was found in
 };
 
 std::optional<Trend> steady_growth(const std::vector<stats::TimePoint>& pts, double min_slope,
@@ -30,6 +31,7 @@ std::optional<Trend> steady_growth(const std::vector<stats::TimePoint>& pts, dou
     if (!est || est->lower < min_slope) return std::nullopt;
     Trend t;
     t.est = *est;
+    t.from_s = pts.front().t_s;
     t.start_level = std::max(0.0, est->intercept + est->slope * pts.front().t_s);
     t.end_level = est->intercept + est->slope * pts.back().t_s;
     t.total = est->slope * span;
@@ -104,13 +106,16 @@ Buffered buffered_series(const Timeline& timeline, uint32_t proc, const std::vec
 }
 
 // Garbage that V8 has not collected yet climbs exactly like a leak until the next collection, so
-// a heap (or external) climb only counts once a collection confirms it: within the window some
-// sample dropped by >= 15 % and >= 2 MiB (a collection ran), and the floor since the latest such
-// drop still sits far above the floor before the window (what was retained, not what was garbage).
+// a heap (or external) climb only counts once collections confirm it: within the window some
+// sample dropped by >= 15 % and >= 2 MiB (a collection ran), and the lowest value from the first
+// such drop to now still sits far above the floor before the window. Scavenges also drop the heap
+// but leave old-generation garbage, so only the lowest point since the first collection counts:
+// a major collection of a healthy saw-tooth brings it back near the old floor; retained memory
+// never comes back down.
 struct Retention {
     bool confirmed = false;
     double baseline = 0;  // lowest value before the window
-    double floor = 0;     // lowest value since the latest collection
+    double floor = 0;     // lowest value since the first collection in the window
     int collections = 0;
 };
 
@@ -119,7 +124,7 @@ Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*f
     Retention r;
     const auto& xs = p.samples;
     bool have_base = false;
-    size_t last_collection = 0;
+    size_t first_collection = 0;
     for (size_t k = 0; k < xs.size(); ++k) {
         const double v = static_cast<double>(xs[k].*field);
         if (xs[k].t_s < from) {
@@ -131,13 +136,12 @@ Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*f
         if (k == 0) continue;
         const double prev = static_cast<double>(xs[k - 1].*field);
         if (xs[k - 1].t_s >= from && v <= 0.85 * prev && prev - v >= 2.0 * 1024 * 1024) {
-            ++r.collections;
-            last_collection = k;
+            if (r.collections++ == 0) first_collection = k;
         }
     }
     if (r.collections == 0) return r;
-    r.floor = static_cast<double>(xs[last_collection].*field);
-    for (size_t k = last_collection; k < xs.size(); ++k) r.floor = std::min(r.floor, static_cast<double>(xs[k].*field));
+    r.floor = static_cast<double>(xs[first_collection].*field);
+    for (size_t k = first_collection; k < xs.size(); ++k) r.floor = std::min(r.floor, static_cast<double>(xs[k].*field));
     r.confirmed = r.floor - r.baseline >= std::max(min_total, min_relative * r.baseline);
     return r;
 }
@@ -181,7 +185,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
 
     // heap-growth
     const auto heap_trend = growth_in(heap, o.heap_min_slope_bytes_per_s, o.heap_min_relative, o);
-    const Retention heap_kept = heap_trend ? retention(p, from, &ProcessPoint::heap_used_bytes, o.growth_min_total_bytes,
+    const Retention heap_kept = heap_trend ? retention(p, heap_trend->from_s, &ProcessPoint::heap_used_bytes, o.growth_min_total_bytes,
                                                        o.heap_min_relative)
                                            : Retention{};
     if (const auto& t = heap_trend; t && heap_kept.confirmed) {
@@ -192,8 +196,8 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         f.message = "The JS heap of " + who + " climbs steadily after warm-up: heapUsed " + rate(t->est.slope) +
                     " (Theil–Sen, 95 % lower bound " + rate(t->est.lower) + "), from about " +
                     human_bytes(t->start_level) + " to " + human_bytes(t->end_level) + " over " +
-                    seconds(t->est.span_s) + ", and garbage collection does not bring it back: after the latest "
-                    "collection it still sits at " + human_bytes(heap_kept.floor) + " (" +
+                    seconds(t->est.span_s) + ", and garbage collection does not bring it back: since its first "
+                    "collection in the window it never fell below " + human_bytes(heap_kept.floor) + " (" +
                     human_bytes(heap_kept.baseline) + " before). Objects are being retained: something only grows "
                     "(a cache, a Map, an array, listeners, closures).";
         f.fix = "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
@@ -221,7 +225,8 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     // Stream buffer lengths are live data (no GC in them); external/arrayBuffers need a collection
     // to tell retained Buffers from uncollected ones.
     if ((ext || ab) && !buf) {
-        const Retention kept = retention(p, from, ext ? &ProcessPoint::external_bytes : &ProcessPoint::array_buffers_bytes,
+        const Retention kept = retention(p, ext ? ext->from_s : ab->from_s,
+                                         ext ? &ProcessPoint::external_bytes : &ProcessPoint::array_buffers_bytes,
                                          o.growth_min_total_bytes, o.external_min_relative);
         if (!kept.confirmed) {
             ext.reset();

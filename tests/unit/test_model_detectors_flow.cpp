@@ -129,7 +129,7 @@ TEST_CASE("stalled-pipeline: a paused readable whose destination drained", "[det
 namespace {
 
 // ReadStream → Upper (errors at 1 s) → WriteStream, linked with pipe() (and optionally pipeline()).
-void failing_middle(TimelineBuilder& b, bool with_pipeline, double until) {
+void failing_middle(TimelineBuilder& b, bool with_pipeline, double until, double error_seen_late_s = 0) {
     b.created(1, kReadable, "ReadStream", "/app/fail.js:5", 0, 65536, 0);
     b.created(2, kReadable | kWritable, "Upper", "/app/fail.js:6");
     b.created(3, kWritable, "WriteStream", "/app/fail.js:7");
@@ -139,7 +139,8 @@ void failing_middle(TimelineBuilder& b, bool with_pipeline, double until) {
     auto& r = b.state(1);
     r.flags = flowing(Flowing::Flowing);
     b.sample(0.5, 1);
-    b.event(1.0, 2, StreamEventKind::Error, 0, "bad line 17");
+    // The tracker reports the error at its next sample; destroy() and the unpipes come at once.
+    b.event(1.0 + error_seen_late_s, 2, StreamEventKind::Error, 0, "bad line 17");
     b.event(1.0, 2, StreamEventKind::Destroy);
     b.event(1.0, 1, StreamEventKind::Unpipe, 2);
     b.event(1.0, 2, StreamEventKind::Unpipe, 3);
@@ -173,6 +174,14 @@ TEST_CASE("left-open-after-error: pipe() leaves both neighbours of the failed st
     const auto& src = found[0].stream->type == "ReadStream" ? found[0] : found[1];
     CHECK(src.stream->created_at == "/app/fail.js:5");
     CHECK(evidence(src, "buffered_bytes") == 65536);
+}
+
+TEST_CASE("left-open-after-error: the error flag seen a sample after destroy() and the unpipes", "[detectors]") {
+    TimelineBuilder b;
+    failing_middle(b, false, 5.0, 0.08);
+    const auto found = of_kind(model::detect(b.tl), "left-open-after-error");
+    REQUIRE(found.size() == 2);
+    CHECK(found[0].onset_s == Approx(1.0));
 }
 
 TEST_CASE("left-open-after-error: none before the grace period, none with pipeline()", "[detectors]") {
