@@ -1,0 +1,125 @@
+// Shared fixtures for the trace tests (test_model_trace*.cpp): temp paths, file bytes, sample
+// records of every type and a busy multi-keyframe trace, and writer/reader round-trip helpers.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "model/trace_format.h"
+#include "model/trace_reader.h"
+#include "model/trace_writer.h"
+
+namespace trace_test {
+
+using namespace tidemark;
+using namespace tidemark::model;
+
+constexpr uint64_t kStart = 1'700'000'000'000'000ull;
+
+inline std::string temp_path(const std::string& name) {
+    return "/tmp/tidemark-test-" + std::to_string(::getpid()) + "-" + name + ".tidemark";
+}
+
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, size_t n) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
+}
+
+// A record's identity: its full encoding with a fresh codec.
+inline std::vector<uint8_t> bytes_of(const proto::Record& r) {
+    proto::Codec codec;
+    std::vector<uint8_t> out;
+    codec.encode(r, out, true);
+    return out;
+}
+
+inline proto::StreamSample sample(uint64_t t, uint64_t id, uint64_t readable, uint64_t writable, uint32_t flags = 0) {
+    proto::StreamSample s;
+    s.t_us = t;
+    s.id = id;
+    s.flags = flags;
+    s.readable_length = readable;
+    s.writable_length = writable;
+    s.bytes_in = writable * 3;
+    s.write_calls = writable / 10;
+    return s;
+}
+
+// One record of every type, in a plausible order.
+inline std::vector<proto::Record> one_of_each(uint64_t t) {
+    std::vector<proto::Record> v;
+    proto::Hello h; h.t_us = t; h.pid = 4242; h.ppid = 1; h.runtime = proto::Runtime::Node;
+    h.interval_ms = 100; h.runtime_version = "v20.11.0"; h.cmdline = "node app.js"; h.proc = 0;
+    v.emplace_back(h);
+    v.emplace_back(proto::StringDef{t + 1, 1, "Writable"});
+    v.emplace_back(proto::StringDef{t + 1, 2, "app.js:10"});
+    v.emplace_back(proto::ProcessSample{t + 5, 0, 50'000'000, 10'000'000, 20'000'000, 3'000, 2'000, 150, 900, 0});
+    proto::StreamCreated c; c.t_us = t + 10; c.id = 7; c.kind = proto::kKindWritable; c.type_str = 1;
+    c.site_str = 2; c.writable_hwm = 16384;
+    v.emplace_back(c);
+    v.emplace_back(sample(t + 20, 7, 0, 100, uint32_t(proto::Flowing::Flowing)));
+    v.emplace_back(sample(t + 30, 7, 0, 50'000, uint32_t(proto::Flowing::Flowing) | proto::kFlagNeedDrain));
+    v.emplace_back(proto::StreamEvent{t + 40, 7, proto::StreamEventKind::Pipe, 8, 0});
+    proto::Pipeline p; p.t_us = t + 45; p.id = 3; p.site_str = 2; p.stages = {7, 0, 8}; p.stage_strs = {0, 2, 0};
+    v.emplace_back(p);
+    v.emplace_back(proto::CallSite{t + 50, 7, proto::CallSiteKind::WriteAfterFalse, 2, 12});
+    v.emplace_back(proto::Dropped{t + 60, 0, 3});
+    v.emplace_back(proto::StreamEvent{t + 65, 7, proto::StreamEventKind::Error, 0, 2});
+    v.emplace_back(proto::Goodbye{t + 70, 0, 1});
+    v.emplace_back(proto::ProcessExit{t + 80, 0, -1, 9});
+    v.emplace_back(proto::AgentNote{t + 90, "target killed by SIGKILL"});
+    return v;
+}
+
+// A trace with many records, several keyframes and streams that come and go.
+inline std::vector<proto::Record> busy_trace(int seconds) {
+    std::vector<proto::Record> v = one_of_each(kStart);
+    for (int tick = 1; tick <= seconds * 10; ++tick) {
+        const uint64_t t = kStart + uint64_t(tick) * 100'000;
+        v.emplace_back(proto::ProcessSample{t, 0, 50'000'000 + uint64_t(tick) * 1000, 10'000'000, 0, 0, 0, 0, 0, 0});
+        const uint64_t id = 100 + uint64_t(tick / 20);  // a new stream every 2 s
+        if (tick % 20 == 0) {
+            proto::StreamCreated c; c.t_us = t; c.id = id; c.kind = proto::kKindReadable;
+            c.type_str = 1; c.readable_hwm = 16384;
+            v.emplace_back(c);
+            if (id > 100) v.emplace_back(proto::StreamEvent{t, id - 1, proto::StreamEventKind::Gone, 0, 0});
+        }
+        v.emplace_back(sample(t + 1, id, uint64_t(tick % 7) * 1000, 0));
+        v.emplace_back(sample(t + 2, 7, 0, 50'000 + uint64_t(tick)));
+    }
+    return v;
+}
+
+inline std::string write_trace(const std::string& name, const std::vector<proto::Record>& records,
+                        TraceWriter::Options options = {}) {
+    const std::string path = temp_path(name);
+    auto created = TraceWriter::create(path, kStart, options);
+    REQUIRE(created.status.ok());
+    for (const auto& r : records) REQUIRE(created.writer->append(r).ok());
+    REQUIRE(created.writer->close().ok());
+    return path;
+}
+
+inline std::vector<proto::Record> read_all(const std::string& path, std::string* error = nullptr) {
+    auto opened = TraceReader::open(path);
+    REQUIRE(opened.status.ok());
+    std::vector<proto::Record> out;
+    proto::Record r;
+    ReadResult res;
+    while ((res = opened.reader->next(r)) == ReadResult::Record) out.push_back(r);
+    if (error) *error = res == ReadResult::Error ? opened.reader->error() : "";
+    return out;
+}
+
+
+}  // namespace trace_test
