@@ -64,9 +64,11 @@ void add_budget_options(CLI::App& cmd, CheckOptions& o, bool add_format_and_juni
         "Fail when peak RSS exceeds SIZE (e.g. 256MB; B/KB/MB/GB decimal, KiB/MiB/GiB binary)");
     add("--max-peak-heap", o.max_peak_heap, "SIZE", "Fail when the peak JS heap used exceeds SIZE");
     add("--max-peak-external", o.max_peak_external, "SIZE", "Fail when peak external memory exceeds SIZE");
-    add("--max-growth", o.max_growth, "RATE",
-        "Fail when memory grows faster than RATE after warm-up, with confidence (e.g. 2MB/min for "
-        "rss, heap and external; or heap=1MB/min,rss=4MB/min)");
+    if (!cmd.get_option_no_throw("--max-growth"))
+        cmd.add_option("--max-growth", o.max_growth,
+                       "Fail when memory grows faster than RATE after warm-up, with confidence (e.g. 2MB/min "
+                       "for rss, heap and external; or heap=1MB/min,rss=4MB/min; repeatable)")
+            ->type_name("RATE")->multi_option_policy(CLI::MultiOptionPolicy::Join)->group(group);
     add("--warmup", o.warmup, "DURATION", "Ignore growth during the first DURATION (default 2s)");
     if (!cmd.get_option_no_throw("--fail-on"))
         cmd.add_option("--fail-on", o.fail_on,

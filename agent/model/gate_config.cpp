@@ -22,8 +22,9 @@ std::string join(const std::vector<std::string>& xs, const char* sep) {
     return out;
 }
 
-// Splits "a, b,c" into trimmed non-empty parts.
-std::vector<std::string> split_commas(const std::string& s) {
+// Splits "a, b,c" (or lines: a repeated option joined by CLI11) into trimmed non-empty parts.
+std::vector<std::string> split_commas(std::string s) {
+    std::replace(s.begin(), s.end(), '\n', ',');
     std::vector<std::string> out;
     std::stringstream in(s);
     std::string part;

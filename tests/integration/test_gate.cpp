@@ -75,7 +75,7 @@ TEST_CASE("gate: a steady JS heap leak fails the growth budget") {
     CHECK(r.err.find("FAIL max-growth-heap: heap_used grows") != std::string::npos);
 }
 
-TEST_CASE("gate: a GC saw-tooth heap passes the same growth budget (2 runs; 10-run count in docs/CI.md)") {
+TEST_CASE("gate: a GC saw-tooth heap passes the same growth budget (2 runs — 10-run count in docs/CI.md)") {
     for (int run = 0; run < 2; ++run) {
         TempDir dir;
         const ProcessResult r = run_cli({"run", "--out", dir.file("saw.tidemark"), "--check", "--max-growth",
@@ -86,7 +86,7 @@ TEST_CASE("gate: a GC saw-tooth heap passes the same growth budget (2 runs; 10-r
     }
 }
 
-TEST_CASE("gate: --max-peak-rss 1MB fails a real node process, 4GB passes; the JUnit file shows it") {
+TEST_CASE("gate: --max-peak-rss 1MB fails a real node process 4GB passes — the JUnit file shows it") {
     TempDir dir;
     const std::string trace = dir.file("hold.tidemark"), junit = dir.file("gate.xml");
     const ProcessResult fail = run_cli({"run", "--out", trace, "--check", "--max-peak-rss", "1MB", "--junit",
@@ -111,7 +111,7 @@ TEST_CASE("gate: --max-peak-rss 1MB fails a real node process, 4GB passes; the J
     CHECK(xml_pass.out.rfind("2 0\n", 0) == 0);
 }
 
-TEST_CASE("gate: check on a recorded incident — JUnit, JSON and markdown agree; --allow suppresses") {
+TEST_CASE("gate: check on a recorded incident — JUnit JSON and markdown agree — --allow suppresses") {
     TempDir dir;
     const std::string trace = dir.file("incident.tidemark"), junit = dir.file("incident.xml");
     record("incident.js", trace);

@@ -71,7 +71,7 @@ const BudgetResult& only_budget(const GateResult& r) {
 
 }  // namespace
 
-TEST_CASE("peak budget fails with the measured peak, the overshoot and when it happened") {
+TEST_CASE("peak budget fails with the measured peak the overshoot and when it happened") {
     const Timeline t = make_timeline([](double ts) {
         Mem m;
         m.rss = ts <= 6.2 ? 100 * MB + ts * 50 * MB : 100 * MB;  // peaks at 410 MB at t=6.2 s
@@ -94,7 +94,7 @@ TEST_CASE("peak budget fails with the measured peak, the overshoot and when it h
     CHECK(judge(t, {}, b).passed());
 }
 
-TEST_CASE("steady heap growth fails a growth budget; its lower bound clears the budget") {
+TEST_CASE("steady heap growth fails a growth budget — its lower bound clears the budget") {
     std::mt19937 rng(7);
     std::normal_distribution<double> noise(0, 0.2 * MB);
     const Timeline t = make_timeline([&](double ts) {
@@ -172,7 +172,7 @@ TEST_CASE("too few samples after warm-up: the growth budget is not judged and do
     CHECK(r.passed());
 }
 
-TEST_CASE("findings: error severity fails by default, warnings do not") {
+TEST_CASE("findings: error severity fails by default warnings do not") {
     const Timeline t = make_timeline([](double) { return Mem{}; });
     const std::vector<Finding> fs = {finding("ignored-backpressure", Severity::Error, "/srv/app/upload.js:42"),
                                      finding("no-consumer", Severity::Warning, "")};
@@ -183,7 +183,7 @@ TEST_CASE("findings: error severity fails by default, warnings do not") {
     CHECK(r.failures() == 1);
 }
 
-TEST_CASE("--fail-on narrows or widens which kinds fail; none disables findings") {
+TEST_CASE("fail-on narrows or widens which kinds fail — none disables findings") {
     const Timeline t = make_timeline([](double) { return Mem{}; });
     const std::vector<Finding> fs = {finding("ignored-backpressure", Severity::Error, "a.js:1"),
                                      finding("no-consumer", Severity::Warning, "")};
@@ -198,7 +198,7 @@ TEST_CASE("--fail-on narrows or widens which kinds fail; none disables findings"
     CHECK(r.passed());
 }
 
-TEST_CASE("--allow suppresses by kind, or by kind and site (exact or path suffix)") {
+TEST_CASE("allow suppresses by kind or by kind and site (exact or path suffix)") {
     const Timeline t = make_timeline([](double) { return Mem{}; });
     const std::vector<Finding> fs = {finding("ignored-backpressure", Severity::Error, "/srv/app/upload.js:42")};
     const auto outcome = [&](const std::string& kind, const std::string& site) {
@@ -221,7 +221,7 @@ TEST_CASE("--allow suppresses by kind, or by kind and site (exact or path suffix
     CHECK(r.passed());
 }
 
-TEST_CASE("baseline: a peak within tolerance passes, beyond it fails") {
+TEST_CASE("baseline: a peak within tolerance passes beyond it fails") {
     const auto flat = [](double rss_mb) {
         return make_timeline([=](double) { Mem m; m.rss = rss_mb * MB; return m; });
     };
@@ -244,7 +244,7 @@ TEST_CASE("baseline: a peak within tolerance passes, beyond it fails") {
     CHECK(rss_peak(flat(115)).passed);
 }
 
-TEST_CASE("baseline: growth where the baseline was flat fails; the same flat run passes") {
+TEST_CASE("baseline: growth where the baseline was flat fails — the same flat run passes") {
     std::mt19937 rng(3);
     std::normal_distribution<double> noise(0, 0.5 * MB);
     const Timeline base = make_timeline([&](double) { Mem m; m.heap = 20 * MB + noise(rng); return m; });

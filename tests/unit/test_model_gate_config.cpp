@@ -23,7 +23,7 @@ std::string build_error(const GateSettings& s) {
 
 }  // namespace
 
-TEST_CASE("a budget file sets every key; the command line overrides it") {
+TEST_CASE("a budget file sets every key — the command line overrides it") {
     GateSettings file;
     std::string error;
     REQUIRE(read_budget_json(R"({"max-peak-rss": "256MB", "max_peak_heap": 100000000,
@@ -50,7 +50,7 @@ TEST_CASE("a budget file sets every key; the command line overrides it") {
     CHECK(baseline == "base.tidemark");
 }
 
-TEST_CASE("a bare growth rate applies to every metric; METRIC=RATE to one") {
+TEST_CASE("a bare growth rate applies to every metric — METRIC=RATE to one") {
     Budgets b;
     std::string baseline, error;
     REQUIRE(build_budgets(cli("max-growth", {"2MB/min"}), b, baseline, error));
@@ -58,9 +58,12 @@ TEST_CASE("a bare growth rate applies to every metric; METRIC=RATE to one") {
     REQUIRE(build_budgets(cli("max-growth", {"heap=1MB/min,external=500KB/s"}), b, baseline, error));
     CHECK(b.max_growth.size() == 2);
     CHECK(b.max_growth.at(Metric::External).bytes_per_s == Approx(500e3));
+    REQUIRE(build_budgets(cli("max-growth", {"heap=1MB/min\nrss=3MB/min"}), b, baseline, error));  // repeated option
+    CHECK(b.max_growth.size() == 2);
+    CHECK(b.max_growth.at(Metric::Rss).bytes_per_s == Approx(3e6 / 60));
 }
 
-TEST_CASE("defaults: 2 s warm-up, 10% tolerance, error findings fail") {
+TEST_CASE("defaults: 2 s warm-up 10% tolerance error findings fail") {
     Budgets b;
     std::string baseline, error;
     REQUIRE(build_budgets({}, b, baseline, error));
@@ -71,7 +74,7 @@ TEST_CASE("defaults: 2 s warm-up, 10% tolerance, error findings fail") {
     CHECK(baseline.empty());
 }
 
-TEST_CASE("bad values name the option, the value and a good example") {
+TEST_CASE("bad values name the option the value and a good example") {
     const std::string size = build_error(cli("max-peak-rss", {"12XB"}));
     CHECK(size.rfind("--max-peak-rss: ", 0) == 0);
     CHECK(size.find("'12XB'") != std::string::npos);

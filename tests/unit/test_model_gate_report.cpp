@@ -53,7 +53,7 @@ size_t count(const std::string& s, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("xml_escape escapes markup and quotes, replaces forbidden and invalid bytes") {
+TEST_CASE("xml_escape escapes markup and quotes replaces forbidden and invalid bytes") {
     CHECK(xml_escape("a<b>&\"c\"'d'") == "a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;");
     CHECK(xml_escape("x\x01y") == "x\xEF\xBF\xBDy");
     CHECK(xml_escape("bad \xff\xfe byte") == "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
@@ -62,7 +62,7 @@ TEST_CASE("xml_escape escapes markup and quotes, replaces forbidden and invalid 
     CHECK(xml_escape("µs → ok") == "µs → ok");
 }
 
-TEST_CASE("JUnit: one test case per budget and per finding, failures carry the message") {
+TEST_CASE("JUnit: one test case per budget and per finding failures carry the message") {
     const std::string xml = gate_junit(sample_result());
     CHECK(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 0) == 0);
     CHECK(count(xml, "<testcase ") == 4);
@@ -77,7 +77,7 @@ TEST_CASE("JUnit: one test case per budget and per finding, failures carry the m
     CHECK(xml.find("name=\"ignored-backpressure @ /app/up.js:42 (2)\"") != std::string::npos);  // unique names
 }
 
-TEST_CASE("text summary: what failed, by how much, where, and the verdict last") {
+TEST_CASE("text summary: what failed by how much where and the verdict last") {
     const std::string text = gate_text(sample_result());
     CHECK(text.find("FAIL max-peak-rss: 412.0 MB > 256MB budget") != std::string::npos);
     CHECK(text.find("SKIP max-growth-heap") != std::string::npos);
@@ -88,7 +88,7 @@ TEST_CASE("text summary: what failed, by how much, where, and the verdict last")
     CHECK(text.find("tidemark gate FAILED: 2 failures") != std::string::npos);
 }
 
-TEST_CASE("JSON carries status, numbers and outcome for each item") {
+TEST_CASE("JSON carries status numbers and outcome for each item") {
     const auto j = gate_json_value(sample_result());
     CHECK(j["passed"] == false);
     CHECK(j["failures"] == 2);
@@ -101,7 +101,7 @@ TEST_CASE("JSON carries status, numbers and outcome for each item") {
     CHECK(nlohmann::json::parse(text)["findings"].size() == 2);
 }
 
-TEST_CASE("markdown: a table row per item; a pipe in a message does not split the row") {
+TEST_CASE("markdown: a table row per item — a pipe in a message does not split the row") {
     const std::string md = gate_markdown(sample_result());
     CHECK(md.find("## tidemark memory gate: ❌ failed") != std::string::npos);
     CHECK(md.find("\\|") != std::string::npos);

@@ -24,7 +24,7 @@ std::string size_error(const char* text) {
 
 }  // namespace
 
-TEST_CASE("sizes accept decimal and binary units, any case, optional space") {
+TEST_CASE("sizes accept decimal and binary units any case optional space") {
     CHECK(size_of("256MB") == 256'000'000);
     CHECK(size_of("256 MB") == 256'000'000);
     CHECK(size_of("256mb") == 256'000'000);
@@ -51,7 +51,7 @@ TEST_CASE("bad sizes say what is wrong and show an example") {
     CHECK(size_error("99999999999TB").find("too large") != std::string::npos);
 }
 
-TEST_CASE("rates are SIZE per s, min or h") {
+TEST_CASE("rates are SIZE per s min or h") {
     RateValue r;
     std::string error;
     REQUIRE(parse_rate("2MB/min", r, error));
@@ -77,7 +77,7 @@ TEST_CASE("bad rates name the problem") {
     CHECK(error.find("does not start with a size") != std::string::npos);
 }
 
-TEST_CASE("durations take ms, s, min, h; a bare number is seconds") {
+TEST_CASE("durations take ms s min h — a bare number is seconds") {
     double s = 0;
     std::string error;
     REQUIRE(parse_duration("5s", s, error));
