@@ -179,7 +179,11 @@ nlohmann::json stream_json(const Timeline& timeline, const StreamInfo& s) {
 
 nlohmann::json finding_json(const Finding& f) {
     nlohmann::json evidence = nlohmann::json::object();
-    for (const auto& [k, v] : f.evidence) evidence[k] = v;
+    for (const auto& [k, v] : f.evidence) {
+        // Counts and byte sizes print as integers ("writes_after_false": 616, not 616.0).
+        if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.0e15) evidence[k] = static_cast<int64_t>(v);
+        else evidence[k] = v;
+    }
     nlohmann::json j = {{"kind", f.kind},
                         {"severity", severity_name(f.severity)},
                         {"message", f.message},

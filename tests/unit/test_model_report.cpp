@@ -80,7 +80,9 @@ std::vector<Finding> sample_findings() {
 
 TEST_CASE("json report carries the keys PRODUCT.md lists", "[model][report]") {
     const Timeline t = sample_timeline();
-    const auto j = nlohmann::json::parse(report_json(t, sample_findings()));
+    const std::string text = report_json(t, sample_findings());
+    CHECK_THAT(text, Catch::Contains("\"writes_after_false\": 1234\n") && Catch::Contains("\"r2\": 0.97"));
+    const auto j = nlohmann::json::parse(text);
 
     const auto& p = j.at("process");
     CHECK(p.at("duration_s").get<double>() == Approx(5.1));
