@@ -12,6 +12,12 @@ namespace {
 // tracker sending endless unique texts cannot grow the agent without bound.
 constexpr size_t kMaxInternedStrings = 200'000;
 
+// Record times are the tracker's wall clock, the same clock as the agent's. Allowed skew: a record
+// may be stamped a little after it arrived (clock adjustments) or before the recording started
+// (the tracker's own start-up), but not by more than this.
+constexpr uint64_t kMaxFutureSkewUs = 5'000'000;
+constexpr uint64_t kMaxPastSkewUs = 60'000'000;
+
 }  // namespace
 
 Recorder::Recorder(Sink sink) : sink_(std::move(sink)) {}
@@ -19,6 +25,7 @@ Recorder::Recorder(Sink sink) : sink_(std::move(sink)) {}
 void Recorder::root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us) {
     root_pid_ = pid;
     root_announced_ = true;
+    start_us_ = t_us;
     proto::Hello h;
     h.t_us = t_us;
     h.pid = static_cast<uint32_t>(pid);
@@ -95,7 +102,8 @@ uint64_t Recorder::map_stream(Connection& c, uint64_t wire_id) {
     return it->second;
 }
 
-bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, std::string& error) {
+bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, uint64_t now_us,
+                         std::string& error) {
     auto cit = conns_.find(conn);
     if (cit == conns_.end()) {
         error = "unknown connection";
@@ -105,6 +113,14 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, st
     proto::Record rec;
     std::string decode_error;
     const bool decoded = c.codec.decode(data, size, rec, decode_error);
+    if (decoded) {
+        const uint64_t t = proto::record_time_us(rec);
+        if (t > now_us + kMaxFutureSkewUs || t + kMaxPastSkewUs < start_us_) {
+            error = "a record is stamped " + std::to_string(static_cast<int64_t>(t - now_us) / 1000) +
+                    " ms away from the agent's clock";
+            return false;
+        }
+    }
     if (!c.hello_seen) {
         if (!decoded || !std::holds_alternative<proto::Hello>(rec)) {
             error = "its first record was not a Hello" +

@@ -36,9 +36,12 @@ public:
     void root_exited(const ExitStatus& status, uint64_t t_us);
 
     ConnectionId open_connection();
-    // One framed record from a connection. Returns false (error says why) when the connection
-    // must be dropped: it did not start with Hello, or sent something undecodable.
-    bool on_record(ConnectionId conn, const uint8_t* data, size_t size, std::string& error);
+    // One framed record from a connection, received at now_us (wall clock). Returns false (error
+    // says why) when the connection must be dropped: it did not start with Hello, sent something
+    // undecodable, or stamped a record with a time that cannot be true (before the recording
+    // began, or in the future), which would otherwise stretch the whole trace.
+    bool on_record(ConnectionId conn, const uint8_t* data, size_t size, uint64_t now_us,
+                   std::string& error);
     // The connection ended (EOF) or is being dropped (reason non-empty). Records how a process
     // other than the root ended: its Goodbye's code, or unknown when it vanished without one.
     void close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us);
@@ -72,6 +75,7 @@ private:
 
     Sink sink_;
     pid_t root_pid_ = -1;
+    uint64_t start_us_ = 0;
     bool root_announced_ = false;
     bool root_tracked_ = false;
     uint32_t next_proc_ = 0;

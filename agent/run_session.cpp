@@ -128,7 +128,8 @@ void Session::accept_connections() {
 
 void Session::service(Connection& c, bool& keep) {
     std::string reason;
-    auto on_record = [&](const uint8_t* p, size_t n) { return recorder_.on_record(c.id, p, n, reason); };
+    const uint64_t now = wall_us();
+    auto on_record = [&](const uint8_t* p, size_t n) { return recorder_.on_record(c.id, p, n, now, reason); };
     std::string frame_error;
     const auto status = c.frames.pump(c.fd, kReadBudgetBytes, on_record, frame_error);
     if (status == FrameReader::Status::Open) return;

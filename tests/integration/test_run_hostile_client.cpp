@@ -27,6 +27,9 @@ TEST_CASE("run drops malformed connections with a note and keeps recording", "[r
     CHECK(dump.out.find("first record was not a Hello") != std::string::npos);
     CHECK(dump.out.find("pid 4242") != std::string::npos);  // the one that did say Hello
     CHECK(dump.out.find("undecodable record") != std::string::npos);
+    CHECK(dump.out.find("away from the agent's clock") != std::string::npos);
+    // The 1970 record did not stretch the recording.
+    CHECK(report.at("process").at("duration_s").get<double>() < 60);
 }
 
 TEST_CASE("run explains a missing tracker and does not start the command", "[run][usage]") {
