@@ -142,7 +142,7 @@ TEST_CASE("json report lists every process when children were tracked", "[model]
     CHECK(j.at("findings").empty());
 }
 
-TEST_CASE("text report: findings first, then process and a capped stream table", "[model][report]") {
+TEST_CASE("text report: findings first — then process and a capped stream table", "[model][report]") {
     const std::string text = report_text(sample_timeline(30), sample_findings());
     const auto err = text.find("ERROR  ignored-backpressure");
     const auto warn = text.find("WARNING  external-growth");

@@ -64,7 +64,7 @@ Timeline build(const std::vector<proto::Record>& records) {
 
 }  // namespace
 
-TEST_CASE("timeline: processes, counters and how they ended", "[model][timeline]") {
+TEST_CASE("timeline: processes — counters and how they ended", "[model][timeline]") {
     const Timeline t = build(scenario());
     REQUIRE(t.processes().size() == 1);
     const ProcessInfo& p = t.processes()[0];
@@ -84,7 +84,7 @@ TEST_CASE("timeline: processes, counters and how they ended", "[model][timeline]
     CHECK(t.notes()[0].text == "target killed");
 }
 
-TEST_CASE("timeline: streams, collapsed sample runs, peaks and events", "[model][timeline]") {
+TEST_CASE("timeline: streams — collapsed sample runs — peaks and events", "[model][timeline]") {
     const Timeline t = build(scenario());
     const StreamInfo* s = t.stream(5);
     REQUIRE(s != nullptr);

@@ -26,7 +26,7 @@ TEST_CASE("codec round trip for every record type", "[model][trace]") {
     }
 }
 
-TEST_CASE("writer → reader round trip keeps every record once, in order", "[model][trace]") {
+TEST_CASE("writer → reader round trip keeps every record once — in order", "[model][trace]") {
     TraceWriter::Options options;
     options.keyframe_interval_us = 5'000'000;  // several keyframes in a 30 s trace
     const auto records = busy_trace(30);
@@ -103,7 +103,7 @@ TEST_CASE("seek starts at a keyframe and rebuilds the state", "[model][trace]") 
     std::remove(path.c_str());
 }
 
-TEST_CASE("a trace without footer is read by scanning, with a warning", "[model][trace]") {
+TEST_CASE("a trace without footer is read by scanning — with a warning", "[model][trace]") {
     TraceWriter::Options options;
     options.keyframe_interval_us = 5'000'000;
     const auto records = busy_trace(12);
@@ -196,7 +196,7 @@ uint64_t measure_idle_trace(uint32_t change_one_in, uint64_t& samples) {
 
 }  // namespace
 
-TEST_CASE("size figure: 1,000 mostly idle streams sampled at 10 Hz", "[model][trace][size]") {
+TEST_CASE("size figure: 1000 mostly idle streams sampled at 10 Hz", "[model][trace][size]") {
     // Prints the figures docs/FORMAT.md quotes; asserts only that the data reads back.
     for (uint32_t change_one_in : {0u, 50u, 1u}) {
         uint64_t samples = 0;

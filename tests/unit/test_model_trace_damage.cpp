@@ -11,7 +11,7 @@
 
 using namespace trace_test;
 
-TEST_CASE("truncation at every byte offset yields a prefix and an error, never a crash", "[model][trace]") {
+TEST_CASE("truncation at every byte offset yields a prefix and an error — never a crash", "[model][trace]") {
     TraceWriter::Options options;
     options.flush_interval_us = 200'000;  // many small chunks
     options.keyframe_interval_us = 1'000'000;
@@ -141,7 +141,7 @@ TEST_CASE("reading resumes at the next keyframe after a damaged chunk", "[model]
     std::remove(bad.c_str());
 }
 
-TEST_CASE("hostile records behind valid CRCs give errors, never crashes", "[model][trace]") {
+TEST_CASE("hostile records behind valid CRCs give errors — never crashes", "[model][trace]") {
     // A crafted file can carry correct checksums around garbage: the record decoder is the last
     // line of defence. Chunks of random framed records, some plausible (right type bytes).
     const std::string path = temp_path("hostile");
