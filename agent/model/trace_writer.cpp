@@ -43,6 +43,8 @@ Status errno_status(const std::string& what, const std::string& path, int err) {
 
 void put_uv(std::vector<uint8_t>& out, uint64_t v) { proto::Writer(out).uv(v); }
 
+constexpr size_t kMaxPipelineStages = 1024;  // proto::Codec::decode's limit
+
 }  // namespace
 
 TraceWriter::Created TraceWriter::create(const std::string& path, uint64_t start_us) {
@@ -185,9 +187,17 @@ Status TraceWriter::append(const proto::Record& record) {
                            st.stored_since_keyframe + st.pending.size() >= options_.keyframe_bytes)) {
         if (Status s = write_keyframe(t); !s) return s;
     }
+    // Readers refuse pipelines of more than 1024 stages (a hostile-input bound); keep the first
+    // 1024 so the file stays readable. Every other record is bounded by the codec already.
+    const auto* pipeline = std::get_if<proto::Pipeline>(&record);
+    if (pipeline && pipeline->stages.size() > kMaxPipelineStages) {
+        proto::Pipeline trimmed = *pipeline;
+        trimmed.stages.resize(kMaxPipelineStages);
+        if (trimmed.stage_strs.size() > kMaxPipelineStages) trimmed.stage_strs.resize(kMaxPipelineStages);
+        return append(trimmed);
+    }
     st.record.clear();
     st.codec.encode(record, st.record);
-    if (st.record.size() > proto::kMaxRecordBytes) return {};  // cannot happen with bounded strings
     if (st.pending.empty()) st.pending_first_t_us = t;
     put_uv(st.pending, st.record.size());
     st.pending.insert(st.pending.end(), st.record.begin(), st.record.end());

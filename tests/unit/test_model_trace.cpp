@@ -149,6 +149,21 @@ TEST_CASE("the reader accepts a window of file versions", "[model][trace]") {
     std::remove(other.c_str());
 }
 
+TEST_CASE("a pipeline too long for readers is trimmed so the file stays readable", "[model][trace]") {
+    proto::Pipeline p;
+    p.t_us = kStart;
+    p.id = 1;
+    for (uint64_t i = 0; i < 3000; ++i) { p.stages.push_back(i + 1); p.stage_strs.push_back(0); }
+    const std::string path = write_trace("long-pipeline", {proto::Record(p), proto::Record(proto::Dropped{kStart + 5, 0, 1})});
+    std::string error;
+    const auto back = read_all(path, &error);
+    CHECK(error.empty());
+    REQUIRE(back.size() == 2);
+    CHECK(std::get<proto::Pipeline>(back[0]).stages.size() == 1024);
+    CHECK(std::get<proto::Dropped>(back[1]).t_us == kStart + 5);
+    std::remove(path.c_str());
+}
+
 TEST_CASE("writer errors come back as values", "[model][trace]") {
     auto created = TraceWriter::create("/nonexistent-dir/x.tidemark", kStart);
     CHECK(created.writer == nullptr);
