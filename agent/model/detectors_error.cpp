@@ -4,6 +4,7 @@
 // not judged. The whole pipe()-connected group around the errored stream is checked.
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "model/detectors_util.h"
 
@@ -15,12 +16,22 @@ bool holds_descriptor(const StreamInfo& s) {
     return std::any_of(std::begin(kTypes), std::end(kTypes), [&](const char* t) { return s.type == t; });
 }
 
-bool same_pipeline(const Timeline& timeline, StreamId a, StreamId b) {
-    for (const PipelineInfo& p : timeline.pipelines()) {
-        const bool has_a = std::find(p.stages.begin(), p.stages.end(), a) != p.stages.end();
-        const bool has_b = std::find(p.stages.begin(), p.stages.end(), b) != p.stages.end();
-        if (has_a && has_b) return true;
-    }
+// Which pipeline() calls each stream took part in (pipeline() destroys every stage on error).
+using PipelineMembership = std::unordered_map<StreamId, std::vector<uint64_t>>;
+
+PipelineMembership pipeline_membership(const Timeline& timeline) {
+    PipelineMembership m;
+    for (const PipelineInfo& p : timeline.pipelines())
+        for (StreamId id : p.stages)
+            if (id != 0) m[id].push_back(p.id);
+    return m;
+}
+
+bool same_pipeline(const PipelineMembership& m, StreamId a, StreamId b) {
+    const auto ia = m.find(a), ib = m.find(b);
+    if (ia == m.end() || ib == m.end()) return false;
+    for (uint64_t x : ia->second)
+        if (std::find(ib->second.begin(), ib->second.end(), x) != ib->second.end()) return true;
     return false;
 }
 
@@ -35,8 +46,19 @@ void detect_left_open(const Timeline& timeline, const DetectorOptions& options, 
     std::set<StreamId> reported;
     std::vector<Finding> found;
     size_t errored_groups = 0;
+    PipelineMembership membership;
+    std::unordered_map<StreamId, std::vector<const PipeEdge*>> edges_of;
+    bool indexed = false;
     for (const StreamInfo& e : timeline.streams()) {
         if (!e.error_s) continue;
+        if (!indexed) {  // built once, and only when something errored
+            membership = pipeline_membership(timeline);
+            for (const PipeEdge& edge : timeline.edges()) {
+                edges_of[edge.src].push_back(&edge);
+                edges_of[edge.dst].push_back(&edge);
+            }
+            indexed = true;
+        }
         // The tracker sees destroy() at once but the error flag at its next sample, so a stream that
         // errored and was destroyed dates from the destroy; links torn down by the failure itself
         // (pipe() unpipes on error) count as alive.
@@ -49,12 +71,14 @@ void detect_left_open(const Timeline& timeline, const DetectorOptions& options, 
         while (!todo.empty()) {
             const StreamId cur = todo.back();
             todo.pop_back();
-            for (const PipeEdge& edge : timeline.edges()) {
-                if (edge.src != cur && edge.dst != cur) continue;
+            const auto adj = edges_of.find(cur);
+            if (adj == edges_of.end()) continue;
+            for (const PipeEdge* edge_ptr : adj->second) {
+                const PipeEdge& edge = *edge_ptr;
                 if (edge.piped_s > err_s + 1e-6) continue;
                 if (edge.unpiped_s && *edge.unpiped_s < err_s - 0.25) continue;
                 const StreamId other = edge.src == cur ? edge.dst : edge.src;
-                if (seen.count(other) || same_pipeline(timeline, cur, other)) continue;
+                if (seen.count(other) || same_pipeline(membership, cur, other)) continue;
                 seen.insert(other);
                 todo.push_back(other);
                 via.emplace_back(other, cur);
