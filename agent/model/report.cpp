@@ -37,6 +37,10 @@ ProcessSummary summarize_process(const Timeline& timeline, const ProcessInfo& p)
     double end = p.end_s.value_or(p.samples.empty() ? timeline.end_s() : p.samples.back().t_s);
     if (!p.end_s && !p.samples.empty()) end = std::max(end, p.samples.back().t_s);
     s.duration_s = std::max(0.0, end - p.start_s);
+    if (s.samples >= 2) {
+        s.sampled_s = p.samples.back().t_s - p.samples.front().t_s;
+        if (s.sampled_s > 0) s.sample_rate_hz = static_cast<double>(s.samples - 1) / s.sampled_s;
+    }
     return s;
 }
 
@@ -120,6 +124,8 @@ nlohmann::json process_json(const Timeline& timeline, const ProcessInfo& p) {
             {"start_s", p.start_s},
             {"duration_s", s.duration_s},
             {"samples", s.samples},
+            {"sampled_s", s.sampled_s},
+            {"sample_rate_hz", s.sample_rate_hz},
             {"peak_rss_bytes", s.peak_rss_bytes},
             {"peak_heap_used_bytes", s.peak_heap_used_bytes},
             {"peak_external_bytes", s.peak_external_bytes},

@@ -25,6 +25,8 @@ struct ProcessSummary {
     uint32_t pid = 0;
     double duration_s = 0;
     size_t samples = 0;
+    double sampled_s = 0;       // first to last process sample: the span the tracker was in
+    double sample_rate_hz = 0;  // process samples per second over that span
     uint64_t peak_rss_bytes = 0;
     uint64_t peak_heap_used_bytes = 0;
     uint64_t peak_external_bytes = 0;

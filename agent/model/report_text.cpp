@@ -118,7 +118,13 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
         const ProcessSummary s = summarize_process(timeline, p);
         out << "\nProcess " << process_label(p);
         if (!p.runtime_version.empty()) out << ", " << p.runtime_version;
-        out << ": " << fmt_seconds(s.duration_s) << ", " << s.samples << " samples, " << exit_text(p) << "\n";
+        out << ": " << fmt_seconds(s.duration_s) << ", " << s.samples << " samples";
+        if (s.sample_rate_hz > 0) {
+            char rate[32];
+            std::snprintf(rate, sizeof rate, " (%.1f/s)", s.sample_rate_hz);
+            out << rate;
+        }
+        out << ", " << exit_text(p) << "\n";
         out << "  peak rss " << format_bytes(double(s.peak_rss_bytes)) << " | heap used "
             << format_bytes(double(s.peak_heap_used_bytes)) << " | external " << format_bytes(double(s.peak_external_bytes))
             << " | array buffers " << format_bytes(double(s.peak_array_buffers_bytes)) << " | dropped " << s.dropped

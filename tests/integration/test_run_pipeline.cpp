@@ -21,7 +21,7 @@ TEST_CASE("run records a pipe chain with types, creation sites and edges", "[run
     TempDir dir;
     const std::string app = fixture("pipeline.js");
     const std::string trace = dir.file("chain.tidemark");
-    const auto run = run_cli({"run", "--out", trace, "--interval", "50", "--", "node", app});
+    const auto run = run_cli({"run", "--out", trace, "--", "node", app});  // default interval (100 ms)
     INFO("stderr: " << run.err);
     REQUIRE_FALSE(run.timed_out);
     REQUIRE(run.exit_code == 0);
@@ -48,13 +48,17 @@ TEST_CASE("run records a pipe chain with types, creation sites and edges", "[run
     // The source's highWaterMark as the app set it.
     CHECK(sources[0].value("readable_high_water_mark", 0) == 16 * 1024);
 
-    // At --interval 50 the tracker sends ≥ 10 process samples per second of recording.
+    // At the default interval the tracker sends ≥ 10 process samples per second of recording.
     const auto& process = report.at("process");
     const double duration = process.at("duration_s").get<double>();
     const double samples = process.at("samples").get<double>();
-    INFO("samples " << samples << " over " << duration << " s");
+    const double rate = process.at("sample_rate_hz").get<double>();
+    INFO("samples " << samples << " over " << duration << " s, " << rate << "/s while tracked");
     REQUIRE(duration > 1.0);
-    CHECK(samples / duration >= 10.0);
+    // Node's own start-up (~0.1 s before the preload runs) is part of duration_s but cannot be
+    // sampled; the rate is judged over the span the tracker was in, and the count over the whole.
+    CHECK(rate >= 10.0);
+    CHECK(samples >= 10.0 * (duration - 0.3));
     CHECK(process.at("exit").value("code", -1) == 0);
 }
 

@@ -456,11 +456,15 @@
     }
 
     // The histogram's own timer costs ~0.7 % of a core at 10 ms resolution, ~0.3 % at 50 ms.
-    const delay = monitorEventLoopDelay({ resolution: Math.max(20, Math.min(50, intervalMs >> 1)) });
+    // Node 20's histogram records the whole period between its timer's wake-ups (resolution
+    // included), so an idle loop reads ≈ resolution; subtract it to report the delay itself.
+    const delayResolutionMs = Math.max(20, Math.min(50, intervalMs >> 1));
+    const delay = monitorEventLoopDelay({ resolution: delayResolutionMs });
     delay.enable();
+    const lateUs = (ns) => Math.max(0, ns / 1000 - delayResolutionMs * 1000);
     function sampleProcess(t) {
       const m = process.memoryUsage();
-      const mean = delay.count > 0 ? delay.mean / 1000 : 0, max = delay.count > 0 ? delay.max / 1000 : 0;
+      const mean = delay.count > 0 ? lateUs(delay.mean) : 0, max = delay.count > 0 ? lateUs(delay.max) : 0;
       delay.reset();
       const o = row(ROW_PROCESS, t);
       rows[o] = m.rss; rows[o + 1] = m.heapUsed; rows[o + 2] = m.heapTotal; rows[o + 3] = m.external;
@@ -494,11 +498,28 @@
         flushRows();
       } catch (_) { nrows = 0; }
     }
-    const timer = setInterval(tick, intervalMs);
-    timer.unref();
+    // Ticks are scheduled against absolute times (not setInterval, whose period stretches by each
+    // callback's lateness), so a loaded loop still gets one sample per interval on average; ticks
+    // missed while the loop was blocked are skipped, not bunched.
+    let timer = null;
+    let nextTickAt = performance.now() + intervalMs;
+    function scheduleTick() {
+      timer = setTimeout(onTimer, Math.max(1, nextTickAt - performance.now()));
+      timer.unref();
+    }
+    function onTimer() {
+      if (!enabled) return;
+      tick();
+      const now = performance.now();
+      nextTickAt += intervalMs;
+      if (nextTickAt <= now) nextTickAt = now + intervalMs - ((now - nextTickAt) % intervalMs);
+      scheduleTick();
+    }
+    tick();  // a first sample as soon as the tracker is in, so the trace starts with the process
+    scheduleTick();
     function stopTracking() {
       enabled = false;
-      clearInterval(timer);
+      clearTimeout(timer);
       delay.disable();
       all.length = 0;
       hot = [];
@@ -506,7 +527,7 @@
     process.on('exit', (code) => {
       try {
         if (!enabled) return;
-        clearInterval(timer);
+        clearTimeout(timer);
         tick();
         addon.goodbye(nowUs(), typeof code === 'number' ? code : 0);
       } catch (_) { /* ignore */ }
