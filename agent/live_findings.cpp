@@ -16,7 +16,13 @@ std::string LiveFindings::one_line(const model::Finding& f) {
 size_t LiveFindings::update(const model::Timeline& timeline, std::ostream& err) {
     size_t fresh = 0;
     for (const auto& f : model::detect(timeline)) {
-        if (!seen_.insert(model::finding_key(f)).second) continue;
+        // Printed once per identity, and again only when its severity rises: a warning that turns
+        // into an error (a bounded buffer that starts growing) is news.
+        const auto [it, inserted] = seen_.try_emplace(model::finding_key(f), f.severity);
+        if (!inserted) {
+            if (f.severity <= it->second) continue;
+            it->second = f.severity;
+        }
         err << one_line(f) << "\n";
         ++fresh;
     }

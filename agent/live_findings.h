@@ -4,7 +4,7 @@
 #pragma once
 
 #include <iosfwd>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,7 +23,7 @@ public:
     static void print_summary(const std::vector<model::Finding>& findings, std::ostream& err);
 
 private:
-    std::set<std::string> seen_;
+    std::map<std::string, model::Severity> seen_;  // finding_key → highest severity printed
 };
 
 }  // namespace tidemark::agent
