@@ -6,6 +6,10 @@
 // Row layout and the cost model are described in addon.cpp and README.md.
 'use strict';
 
+// Entry scripts of package managers and launchers (basename of process.argv[1]).
+const LAUNCHERS = new Set(['npm', 'npm-cli.js', 'npx', 'npx-cli.js', 'yarn', 'yarn.js', 'yarn.cjs',
+  'yarnpkg', 'pnpm', 'pnpm.cjs', 'pnpm.mjs', 'pnpx', 'corepack', 'corepack.cjs']);
+
 (function tidemarkPreload() {
   try {
     const env = process.env;
@@ -18,6 +22,10 @@
     if (process[loaded]) return;  // preloaded twice (-r and NODE_OPTIONS)
     Object.defineProperty(process, loaded, { value: true });
     if (env.TIDEMARK_FOLLOW_CHILDREN !== '1') {
+      // A package manager (`tidemark run -- npm start`) is not the program the user means: it
+      // neither claims nor is tracked, so the first node process it starts is.
+      const main = require('path').basename(process.argv[1] || '');
+      if (LAUNCHERS.has(main)) return;
       const claimed = env.TIDEMARK_CLAIMED_PID;
       if (claimed && claimed !== String(process.pid)) return;  // an ancestor owns tracking
       env.TIDEMARK_CLAIMED_PID = String(process.pid);
