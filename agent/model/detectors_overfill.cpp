@@ -82,4 +82,19 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
     return out;
 }
 
+std::vector<std::pair<std::string, double>> overfill_evidence(const Overfill& o, uint64_t hwm, double ratio,
+                                                              bool objects, const std::string& offending_name) {
+    const std::string unit = objects ? "_objects" : "_bytes";
+    return {
+        {"peak_buffered" + unit, static_cast<double>(o.peak)},
+        {"buffered_now" + unit, static_cast<double>(o.now)},
+        {"high_water_mark" + unit, static_cast<double>(hwm)},
+        {"peak_to_hwm_ratio", ratio},
+        {offending_name, static_cast<double>(o.offending)},
+        {"growth" + unit + "_per_s", o.slope},
+        {"duration_s", o.end_s - o.onset_s},
+        {"detected_at_s", o.detected_s},
+    };
+}
+
 }  // namespace tidemark::model::detail

@@ -59,17 +59,7 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
                                                    : " while its consumer reads slower than it is fed.";
     if (const std::string c = chain_sentence(timeline, chain_views, s.id); !c.empty()) f.message += " " + c;
     f.fix = kUnboundedFix;
-    const std::string unit = objects ? "_objects" : "_bytes";
-    f.evidence = {
-        {"peak_buffered" + unit, static_cast<double>(o->peak)},
-        {"buffered_now" + unit, static_cast<double>(o->now)},
-        {"high_water_mark" + unit, static_cast<double>(hwm)},
-        {"peak_to_hwm_ratio", ratio},
-        {"pushes_after_false", static_cast<double>(o->offending)},
-        {"growth" + unit + "_per_s", o->slope},
-        {"duration_s", o->end_s - o->onset_s},
-        {"detected_at_s", o->detected_s},
-    };
+    f.evidence = overfill_evidence(*o, hwm, ratio, objects, "pushes_after_false");
     out.push_back(std::move(f));
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/detectors.h"
@@ -90,5 +91,10 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
                                       uint64_t (*counter)(const proto::StreamSample&),
                                       const CallSiteCount* site,
                                       const std::function<bool(const StreamInfo&, const Run&)>& eligible);
+
+// The evidence both overfill findings carry; offending_name names the counter
+// ("writes_after_false" or "pushes_after_false").
+std::vector<std::pair<std::string, double>> overfill_evidence(const Overfill& o, uint64_t hwm, double ratio,
+                                                              bool objects, const std::string& offending_name);
 
 }  // namespace tidemark::model::detail
