@@ -113,7 +113,7 @@ const LAUNCHERS = new Set(['npm', 'npm-cli.js', 'npx', 'npx-cli.js', 'yarn', 'ya
     // ---- call sites: first user frame "file:line", else the first node: frame -------------
     const holder = {};
     let siteTokens = SITE_BURST, siteRefillAt = Date.now();
-    function captureSite(skipFn, ownClasses) {
+    function captureSite(skipFn, forStream) {
       if (siteTokens < 1) {
         const now = Date.now();
         siteTokens = Math.min(SITE_BURST, siteTokens + (now - siteRefillAt) * SITE_CAPTURES_PER_S / 1000);
@@ -121,48 +121,44 @@ const LAUNCHERS = new Set(['npm', 'npm-cli.js', 'npx', 'npx-cli.js', 'yarn', 'ya
         if (siteTokens < 1) return '';
       }
       siteTokens--;
+      // Structured frames (V8 CallSite objects) instead of the formatted stack text: formatting
+      // every frame was the largest part of a stream's construction cost under churn (http).
       const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
-      let text;
+      let frames;
       try {
         Error.stackTraceLimit = 10;
-        if (prepare !== undefined) Error.prepareStackTrace = undefined;
+        Error.prepareStackTrace = structuredFrames;
         Error.captureStackTrace(holder, skipFn);
-        text = holder.stack;
+        frames = holder.stack;
       } finally {
         Error.stackTraceLimit = limit;
-        if (prepare !== undefined) Error.prepareStackTrace = prepare;
+        Error.prepareStackTrace = prepare;
         holder.stack = undefined;
       }
-      return typeof text === 'string' ? firstUserFrame(text, ownClasses) : '';
+      // For a stream's creation site, the constructor frames of its own classes are skipped.
+      return Array.isArray(frames) ? firstUserFrame(frames, forStream !== undefined ? classNames(forStream) : undefined) : '';
     }
+    function structuredFrames(_, callSites) { return callSites; }
     // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
     // super() chain of a user subclass; the site is where `new` was called, one frame further.
-    function firstUserFrame(text, ownClasses) {
+    function firstUserFrame(frames, ownClasses) {
       let internal = '', ownCtor = '';
-      let at = text.indexOf('\n');
-      while (at !== -1) {
-        const end = text.indexOf('\n', at + 1);
-        const line = text.slice(at + 1, end === -1 ? text.length : end);
-        at = end;
-        let loc = line.endsWith(')') ? line.slice(line.lastIndexOf('(') + 1, -1)
-          : line.slice(line.indexOf('at ') + 3);
-        if (loc.startsWith('file://')) loc = loc.slice(7);
-        const col = loc.lastIndexOf(':');
-        if (col <= 0) continue;
-        loc = loc.slice(0, col);  // drop the column
-        if (!/:\d+$/.test(loc)) continue;
-        if (loc.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
+      for (let i = 0; i < frames.length; i++) {
+        const cs = frames[i];
+        let file = cs.getFileName();
+        const line = cs.getLineNumber();
+        if (typeof file !== 'string' || !file || !line) continue;
+        if (file.startsWith('file://')) file = file.slice(7);
+        const loc = file + ':' + line;
+        if (file.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
           if (!internal || (internal.startsWith('node:events') || internal.startsWith('node:internal/streams/')))
             internal = loc;
           continue;
         }
-        if (loc.startsWith(selfFile + ':') || loc.startsWith('<')) continue;
-        if (ownClasses !== undefined) {
-          const k = line.indexOf('at new ');
-          if (k !== -1 && ownClasses.includes(line.slice(k + 7, line.indexOf(' (', k + 7)))) {
-            ownCtor = loc;
-            continue;
-          }
+        if (file === selfFile || file.startsWith('<')) continue;
+        if (ownClasses !== undefined && cs.isConstructor() && ownClasses.includes(cs.getFunctionName())) {
+          ownCtor = loc;
+          continue;
         }
         return loc;
       }
@@ -208,7 +204,7 @@ const LAUNCHERS = new Set(['npm', 'npm-cli.js', 'npx', 'npx-cli.js', 'yarn', 'ya
       rec.idx = all.length;
       all.push(rec);
       const type = (s.constructor && s.constructor.name) || 'Stream';
-      let site = captureSite(initWrapper, classNames(s));
+      let site = captureSite(initWrapper, s);
       if (site) lastSiteByType.set(type, site); else site = lastSiteByType.get(type) || '';
       const o = row(ROW_CREATED, nowUs());
       rows[o] = rec.id; rows[o + 1] = kind; rows[o + 2] = str(type); rows[o + 3] = str(site);
