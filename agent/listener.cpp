@@ -43,6 +43,7 @@ bool Listener::open(std::string& error) {
         return false;
     }
     ::chmod(socket_path_.c_str(), 0600);
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     return true;
 }
 
@@ -52,6 +53,13 @@ int Listener::accept_one() {
         const int c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) return c;
         if (errno == EINTR || errno == ECONNABORTED) continue;
+        if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
+            ::close(spare_fd_);
+            const int shed = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (shed >= 0) { ::close(shed); ++shed_; }
+            spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (shed >= 0) continue;
+        }
         return -1;
     }
 }
@@ -59,6 +67,8 @@ int Listener::accept_one() {
 void Listener::close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    if (spare_fd_ >= 0) ::close(spare_fd_);
+    spare_fd_ = -1;
     if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
     if (!dir_.empty()) ::rmdir(dir_.c_str());
     socket_path_.clear();

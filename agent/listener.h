@@ -21,12 +21,17 @@ public:
     bool open(std::string& error);
     int fd() const { return fd_; }
     const std::string& path() const { return socket_path_; }
-    // Accepts one pending connection (non-blocking, close-on-exec); -1 when none is pending.
+    // A connected fd (non-blocking, close-on-exec), or -1 when none is pending. When the agent is
+    // out of file descriptors a pending connection is accepted and closed at once (so poll() does
+    // not spin on it) and counted in shed_connections().
     int accept_one();
+    size_t shed_connections() const { return shed_; }
     void close();
 
 private:
     int fd_ = -1;
+    int spare_fd_ = -1;  // held open so a connection can still be accepted (and shed) at EMFILE
+    size_t shed_ = 0;
     std::string dir_;
     std::string socket_path_;
 };

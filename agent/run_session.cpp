@@ -90,6 +90,7 @@ private:
     uint64_t exit_wall_us_ = 0;
     int64_t drain_deadline_ = 0;
     bool refused_noted_ = false;
+    bool shed_noted_ = false;
 };
 
 void Session::record(const proto::Record& r) {
@@ -108,7 +109,15 @@ void Session::warn_write_failure(const model::Status& s) {
 
 void Session::accept_connections() {
     for (;;) {
+        const size_t shed_before = listener_.shed_connections();
         const int fd = listener_.accept_one();
+        if (listener_.shed_connections() != shed_before && !shed_noted_) {
+            shed_noted_ = true;
+            const std::string msg = "the agent ran out of file descriptors; a tracked process could not "
+                                    "be recorded (raise `ulimit -n` for tidemark)";
+            recorder_.note(msg, wall_us());
+            err_ << "tidemark: " << msg << "\n";
+        }
         if (fd < 0) return;
         if (conns_.size() >= kMaxConnections) {
             ::close(fd);
