@@ -86,6 +86,18 @@ TEST_CASE("heap-growth healthy twins", "[detectors][growth]") {
         }
         CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
     }
+    SECTION("a cache that warms up for 5 s, then only serves (heap busy but flat)") {
+        TimelineBuilder b;
+        for (int i = 0; i <= 110; ++i) {
+            const double t = i * 0.1;
+            // fills 4 → 30 MiB by t = 5 s (with garbage collected every 0.7 s), then moves
+            // between 27 and 37 MiB with request garbage until exit at 11 s
+            const double fill = t < 5.0 ? 4 * kMiB + 26 * kMiB * t / 5.0 : 27 * kMiB;
+            const double garbage = (t < 5.0 ? 3 : 10) * kMiB * ((i % 7) / 7.0);
+            b.process(t, static_cast<uint64_t>(fill + garbage), 2'000'000);
+        }
+        CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+    }
     SECTION("growth inside the warm-up only") {
         TimelineBuilder b;
         for (int i = 0; i <= 100; ++i) {
