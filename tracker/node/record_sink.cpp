@@ -56,13 +56,15 @@ void RecordSink::begin(bool final, std::chrono::milliseconds wait) {
 
 void RecordSink::add(const proto::Record& r) {
     if (try_encode(r)) return;
-    ++dropped_;
-    if (const auto* s = std::get_if<proto::StringDef>(&r)) {
-        if (pending_string_bytes_ + s->text.size() <= kMaxPendingStringBytes) {
-            pending_strings_.push_back(*s);
-            pending_string_bytes_ += s->text.size();
-        }
+    // A string definition that does not fit now is kept and sent later (begin()): deferred, not
+    // lost, so it is not counted as dropped unless the pending store is full too.
+    if (const auto* s = std::get_if<proto::StringDef>(&r);
+        s != nullptr && pending_string_bytes_ + s->text.size() <= kMaxPendingStringBytes) {
+        pending_strings_.push_back(*s);
+        pending_string_bytes_ += s->text.size();
+        return;
     }
+    ++dropped_;
 }
 
 void RecordSink::commit() {
