@@ -63,7 +63,8 @@ std::string Recorder::describe(ConnectionId conn) const {
     if (it == conns_.end() || !it->second->hello_seen) return "an unidentified client (no Hello yet)";
     const Connection& c = *it->second;
     std::string cmd = c.cmdline.size() > 60 ? c.cmdline.substr(0, 57) + "..." : c.cmdline;
-    return "pid " + std::to_string(c.pid) + (cmd.empty() ? "" : " (" + cmd + ")");
+    return (c.thread_id ? "worker thread " + std::to_string(c.thread_id) + " of " : std::string()) + "pid " +
+           std::to_string(c.pid) + (cmd.empty() ? "" : " (" + cmd + ")");
 }
 
 bool Recorder::on_hello(Connection& c, proto::Hello hello, std::string& error) {
@@ -75,8 +76,12 @@ bool Recorder::on_hello(Connection& c, proto::Hello hello, std::string& error) {
     }
     c.hello_seen = true;
     c.pid = hello.pid;
+    c.thread_id = hello.thread_id;
     c.cmdline = hello.cmdline;
-    if (root_announced_ && !root_tracked_ && static_cast<pid_t>(hello.pid) == root_pid_) {
+    // A worker thread (thread_id != 0) of the target shares its pid but is never the target
+    // itself, even when it connects before the main thread: it gets a proc of its own, and the
+    // target's end still comes from waitpid, not from a worker's connection.
+    if (hello.thread_id == 0 && root_announced_ && !root_tracked_ && static_cast<pid_t>(hello.pid) == root_pid_) {
         // The target itself (or what it exec'd): it is process 0, announced at launch.
         c.is_root = true;
         root_tracked_ = true;
@@ -166,6 +171,14 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 x.site_str = map_string(c, x.site_str);
                 emit(x);
                 return true;
+            } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
+                // Keyed by (proc, type, site): trace string ids are interned by text, so the key
+                // stays the same across this connection's records.
+                x.proc = c.proc;
+                x.type_str = map_string(c, x.type_str);
+                x.site_str = map_string(c, x.site_str);
+                emit(x);
+                return true;
             } else if constexpr (std::is_same_v<T, proto::StreamSample>) {
                 x.id = map_stream(c, x.id);
                 emit(x);
@@ -220,6 +233,9 @@ void Recorder::close_connection(ConnectionId conn, const std::string& reason, ui
         e.proc = c.proc;
         if (c.goodbye_code) {
             e.code = *c.goodbye_code;
+        } else if (c.thread_id) {
+            note(describe(conn) + " closed its connection without a Goodbye (terminated with its "
+                 "process, or it crashed); how it ended is unknown", now_us);
         } else {
             note("pid " + std::to_string(c.pid) + " closed its connection without a Goodbye "
                  "(killed, or it crashed); how it ended is unknown", now_us);

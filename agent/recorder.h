@@ -48,9 +48,12 @@ public:
 
     void note(const std::string& text, uint64_t t_us);
 
-    // A description of a connection for messages: "pid 1234 (node app.js)" or "an unnamed client".
+    // A description of a connection for messages: "pid 1234 (node app.js)", "worker thread 2 of
+    // pid 1234 (node app.js)" or "an unidentified client (no Hello yet)".
     std::string describe(ConnectionId conn) const;
 
+    // Trace-local process indexes handed out: processes and worker threads (each worker_threads
+    // Worker connects on its own and is its own proc, sharing its process's pid).
     uint32_t processes_seen() const { return next_proc_; }
     uint64_t streams_seen() const { return next_stream_id_ - 1; }
 
@@ -61,6 +64,7 @@ private:
         bool is_root = false;
         uint32_t proc = 0;
         uint32_t pid = 0;
+        uint32_t thread_id = 0;  // worker_threads threadId; 0 = the process's main thread
         std::string cmdline;
         std::optional<int32_t> goodbye_code;
         std::unordered_map<uint32_t, uint32_t> strings;   // wire string id → trace string id

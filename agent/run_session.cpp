@@ -31,7 +31,7 @@ namespace {
 constexpr int64_t kFlushTickUs = 250'000;       // trace reaches the disk at least this often
 constexpr int64_t kDetectTickUs = 500'000;      // live findings are refreshed this often
 constexpr int64_t kDrainAfterExitUs = 1'000'000; // how long connections may finish after the target
-constexpr size_t kMaxConnections = 1024;
+constexpr size_t kMaxConnections = 1024;       // one per tracked process and per worker thread
 constexpr size_t kReadBudgetBytes = 1 << 20;    // per connection per loop turn, for fairness
 
 uint64_t wall_us() {
@@ -124,7 +124,8 @@ void Session::accept_connections() {
             if (!refused_noted_) {
                 refused_noted_ = true;
                 recorder_.note("more than " + std::to_string(kMaxConnections) +
-                               " tracked processes at once; further ones were not recorded", wall_us());
+                               " tracker connections (processes and worker threads) at once; further "
+                               "ones were not recorded", wall_us());
             }
             continue;
         }

@@ -31,6 +31,21 @@ std::string flags_text(uint32_t flags) {
     return s;
 }
 
+// "0x1c3(readable|writable|web|site-inferred)": the bits in hex, then the ones with names.
+std::string kind_text(uint32_t kind) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%x", kind);
+    const std::pair<uint32_t, const char*> bits[] = {
+        {proto::kKindReadable, "readable"}, {proto::kKindWritable, "writable"},
+        {proto::kKindReadableObjectMode, "readableObjectMode"}, {proto::kKindWritableObjectMode, "writableObjectMode"},
+        {proto::kKindHttpOutgoing, "http"}, {proto::kKindRegistered, "registered"}, {proto::kKindWeb, "web"},
+        {proto::kKindUserland, "readable-stream"}, {proto::kKindSiteInferred, "site-inferred"}};
+    std::string names;
+    for (const auto& [bit, name] : bits)
+        if (kind & bit) names += (names.empty() ? "" : "|") + std::string(name);
+    return names.empty() ? std::string(hex) : std::string(hex) + "(" + names + ")";
+}
+
 const char* event_name(proto::StreamEventKind k) {
     switch (k) {
         case proto::StreamEventKind::Pipe: return "pipe";
@@ -56,7 +71,9 @@ std::string format_record(const proto::Record& record, const std::unordered_map<
                 return "Hello proc=" + to_string(x.proc) + " pid=" + to_string(x.pid) + " ppid=" + to_string(x.ppid) +
                        " runtime=" + (x.runtime == proto::Runtime::Node ? "node" : x.runtime == proto::Runtime::Native ? "native" : "unknown") +
                        " " + x.runtime_version + " wire=" +
-                       to_string(x.wire_version) + " interval_ms=" + to_string(x.interval_ms) + " cmdline=\"" + x.cmdline + "\"";
+                       to_string(x.wire_version) + " interval_ms=" + to_string(x.interval_ms) +
+                       (x.thread_id ? " thread_id=" + to_string(x.thread_id) : std::string()) + " cmdline=\"" +
+                       x.cmdline + "\"";
             } else if constexpr (std::is_same_v<T, proto::StringDef>) {
                 return "StringDef #" + to_string(x.id) + " = \"" + x.text + "\"";
             } else if constexpr (std::is_same_v<T, proto::ProcessSample>) {
@@ -67,9 +84,8 @@ std::string format_record(const proto::Record& record, const std::unordered_map<
                        " native_live=" + to_string(x.native_live_bytes);
             } else if constexpr (std::is_same_v<T, proto::StreamCreated>) {
                 return "StreamCreated id=" + to_string(x.id) + " proc=" + to_string(x.proc) + " type=" +
-                       quoted(strings, x.type_str) + " at=" + quoted(strings, x.site_str) + " kind=0x" +
-                       [&] { char b[16]; std::snprintf(b, sizeof b, "%x", x.kind); return std::string(b); }() +
-                       " hwm=" + to_string(x.readable_hwm) + "/" + to_string(x.writable_hwm);
+                       quoted(strings, x.type_str) + " at=" + quoted(strings, x.site_str) + " kind=" +
+                       kind_text(x.kind) + " hwm=" + to_string(x.readable_hwm) + "/" + to_string(x.writable_hwm);
             } else if constexpr (std::is_same_v<T, proto::StreamSample>) {
                 return "StreamSample id=" + to_string(x.id) + " " + flags_text(x.flags) + " rlen=" +
                        to_string(x.readable_length) + " wlen=" + to_string(x.writable_length) + " in=" +
@@ -100,8 +116,22 @@ std::string format_record(const proto::Record& record, const std::unordered_map<
                 return "Goodbye proc=" + to_string(x.proc) + " exit_code=" + to_string(x.exit_code);
             } else if constexpr (std::is_same_v<T, proto::ProcessExit>) {
                 return "ProcessExit proc=" + to_string(x.proc) + " code=" + to_string(x.code) + " signal=" + to_string(x.signal);
-            } else {
+            } else if constexpr (std::is_same_v<T, proto::AgentNote>) {
                 return "AgentNote \"" + x.text + "\"";
+            } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
+                std::string s = "StreamAggregate proc=" + to_string(x.proc) + " type=" + quoted(strings, x.type_str) +
+                                " at=" + quoted(strings, x.site_str) + " kind=" + kind_text(x.kind) +
+                                " created=" + to_string(x.created) + " promoted=" + to_string(x.promoted) +
+                                " retired=" + to_string(x.retired) + " site_inferred=" + to_string(x.site_inferred) +
+                                " in=" + to_string(x.bytes_in) + " pushed=" + to_string(x.bytes_pushed) +
+                                " writes=" + to_string(x.write_calls) + " pushes=" + to_string(x.push_calls) +
+                                " peak_rlen=" + to_string(x.peak_readable_length) +
+                                " peak_wlen=" + to_string(x.peak_writable_length) + " hwm=" +
+                                to_string(x.readable_hwm) + "/" + to_string(x.writable_hwm) + " lifetimes=[";
+                for (int i = 0; i < proto::kLifetimeBuckets; ++i) s += (i ? "," : "") + to_string(x.lifetime_hist[i]);
+                return s + "]";
+            } else {
+                static_assert(sizeof(T) == 0, "format_record does not handle this record type");
             }
         },
         record);

@@ -292,8 +292,11 @@ GateResult judge(const Timeline& timeline, const std::vector<Finding>& findings,
     GateResult result;
     result.duration_s = timeline.end_s();
     result.warmup_s = budgets.warmup_s;
-    result.processes = timeline.processes().size();
-    for (const auto& p : timeline.processes()) result.samples += p.samples.size();
+    // Worker threads are connections of a process already counted (and send no samples).
+    for (const auto& p : timeline.processes()) {
+        result.processes += !p.worker();
+        result.samples += p.samples.size();
+    }
 
     for (const auto& [metric, b] : budgets.max_peak) result.budgets.push_back(peak_budget(timeline, metric, b));
     for (const auto& [metric, b] : budgets.max_growth)

@@ -100,7 +100,7 @@ struct GateResult {
     std::vector<FindingVerdict> findings;
     double duration_s = 0;
     double warmup_s = 0;
-    size_t processes = 0;
+    size_t processes = 0;  // processes tracked (worker threads not counted: they share a pid)
     size_t samples = 0;
 
     size_t failures() const;

@@ -26,6 +26,7 @@ ProcessSummary summarize_process(const Timeline& timeline, const ProcessInfo& p)
     ProcessSummary s;
     s.proc = p.proc;
     s.pid = p.pid;
+    s.thread_id = p.thread_id;
     s.samples = p.samples.size();
     s.dropped = p.dropped_records;
     for (const auto& pt : p.samples) {
@@ -91,10 +92,55 @@ std::vector<std::string> flowing_modes(const StreamInfo& s) {
 }
 
 const ProcessInfo* main_process(const Timeline& timeline) {
+    // A worker thread is never the main process, unless nothing else was recorded.
     const ProcessInfo* best = nullptr;
     for (const auto& p : timeline.processes())
-        if (!best || p.proc < best->proc) best = &p;
+        if (!best || (best->worker() && !p.worker()) || (best->worker() == p.worker() && p.proc < best->proc))
+            best = &p;
     return best;
+}
+
+uint32_t thread_of(const Timeline& timeline, uint32_t proc) {
+    const ProcessInfo* p = timeline.process(proc);
+    return p ? p->thread_id : 0;
+}
+
+const char* stream_api(uint32_t kind) {
+    if (kind & proto::kKindWeb) return "web";
+    if (kind & proto::kKindUserland) return "readable-stream";
+    return "node";
+}
+
+std::vector<const StreamAggregateInfo*> aggregates_by_count(const Timeline& timeline) {
+    std::vector<const StreamAggregateInfo*> v;
+    for (const auto& a : timeline.aggregates()) v.push_back(&a);
+    std::stable_sort(v.begin(), v.end(), [](const StreamAggregateInfo* a, const StreamAggregateInfo* b) {
+        return a->latest.created > b->latest.created;
+    });
+    return v;
+}
+
+uint64_t folded_streams(const Timeline& timeline) {
+    uint64_t n = 0;
+    for (const auto& a : timeline.aggregates()) n += a.latest.created;
+    return n;
+}
+
+int median_lifetime_bucket(const proto::StreamAggregate& a) {
+    uint64_t total = 0;
+    for (uint64_t b : a.lifetime_hist) total += b;
+    if (total == 0) return -1;
+    uint64_t seen = 0;
+    for (int i = 0; i < proto::kLifetimeBuckets; ++i) {
+        seen += a.lifetime_hist[i];
+        if (seen * 2 >= total) return i;
+    }
+    return proto::kLifetimeBuckets - 1;
+}
+
+const char* lifetime_bucket_label(int bucket) {
+    static const char* labels[proto::kLifetimeBuckets] = {"<1 ms", "<10 ms", "<100 ms", "<1 s", "<10 s", ">=10 s"};
+    return bucket >= 0 && bucket < proto::kLifetimeBuckets ? labels[bucket] : "-";
 }
 
 }  // namespace report_detail
@@ -117,6 +163,7 @@ nlohmann::json process_json(const Timeline& timeline, const ProcessInfo& p) {
     for (const auto& pt : p.samples) peak_native = std::max(peak_native, pt.native_live_bytes);
     return {{"proc", p.proc},
             {"pid", p.pid},
+            {"thread", p.thread_id},
             {"ppid", p.ppid},
             {"runtime", runtime},
             {"runtime_version", p.runtime_version},
@@ -157,9 +204,12 @@ nlohmann::json stream_json(const Timeline& timeline, const StreamInfo& s) {
     const ProcessInfo* p = timeline.process(s.proc);
     return {{"id", s.id},
             {"pid", p ? p->pid : 0},
+            {"thread", p ? p->thread_id : 0},
             {"type", s.type},
             {"kind", kind},
+            {"api", stream_api(s.kind)},
             {"created_at", s.site.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.site)},
+            {"site_inferred", (s.kind & proto::kKindSiteInferred) != 0},
             {"created_s", s.created_s},
             {"readable_high_water_mark", s.readable_hwm},
             {"writable_high_water_mark", s.writable_hwm},
@@ -181,6 +231,33 @@ nlohmann::json stream_json(const Timeline& timeline, const StreamInfo& s) {
             {"error", s.error_s ? nlohmann::json(s.error_message) : nlohmann::json(nullptr)},
             {"gone_s", optional_time(s.gone_s)},
             {"call_sites", sites}};
+}
+
+nlohmann::json aggregate_json(const Timeline& timeline, const StreamAggregateInfo& a) {
+    const proto::StreamAggregate& x = a.latest;
+    nlohmann::json hist = nlohmann::json::array();
+    for (uint64_t b : x.lifetime_hist) hist.push_back(b);
+    const ProcessInfo* p = timeline.process(a.proc);
+    return {{"type", a.type},
+            {"created_at", a.site.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.site)},
+            {"pid", p ? p->pid : 0},
+            {"thread", p ? p->thread_id : 0},
+            {"api", stream_api(x.kind)},
+            {"count", x.created},
+            {"tracked", x.promoted},
+            {"retired", x.retired},
+            {"site_inferred", x.site_inferred},
+            {"bytes_in", x.bytes_in},
+            {"bytes_pushed", x.bytes_pushed},
+            {"write_calls", x.write_calls},
+            {"push_calls", x.push_calls},
+            {"peak_readable_length", x.peak_readable_length},
+            {"peak_writable_length", x.peak_writable_length},
+            {"readable_high_water_mark", x.readable_hwm},
+            {"writable_high_water_mark", x.writable_hwm},
+            {"lifetime_histogram", hist},
+            {"first_s", a.first_s},
+            {"updated_s", a.updated_s}};
 }
 
 nlohmann::json finding_json(const Finding& f) {
@@ -234,6 +311,9 @@ nlohmann::json report_json_value(const Timeline& timeline, const std::vector<Fin
     nlohmann::json streams = nlohmann::json::array();
     for (const auto& s : timeline.streams()) streams.push_back(stream_json(timeline, s));
     j["streams"] = streams;
+    nlohmann::json aggregates = nlohmann::json::array();
+    for (const StreamAggregateInfo* a : aggregates_by_count(timeline)) aggregates.push_back(aggregate_json(timeline, *a));
+    j["stream_aggregates"] = aggregates;
     nlohmann::json list = nlohmann::json::array();
     for (const Finding* f : sorted_findings(findings)) list.push_back(finding_json(*f));
     j["findings"] = list;

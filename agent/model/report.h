@@ -1,7 +1,9 @@
 // Reports: what `tidemark report` (and `run`/`attach` at exit) prints, in four formats. The
 // content is PRODUCT.md's `report --format json` contract: `process`, `processes` (when a trace
-// holds more than one), `streams`, `findings`. Every number comes from the Timeline and the
-// findings passed in (the CLI calls detect() first), so the report, the gate and the viewer agree.
+// holds more than one; worker threads included, with their `thread`), `streams`,
+// `stream_aggregates` (short-lived streams folded per type and creation site, most numerous
+// first), `findings`. Every number comes from the Timeline and the findings passed in (the CLI
+// calls detect() first), so the report, the gate and the viewer agree.
 #pragma once
 
 #include <cstddef>
@@ -16,13 +18,15 @@
 namespace tidemark::model {
 
 struct ReportOptions {
-    size_t max_streams_text = 20;  // rows of the text/markdown stream table before "… N more"
+    size_t max_streams_text = 20;     // rows of the text/markdown stream table before "… N more"
+    size_t max_aggregates_text = 20;  // rows of the folded-streams table before "… and N more"
 };
 
 // Per-process figures (also used by the gate and the viewer's summary).
 struct ProcessSummary {
     uint32_t proc = 0;
     uint32_t pid = 0;
+    uint32_t thread_id = 0;     // a worker thread's connection (no samples of its own); 0 = main thread
     double duration_s = 0;
     size_t samples = 0;
     double sampled_s = 0;       // first to last process sample: the span the tracker was in

@@ -48,15 +48,54 @@ std::string process_label(const ProcessInfo& p) {
     return cmd + " (pid " + std::to_string(p.pid) + ")";
 }
 
+// "Worker thread 2 of pid 321 (node app.js)".
+std::string worker_label(const ProcessInfo& p) {
+    std::string cmd = p.cmdline;
+    if (cmd.size() > 60) cmd = cmd.substr(0, 57) + "...";
+    return "worker thread " + std::to_string(p.thread_id) + " of pid " + std::to_string(p.pid) +
+           (cmd.empty() ? "" : " (" + cmd + ")");
+}
+
+// What follows a stream's type when it lives in a worker thread: " [worker 2]".
+std::string worker_suffix(uint32_t thread) {
+    return thread ? " [worker " + std::to_string(thread) + "]" : std::string();
+}
+
+// "a / b" for a readable/writable pair, "-" for the side a stream does not have (both shown when
+// the kind is unknown).
+std::string side_pair(uint32_t kind, std::string readable, std::string writable) {
+    if (kind != 0 && !(kind & proto::kKindReadable)) readable = "-";
+    if (kind != 0 && !(kind & proto::kKindWritable)) writable = "-";
+    return readable + " / " + writable;
+}
+
+// Left-aligned columns, two spaces of indent, the last column unpadded.
+void print_table(std::ostringstream& out, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<size_t> width;
+    for (const auto& r : rows) {
+        if (width.size() < r.size()) width.resize(r.size(), 0);
+        for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+    }
+    for (const auto& r : rows) {
+        out << " ";
+        for (size_t c = 0; c < r.size(); ++c) {
+            out << " " << r[c];
+            if (c + 1 < r.size()) out << std::string(width[c] - r[c].size(), ' ');
+        }
+        out << "\n";
+    }
+}
+
 struct StreamRow {
     std::string id, type, site, hwm, peak, flowing, waf, piped, state;
 };
 
-StreamRow stream_row(const StreamInfo& s) {
+StreamRow stream_row(const Timeline& timeline, const StreamInfo& s) {
     StreamRow r;
     r.id = std::to_string(s.id);
-    r.type = s.type.empty() ? "?" : s.type;
+    r.type = (s.type.empty() ? "?" : s.type) + worker_suffix(thread_of(timeline, s.proc));
     r.site = s.site.empty() ? "-" : s.site;
+    if (!s.site.empty() && (s.kind & proto::kKindSiteInferred)) r.site += " (inferred)";
     const bool robj = s.kind & proto::kKindReadableObjectMode, wobj = s.kind & proto::kKindWritableObjectMode;
     auto pair = [&](std::string a, std::string b) {
         if (!s.readable()) a = "-";
@@ -82,6 +121,35 @@ const std::vector<std::string> kHeaders = {"ID", "TYPE", "CREATED AT", "HWM R/W"
 std::vector<std::string> cells(const StreamRow& r) {
     return {r.id, r.type, r.site, r.hwm, r.peak, r.flowing, r.waf, r.piped, r.state};
 }
+
+const std::vector<std::string> kAggregateHeaders = {"TYPE", "CREATED AT", "COUNT", "TRACKED",
+                                                    "PEAK R/W", "BYTES R/W", "LIFETIME"};
+
+std::vector<std::string> aggregate_cells(const Timeline& timeline, const StreamAggregateInfo& a) {
+    const proto::StreamAggregate& x = a.latest;
+    const bool robj = x.kind & proto::kKindReadableObjectMode, wobj = x.kind & proto::kKindWritableObjectMode;
+    std::string site = a.site.empty() ? "-" : a.site;
+    if (x.site_inferred) site += " (site inferred for " + std::to_string(x.site_inferred) + ")";
+    return {(a.type.empty() ? "?" : a.type) + worker_suffix(thread_of(timeline, a.proc)),
+            site,
+            std::to_string(x.created),
+            std::to_string(x.promoted),
+            side_pair(x.kind, fmt_length(x.peak_readable_length, robj), fmt_length(x.peak_writable_length, wobj)),
+            side_pair(x.kind, fmt_length(x.bytes_pushed, robj), fmt_length(x.bytes_in, wobj)),
+            lifetime_bucket_label(median_lifetime_bucket(x))};
+}
+
+// "Short-lived streams folded by type and site: 3 kinds, 12040 streams"
+std::string aggregates_heading(const Timeline& timeline) {
+    const uint64_t n = folded_streams(timeline);
+    const size_t kinds = timeline.aggregates().size();
+    return "Short-lived streams folded by type and site: " + std::to_string(kinds) + (kinds == 1 ? " kind, " : " kinds, ") +
+           std::to_string(n) + (n == 1 ? " stream" : " streams");
+}
+
+const char* kAggregatesLegend =
+    "COUNT created; TRACKED of them also tracked one by one; BYTES R/W pushed / written by the retired "
+    "ones; LIFETIME of the median retired one";
 
 }  // namespace
 
@@ -116,6 +184,22 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
 
     for (const auto& p : timeline.processes()) {
         const ProcessSummary s = summarize_process(timeline, p);
+        if (p.worker()) {
+            // A worker thread's connection: its streams and drops, no memory of its own (memory is
+            // process-wide and sampled by the main thread).
+            size_t tracked = 0;
+            uint64_t folded = 0;
+            for (const auto& st : timeline.streams()) tracked += st.proc == p.proc;
+            for (const auto& a : timeline.aggregates()) folded += a.proc == p.proc ? a.latest.created : 0;
+            std::string label = worker_label(p);
+            label[0] = 'W';
+            out << "\n" << label << ": " << fmt_seconds(s.duration_s) << ", " << tracked
+                << (tracked == 1 ? " stream" : " streams") << " tracked, " << folded << " folded, "
+                << exit_text(p) << "\n";
+            out << "  memory is sampled by its process (pid " << p.pid << ") | dropped " << s.dropped
+                << (s.dropped ? " records (the tracker shed data; figures may be incomplete)" : "") << "\n";
+            continue;
+        }
         out << "\nProcess " << process_label(p);
         if (!p.runtime_version.empty()) out << ", " << p.runtime_version;
         out << ": " << fmt_seconds(s.duration_s) << ", " << s.samples << " samples";
@@ -136,24 +220,23 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
     out << "\nStreams: " << streams.size() << " seen";
     if (streams.empty()) {
         out << "\n";
-        return out.str();
+    } else {
+        out << ", by peak buffered bytes\n";
+        std::vector<std::vector<std::string>> rows = {kHeaders};
+        const size_t shown = std::min(streams.size(), options.max_streams_text);
+        for (size_t i = 0; i < shown; ++i) rows.push_back(cells(stream_row(timeline, *streams[i])));
+        print_table(out, rows);
+        if (streams.size() > shown) out << "  … " << (streams.size() - shown) << " more\n";
     }
-    out << ", by peak buffered bytes\n";
-    std::vector<std::vector<std::string>> rows = {kHeaders};
-    const size_t shown = std::min(streams.size(), options.max_streams_text);
-    for (size_t i = 0; i < shown; ++i) rows.push_back(cells(stream_row(*streams[i])));
-    std::vector<size_t> width(kHeaders.size(), 0);
-    for (const auto& r : rows)
-        for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
-    for (const auto& r : rows) {
-        out << " ";
-        for (size_t c = 0; c < r.size(); ++c) {
-            out << " " << r[c];
-            if (c + 1 < r.size()) out << std::string(width[c] - r[c].size(), ' ');
-        }
-        out << "\n";
-    }
-    if (streams.size() > shown) out << "  … " << (streams.size() - shown) << " more\n";
+
+    const auto aggregates = aggregates_by_count(timeline);
+    if (aggregates.empty()) return out.str();
+    out << "\n" << aggregates_heading(timeline) << "\n  (" << kAggregatesLegend << ")\n";
+    std::vector<std::vector<std::string>> rows = {kAggregateHeaders};
+    const size_t shown = std::min(aggregates.size(), options.max_aggregates_text);
+    for (size_t i = 0; i < shown; ++i) rows.push_back(aggregate_cells(timeline, *aggregates[i]));
+    print_table(out, rows);
+    if (aggregates.size() > shown) out << "  … and " << (aggregates.size() - shown) << " more\n";
     return out.str();
 }
 
@@ -196,26 +279,45 @@ std::string report_markdown(const Timeline& timeline, const std::vector<Finding>
         << "|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& p : timeline.processes()) {
         const ProcessSummary s = summarize_process(timeline, p);
+        if (p.worker()) {
+            out << "| " << p.pid << " (worker thread " << p.thread_id << ") | `" << esc(p.cmdline) << "` | "
+                << fmt_seconds(s.duration_s) << " | - | - | - | - | - | " << exit_text(p) << " | " << s.dropped << " |\n";
+            continue;
+        }
         out << "| " << p.pid << " | `" << esc(p.cmdline) << "` | " << fmt_seconds(s.duration_s) << " | " << s.samples
             << " | " << format_bytes(double(s.peak_rss_bytes)) << " | " << format_bytes(double(s.peak_heap_used_bytes))
             << " | " << format_bytes(double(s.peak_external_bytes)) << " | "
             << format_bytes(double(s.peak_array_buffers_bytes)) << " | " << exit_text(p) << " | " << s.dropped << " |\n";
     }
+    auto table = [&](const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+        out << "|";
+        for (const auto& h : headers) out << " " << h << " |";
+        out << "\n|";
+        for (size_t i = 0; i < headers.size(); ++i) out << "---|";
+        out << "\n";
+        for (const auto& r : rows) {
+            out << "|";
+            for (const auto& c : r) out << " " << esc(c) << " |";
+            out << "\n";
+        }
+    };
     const auto streams = streams_by_peak(timeline);
     out << "\n### Streams (" << streams.size() << ", by peak buffered bytes)\n\n";
-    if (streams.empty()) return out.str();
-    out << "|";
-    for (const auto& h : kHeaders) out << " " << h << " |";
-    out << "\n|";
-    for (size_t i = 0; i < kHeaders.size(); ++i) out << "---|";
-    out << "\n";
-    const size_t shown = std::min(streams.size(), options.max_streams_text);
-    for (size_t i = 0; i < shown; ++i) {
-        out << "|";
-        for (const auto& c : cells(stream_row(*streams[i]))) out << " " << esc(c) << " |";
-        out << "\n";
+    if (!streams.empty()) {
+        std::vector<std::vector<std::string>> rows;
+        const size_t shown = std::min(streams.size(), options.max_streams_text);
+        for (size_t i = 0; i < shown; ++i) rows.push_back(cells(stream_row(timeline, *streams[i])));
+        table(kHeaders, rows);
+        if (streams.size() > shown) out << "\n… " << (streams.size() - shown) << " more\n";
     }
-    if (streams.size() > shown) out << "\n… " << (streams.size() - shown) << " more\n";
+    const auto aggregates = aggregates_by_count(timeline);
+    if (aggregates.empty()) return out.str();
+    out << "\n### " << aggregates_heading(timeline) << "\n\n" << kAggregatesLegend << ".\n\n";
+    std::vector<std::vector<std::string>> rows;
+    const size_t shown = std::min(aggregates.size(), options.max_aggregates_text);
+    for (size_t i = 0; i < shown; ++i) rows.push_back(aggregate_cells(timeline, *aggregates[i]));
+    table(kAggregateHeaders, rows);
+    if (aggregates.size() > shown) out << "\n… and " << (aggregates.size() - shown) << " more\n";
     return out.str();
 }
 

@@ -131,6 +131,29 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
     }
 }
 
+void Timeline::apply_aggregate(const proto::StreamAggregate& a, double t_s) {
+    // Keyed by the strings' texts, not their ids: the agent stops deduplicating strings past a
+    // limit, and one text under two ids is still one key.
+    auto key = std::make_tuple(a.proc, string(a.type_str), string(a.site_str));
+    auto [it, inserted] = aggregate_index_.try_emplace(key, aggregates_.size());
+    if (inserted) {
+        StreamAggregateInfo info;
+        info.proc = a.proc;
+        info.type = std::get<1>(key);
+        info.site = std::get<2>(key);
+        info.first_s = t_s;
+        info.updated_s = t_s;
+        info.latest = a;
+        aggregates_.push_back(std::move(info));
+        return;
+    }
+    StreamAggregateInfo& info = aggregates_[it->second];
+    info.first_s = std::min(info.first_s, t_s);
+    if (t_s < info.updated_s) return;  // older than what we hold: a keyframe repeat
+    info.updated_s = t_s;              // cumulative totals: the latest record supersedes
+    info.latest = a;
+}
+
 void Timeline::apply(const proto::Record& r) {
     const double t_s = to_seconds(proto::record_time_us(r));
     if (t_s > end_s_) end_s_ = t_s;
@@ -142,6 +165,7 @@ void Timeline::apply(const proto::Record& r) {
                 const bool first = p.pid == 0 && p.cmdline.empty();
                 p.pid = x.pid;
                 p.ppid = x.ppid;
+                p.thread_id = x.thread_id;
                 p.runtime = x.runtime;
                 p.runtime_version = x.runtime_version;
                 p.cmdline = x.cmdline;
@@ -214,6 +238,10 @@ void Timeline::apply(const proto::Record& r) {
                 if (!p.end_s || t_s > *p.end_s) p.end_s = t_s;
             } else if constexpr (std::is_same_v<T, proto::AgentNote>) {
                 notes_.push_back({t_s, x.text});
+            } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
+                apply_aggregate(x, t_s);
+            } else {
+                static_assert(sizeof(T) == 0, "Timeline::apply does not handle this record type");
             }
         },
         r);

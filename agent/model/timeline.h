@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -34,6 +35,10 @@ struct ProcessInfo {
     uint32_t proc = 0;  // trace-local index
     uint32_t pid = 0;
     uint32_t ppid = 0;
+    // worker_threads threadId of the connection, 0 for a process's main thread. A worker thread of
+    // pid P is its own ProcessInfo (its streams, drops and end), but it sends no ProcessSamples:
+    // memory is process-wide and sampled by the main thread.
+    uint32_t thread_id = 0;
     proto::Runtime runtime = proto::Runtime::Unknown;
     std::string runtime_version;
     std::string cmdline;
@@ -44,6 +49,8 @@ struct ProcessInfo {
     std::optional<int> exit_code;    // set when it exited normally
     std::optional<int> exit_signal;  // set when a signal ended it
     std::optional<double> end_s;
+
+    bool worker() const { return thread_id != 0; }
 };
 
 // A stream's samples are stored as state changes: a run of identical samples is kept as its
@@ -93,6 +100,20 @@ struct StreamInfo {
     const proto::StreamSample* last() const { return samples.empty() ? nullptr : &samples.back().s; }
 };
 
+// Short-lived streams the tracker folded into one cumulative record per (process, type, creation
+// site) instead of announcing each (proto::StreamAggregate). `latest` is the newest record of the
+// key (trace-global string ids); the counters in it are cumulative, so it supersedes the earlier ones.
+struct StreamAggregateInfo {
+    uint32_t proc = 0;
+    std::string type;  // constructor name
+    std::string site;  // creation site "file:line" ("" if unknown)
+    double first_s = 0;   // first record of the key
+    double updated_s = 0; // time of `latest`
+    proto::StreamAggregate latest;
+
+    uint32_t kind() const { return latest.kind; }
+};
+
 struct PipeEdge {
     StreamId src = 0;
     StreamId dst = 0;
@@ -138,6 +159,8 @@ public:
     const ProcessInfo* process(uint32_t proc) const;
     const std::vector<PipeEdge>& edges() const { return edges_; }
     const std::vector<PipelineInfo>& pipelines() const { return pipelines_; }
+    // One entry per (proc, type, site) key, in the order keys were first seen.
+    const std::vector<StreamAggregateInfo>& aggregates() const { return aggregates_; }
     const std::vector<Note>& notes() const { return notes_; }
     const std::string& string(uint32_t id) const;
 
@@ -146,6 +169,7 @@ private:
     ProcessInfo& process_mut(uint32_t proc);
     void apply_stream_event(const proto::StreamEvent& e, double t_s);
     void add_stream_sample(const proto::StreamSample& s, double t_s);
+    void apply_aggregate(const proto::StreamAggregate& a, double t_s);
 
     uint64_t start_us_ = 0;
     double end_s_ = 0;
@@ -159,6 +183,8 @@ private:
     std::vector<PipelineInfo> pipelines_;
     std::vector<Note> notes_;
     std::unordered_map<uint32_t, std::string> strings_;
+    std::vector<StreamAggregateInfo> aggregates_;
+    std::map<std::tuple<uint32_t, std::string, std::string>, size_t> aggregate_index_;  // (proc, type, site)
 };
 
 }  // namespace tidemark::model

@@ -29,7 +29,12 @@ namespace tidemark::model::format {
 // opens files whose version is in [kOldestReadable, kCurrentVersion], and newer files whose
 // header says min_reader <= kCurrentVersion (a newer writer promising it only added things an
 // older reader can skip: new chunk types).
-inline constexpr uint16_t kCurrentVersion = 1;
+// Version history (docs/FORMAT.md "Versions"):
+//   1  the first format.
+//   2  record type 11 (StreamAggregate), Hello's optional trailing thread_id and StreamCreated kind
+//      bits 6-8 (web, readable-stream, site inferred). Written with min_reader = 2: a version-1
+//      reader cannot skip a record it does not know. Version-1 files decode unchanged.
+inline constexpr uint16_t kCurrentVersion = 2;
 inline constexpr uint16_t kOldestReadable = 1;
 
 inline constexpr char kFileMagic[8] = {'T', 'I', 'D', 'E', 'M', 'A', 'R', 'K'};

@@ -58,6 +58,9 @@ void KeyframeState::apply(const proto::Record& record) {
                 processes_[x.proc].goodbye = x;
             } else if constexpr (std::is_same_v<T, proto::ProcessExit>) {
                 processes_[x.proc].exit = x;
+            } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
+                auto [it, inserted] = aggregates_.try_emplace({x.proc, x.type_str, x.site_str}, x);
+                if (!inserted && x.t_us >= it->second.t_us) it->second = x;
             }
             // AgentNote: free text of the moment, not state.
         },
@@ -100,6 +103,7 @@ std::vector<proto::Record> KeyframeState::snapshot() {
             it = pipelines_.erase(it);
         }
     }
+    for (const auto& [key, a] : aggregates_) out.emplace_back(a);
     for (const auto& [proc, p] : processes_)
         if (p.sample) out.emplace_back(*p.sample);
     return out;

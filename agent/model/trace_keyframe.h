@@ -1,6 +1,7 @@
 // KeyframeState: the part of a trace's history that a reader starting mid-file needs — every
 // string, each process's Hello and latest counters, every live stream's creation, latest sample,
-// lifecycle events and call sites, open pipes and pipelines touching live streams. The writer
+// lifecycle events and call sites, open pipes and pipelines touching live streams, and the latest
+// StreamAggregate of every (process, type, site) key (cumulative: the latest says it all). The writer
 // feeds it every record and writes snapshot() as a keyframe chunk. Memory stays proportional to
 // what is alive: a stream's state is dropped when it is Gone.
 #pragma once
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -20,7 +22,7 @@ class KeyframeState {
 public:
     void apply(const proto::Record& record);
     // The state as records, in an order a Timeline can apply: strings, processes, streams,
-    // their samples and events, pipes, pipelines, latest process samples.
+    // their samples and events, pipes, pipelines, stream aggregates, latest process samples.
     std::vector<proto::Record> snapshot();
 
     size_t live_streams() const { return streams_.size(); }
@@ -47,6 +49,9 @@ private:
     std::map<uint32_t, Process> processes_;
     std::unordered_map<uint64_t, Stream> streams_;
     std::map<uint64_t, proto::Pipeline> pipelines_;
+    // (proc, type_str, site_str) → latest record. Kept for the whole trace: a key is one line per
+    // constructor call site, so this stays as small as the program's source.
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, proto::StreamAggregate> aggregates_;
 };
 
 }  // namespace tidemark::model

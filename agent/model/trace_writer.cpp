@@ -64,7 +64,8 @@ TraceWriter::Created TraceWriter::create(const std::string& path, uint64_t start
     uint8_t header[format::kFileHeaderBytes] = {};
     std::memcpy(header, format::kFileMagic, 8);
     format::put_u16(header + 8, format::kCurrentVersion);
-    format::put_u16(header + 10, format::kCurrentVersion);  // min reader: v1 has nothing to skip
+    // min reader: v2's new record type cannot be skipped by a v1 reader (time deltas chain)
+    format::put_u16(header + 10, format::kCurrentVersion);
     format::put_u32(header + 12, static_cast<uint32_t>(format::kFileHeaderBytes));
     format::put_u64(header + 16, start_us);
     Status s = w->write_all(header, sizeof header);

@@ -1,6 +1,7 @@
 // Benchmark workload: creates N live idle streams (default 10,000: Readables, Writables and
 // PassThroughs in equal parts), then idles for S seconds (default 10) and prints one JSON line:
-// CPU time (user+sys µs) spent while idling, wall time of the idle window, and creation cost.
+// CPU time (user+sys µs) spent while idling, wall time of the idle window, creation cost, and the
+// process's CPU and wall time so far (total_cpu_us, uptime_us: from process start, startup included).
 // Usage: node idle_streams.js [N] [SECONDS]
 const { Readable, Writable, PassThrough } = require('stream');
 const n = +process.argv[2] || 10000;
@@ -20,7 +21,9 @@ setTimeout(() => {
   setTimeout(() => {
     const c2 = process.cpuUsage(c1);
     const wallUs = Number(process.hrtime.bigint() - t1) / 1e3;
+    const total = process.cpuUsage();
     console.log(JSON.stringify({ streams: keep.length, idle_cpu_us: c2.user + c2.system, idle_wall_us: wallUs,
-      create_wall_us: createUs, create_cpu_us: (c1.user + c1.system) - (c0.user + c0.system) }));
+      create_wall_us: createUs, create_cpu_us: (c1.user + c1.system) - (c0.user + c0.system),
+      total_cpu_us: total.user + total.system, uptime_us: Math.round(performance.now() * 1e3) }));
   }, seconds * 1000);
 }, 1000);

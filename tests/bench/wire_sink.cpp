@@ -31,7 +31,7 @@ static void print(const proto::Record& r) {
     std::visit([](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, proto::Hello>)
-            std::printf("Hello pid=%u ppid=%u v=%s interval=%u cmd=%s\n", x.pid, x.ppid, x.runtime_version.c_str(), x.interval_ms, x.cmdline.c_str());
+            std::printf("Hello pid=%u ppid=%u thread=%u v=%s interval=%u cmd=%s\n", x.pid, x.ppid, x.thread_id, x.runtime_version.c_str(), x.interval_ms, x.cmdline.c_str());
         else if constexpr (std::is_same_v<T, proto::StringDef>) std::printf("String %u %s\n", x.id, x.text.c_str());
         else if constexpr (std::is_same_v<T, proto::ProcessSample>)
             std::printf("Process rss=%llu heap=%llu ab=%llu delay=%llu/%llu\n", (unsigned long long)x.rss_bytes, (unsigned long long)x.heap_used_bytes, (unsigned long long)x.array_buffers_bytes, (unsigned long long)x.loop_delay_mean_us, (unsigned long long)x.loop_delay_max_us);
@@ -49,6 +49,11 @@ static void print(const proto::Record& r) {
             std::printf("CallSite id=%llu kind=%d site=%u count=%llu\n", (unsigned long long)x.id, (int)x.kind, x.site_str, (unsigned long long)x.count);
         else if constexpr (std::is_same_v<T, proto::Dropped>) std::printf("Dropped %llu\n", (unsigned long long)x.records);
         else if constexpr (std::is_same_v<T, proto::Goodbye>) std::printf("Goodbye code=%d\n", x.exit_code);
+        else if constexpr (std::is_same_v<T, proto::StreamAggregate>)
+            std::printf("Aggregate type=%u site=%u kind=%u created=%llu promoted=%llu retired=%llu inferred=%llu in=%llu pushed=%llu peak=%llu/%llu life=%llu,%llu,%llu,%llu,%llu,%llu\n", x.type_str, x.site_str, x.kind,
+                        (unsigned long long)x.created, (unsigned long long)x.promoted, (unsigned long long)x.retired, (unsigned long long)x.site_inferred, (unsigned long long)x.bytes_in, (unsigned long long)x.bytes_pushed,
+                        (unsigned long long)x.peak_readable_length, (unsigned long long)x.peak_writable_length, (unsigned long long)x.lifetime_hist[0], (unsigned long long)x.lifetime_hist[1], (unsigned long long)x.lifetime_hist[2],
+                        (unsigned long long)x.lifetime_hist[3], (unsigned long long)x.lifetime_hist[4], (unsigned long long)x.lifetime_hist[5]);
         else std::printf("other record\n");
     }, r);
 }

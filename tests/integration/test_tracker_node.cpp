@@ -52,6 +52,7 @@ struct Run {
     std::map<uint32_t, std::string> strings;
     std::string decode_error;
     std::vector<proto::Hello> hellos;      // first record of every connection, in accept order
+    std::vector<std::shared_ptr<Run>> others;  // every later connection (children, workers), in full
 
     template <class T> std::vector<T> all() const {
         std::vector<T> out;
@@ -62,6 +63,13 @@ struct Run {
     std::string text(uint32_t id) const {
         auto it = strings.find(id);
         return it == strings.end() ? std::string() : it->second;
+    }
+    // The latest (cumulative) aggregate of short-lived streams of a type.
+    const proto::StreamAggregate* aggregate(const std::string& type) const {
+        const proto::StreamAggregate* last = nullptr;
+        for (const auto& r : records)
+            if (const auto* x = std::get_if<proto::StreamAggregate>(&r); x && text(x->type_str) == type) last = x;
+        return last;
     }
     const proto::StreamCreated* created(const std::string& type) const {
         for (const auto& r : records)
@@ -159,7 +167,7 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
     // The first connection is read into `run` as the options say; later ones (child processes)
     // are read fully into their own Run, of which only the Hello is kept.
     std::atomic<bool> stop{false};
-    std::vector<std::unique_ptr<Run>> others;
+    std::vector<std::shared_ptr<Run>> others;
     std::vector<std::thread> readers;
     std::thread acceptor([&] {
         bool first = true;
@@ -176,7 +184,7 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
                     ::close(fd);
                 });
             } else {
-                others.push_back(std::make_unique<Run>());
+                others.push_back(std::make_shared<Run>());
                 readers.emplace_back([other = others.back().get(), fd] {
                     read_records(fd, *other, false);
                     ::close(fd);
@@ -206,6 +214,7 @@ Run run_node(const std::string& fixture, const std::vector<std::string>& args, c
     for (const auto& o : others)
         if (!o->records.empty())
             if (const auto* h = std::get_if<proto::Hello>(&o->records.front())) run.hellos.push_back(*h);
+    run.others = others;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     run.output = slurp(out_path);
     ::unlink(sock_path.c_str());
@@ -405,7 +414,12 @@ TEST_CASE("node tracker: child processes follow the claim rule", "[tracker][node
         CHECK(run.output.find("child done") != std::string::npos);
         REQUIRE(run.hellos.size() == 1);
         CHECK(run.hellos.front().cmdline.find("spawn_child.js") != std::string::npos);
-        CHECK(run.created("Readable") != nullptr);
+        // Its own Readable ends at once: folded into an aggregate, not announced one by one.
+        const auto* own = run.aggregate("Readable");
+        REQUIRE(own);
+        CHECK(own->created == 1);
+        CHECK(own->retired == 1);
+        CHECK(ends_with(run.text(own->site_str), "spawn_child.js:5"));
     }
     SECTION("TIDEMARK_FOLLOW_CHILDREN=1: every node process is tracked") {
         Options opt;
@@ -467,11 +481,13 @@ TEST_CASE("node tracker: errors, destroy and garbage-collected streams", "[track
     }
     CHECK(error_seen);
     CHECK(destroy_seen);
-    size_t passthroughs_gone = 0;
-    for (const auto& c : run.all<proto::StreamCreated>())
-        if (run.text(c.type_str) == "PassThrough" && std::find(gone.begin(), gone.end(), c.id) != gone.end())
-            ++passthroughs_gone;
-    CHECK(passthroughs_gone == 100);
+    // The 100 PassThroughs were never used: counted in their aggregate, never announced one by one.
+    CHECK(run.created("PassThrough") == nullptr);
+    const auto* unused = run.aggregate("PassThrough");
+    REQUIRE(unused);
+    CHECK(unused->created == 100);
+    CHECK(unused->promoted == 0);
+    CHECK(ends_with(run.text(unused->site_str), "lifecycle.js:8"));
     uint32_t last_flags = 0;
     for (const auto& s : run.all<proto::StreamSample>())
         if (s.id == failing->id) last_flags = s.flags;
@@ -479,14 +495,35 @@ TEST_CASE("node tracker: errors, destroy and garbage-collected streams", "[track
     CHECK((last_flags & proto::kFlagDestroyed) != 0);
 }
 
-TEST_CASE("node tracker: worker threads are left alone", "[tracker][node]") {
+TEST_CASE("node tracker: a worker thread is tracked on a connection of its own", "[tracker][node]") {
     Options opt;
-    opt.via_node_options = true;  // so the worker would inherit the preload too
+    opt.via_node_options = true;  // so the worker inherits the preload too
     const Run run = run_node("worker.js", {}, opt);
     REQUIRE(run.exit_code == 0);
     CHECK(run.output == "worker ok\n");
-    CHECK(run.hellos.size() == 1);
-    CHECK(run.created("PassThrough") == nullptr);
+    REQUIRE(run.hellos.size() == 2);
+    CHECK(run.hellos[0].thread_id == 0);
+    CHECK(run.hellos[1].thread_id >= 1);
+    CHECK(run.hellos[1].pid == run.hellos[0].pid);
+    REQUIRE(run.others.size() == 1);
+    const Run& worker = *run.others[0];
+    CHECK(worker.decode_error.empty());
+    CHECK(worker.all<proto::ProcessSample>().empty());  // process counters come from the main thread
+    const auto* slow = worker.created("Writable");
+    REQUIRE(slow);
+    uint64_t waf = 0;
+    for (const auto& s : worker.all<proto::StreamSample>())
+        if (s.id == slow->id) waf = s.writes_after_false;
+    CHECK(waf == 63);  // the first write of 1 KiB filled it; the other 63 came after false
+    bool site_seen = false;
+    for (const auto& c : worker.all<proto::CallSite>())
+        site_seen |= c.id == slow->id && worker.text(c.site_str).find("[worker eval]:5") != std::string::npos;
+    CHECK(site_seen);
+    const auto* pass = worker.aggregate("PassThrough");  // never written: counted, not announced
+    REQUIRE(pass);
+    CHECK(pass->created == 1);
+    CHECK(ends_with(worker.text(pass->site_str), "[worker eval]:3"));
+    CHECK(run.created("Writable") == nullptr);  // the main thread's connection carries none of it
 }
 
 TEST_CASE("node tracker: creation sites of user classes name the new expression", "[tracker][node]") {
@@ -497,8 +534,11 @@ TEST_CASE("node tracker: creation sites of user classes name the new expression"
         {"PassThrough", "subclass_sites.js:6"}, {"Legacy", "subclass_sites.js:13"}};
     for (const auto& [type, site] : expected) {
         INFO(type);
-        const auto* created = run.created(type);
-        REQUIRE(created);
-        CHECK(ends_with(run.text(created->site_str), site));
+        // Never used: each is counted in the aggregate of its type and site.
+        const auto* folded = run.aggregate(type);
+        REQUIRE(folded);
+        CHECK(folded->created == 1);
+        CHECK(folded->site_inferred == 0);
+        CHECK(ends_with(run.text(folded->site_str), site));
     }
 }

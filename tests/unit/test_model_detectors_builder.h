@@ -106,6 +106,33 @@ public:
         tl.apply(p);
     }
 
+    // Another connection of the same pid: a worker_threads Worker (its own proc, no samples).
+    void worker(double t, uint32_t proc, uint32_t thread_id) {
+        proto::Hello h;
+        h.t_us = us(t);
+        h.pid = 4242;
+        h.runtime = proto::Runtime::Node;
+        h.interval_ms = 100;
+        h.proc = proc;
+        h.thread_id = thread_id;
+        tl.apply(h);
+    }
+
+    // created() for a stream of another proc (a worker thread's).
+    void created_in(uint32_t proc, uint64_t id, uint32_t kind, const std::string& type, const std::string& site,
+                    double t = 0, uint64_t readable_hwm = 16384, uint64_t writable_hwm = 16384) {
+        proto::StreamCreated c;
+        c.t_us = us(t);
+        c.proc = proc;
+        c.id = id;
+        c.kind = kind;
+        c.type_str = str(type);
+        c.site_str = str(site);
+        c.readable_hwm = readable_hwm;
+        c.writable_hwm = writable_hwm;
+        tl.apply(c);
+    }
+
     void exit(double t, int code = 0) {
         proto::ProcessExit x;
         x.t_us = us(t);

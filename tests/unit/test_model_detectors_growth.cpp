@@ -159,3 +159,61 @@ TEST_CASE("external-growth keys on external, not RSS alone", "[detectors][growth
         CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
     }
 }
+
+TEST_CASE("growth: a worker thread without samples yields no growth finding and no crash", "[detectors][growth]") {
+    SECTION("beside a flat main thread while the worker's own stream buffer climbs") {
+        TimelineBuilder b;
+        b.worker(0.2, 1, 1);
+        b.created_in(1, 50, proto::kKindWritable, "WorkerSink", "/app/worker.js:9", 0.3);
+        auto& s = b.state(50);
+        b.sample(0.3, 50);
+        b.call_site(0.45, 50, proto::CallSiteKind::WriteAfterFalse, "/app/worker.js:20", 1);
+        for (int i = 0; i <= 80; ++i) {
+            const double t = i * 0.1;
+            b.process(t, 20'000'000, 2'000'000);
+            if (t < 0.5) continue;
+            s.write_calls += 16;
+            s.bytes_in += 1 << 20;
+            s.writable_length += 1 << 20;
+            s.writes_after_false += 16;
+            s.flags = proto::kFlagNeedDrain | proto::kFlagWriting;
+            b.sample(t, 50);
+        }
+        const auto all = model::detect(b.tl);
+        CHECK(of_kind(all, "heap-growth").empty());
+        CHECK(of_kind(all, "external-growth").empty());
+        // The worker's stream is judged on its own samples like any other.
+        const auto ignored = of_kind(all, "ignored-backpressure");
+        REQUIRE(ignored.size() == 1);
+        REQUIRE(ignored[0].stream);
+        CHECK(ignored[0].stream->id == 50);
+        CHECK(ignored[0].site == "/app/worker.js:20");
+    }
+    SECTION("a worker's connection alone") {
+        model::Timeline t;
+        t.set_start_us(TimelineBuilder::kStartUs);
+        proto::Hello h;
+        h.t_us = TimelineBuilder::us(0);
+        h.pid = 4242;
+        h.proc = 1;
+        h.thread_id = 3;
+        t.apply(h);
+        proto::StreamCreated c;
+        c.t_us = TimelineBuilder::us(0.1);
+        c.proc = 1;
+        c.id = 1;
+        c.kind = proto::kKindReadable;
+        t.apply(c);
+        for (int i = 1; i <= 50; ++i) {
+            proto::StreamSample x;
+            x.t_us = TimelineBuilder::us(i * 0.1);
+            x.id = 1;
+            x.readable_length = 10;
+            t.apply(x);
+        }
+        t.apply(proto::Goodbye{TimelineBuilder::us(5.5), 1, 0});
+        const auto all = model::detect(t);
+        CHECK(of_kind(all, "heap-growth").empty());
+        CHECK(of_kind(all, "external-growth").empty());
+    }
+}

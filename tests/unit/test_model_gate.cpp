@@ -259,3 +259,42 @@ TEST_CASE("baseline: growth where the baseline was flat fails — the same flat 
     CHECK(heap_growth(same).passed);
     CHECK_FALSE(heap_growth(leak).passed);
 }
+
+TEST_CASE("a worker thread without samples is judged with its process and never breaks the gate") {
+    // The main thread's samples grow steadily; a worker thread of the same pid sends none.
+    Timeline t = make_timeline([](double ts) {
+        Mem m;
+        m.heap = 20 * MB + 1 * MB * ts;
+        return m;
+    });
+    proto::Hello worker;
+    worker.t_us = kStartUs + 500'000;
+    worker.pid = 4242;
+    worker.runtime = proto::Runtime::Node;
+    worker.proc = 1;
+    worker.thread_id = 1;
+    t.apply(worker);
+    t.apply(proto::ProcessExit{kStartUs + 3'000'000, 1, 0, 0});
+    Budgets b = growth_budget(2);
+    b.max_peak[Metric::HeapUsed] = SizeBudget{1'000'000'000, "1GB"};
+    const GateResult r = judge(t, {}, b);
+    CHECK(r.processes == 1);  // a worker thread is part of its process
+    REQUIRE(r.budgets.size() == 2);
+    for (const auto& budget : r.budgets) {
+        INFO(budget.message);
+        CHECK(budget.judged);
+        CHECK(budget.pid == 4242);
+    }
+    CHECK_FALSE(r.passed());  // the main thread's growth is still caught
+
+    // Only a worker's connection (its main thread was never tracked): nothing to judge, no crash.
+    Timeline alone;
+    alone.set_start_us(kStartUs);
+    alone.apply(worker);
+    const GateResult none = judge(alone, {}, b);
+    CHECK(none.processes == 0);
+    CHECK(none.samples == 0);
+    REQUIRE(none.budgets.size() == 2);
+    for (const auto& budget : none.budgets) CHECK_FALSE(budget.judged);
+    CHECK(none.passed());
+}

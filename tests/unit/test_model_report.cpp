@@ -187,3 +187,160 @@ TEST_CASE("format_bytes reads like a person would write it", "[model][report]") 
     CHECK(format_bytes(16384) == "16 KiB");
     CHECK(format_bytes(1.5 * 1024 * 1024) == "1.5 MiB");
 }
+
+namespace {
+
+// sample_timeline plus a worker thread of pid 321 (proc 1, threadId 1) with one tracked stream,
+// and three folded keys: two in the main thread, one in the worker.
+Timeline timeline_with_aggregates(int extra_keys = 0) {
+    Timeline t = sample_timeline();
+    proto::Hello w; w.t_us = ms(1000); w.pid = 321; w.ppid = 1; w.proc = 1; w.thread_id = 1;
+    w.runtime = proto::Runtime::Node; w.cmdline = "node app.js";
+    t.apply(w);
+    t.apply(proto::StringDef{ms(1000), 5, "IncomingMessage"});
+    t.apply(proto::StringDef{ms(1000), 6, "server.js:10"});
+    t.apply(proto::StringDef{ms(1000), 7, "ReadableStream"});
+    t.apply(proto::StringDef{ms(1000), 8, "worker.js:3"});
+    proto::StreamCreated ws; ws.t_us = ms(1100); ws.proc = 1; ws.id = 9; ws.type_str = 7; ws.site_str = 8;
+    ws.kind = proto::kKindReadable | proto::kKindWeb | proto::kKindSiteInferred; ws.readable_hwm = 1;
+    t.apply(ws);
+    proto::StreamCreated us; us.t_us = ms(1200); us.id = 10; us.type_str = 4; us.site_str = 3;
+    us.kind = proto::kKindReadable | proto::kKindUserland; us.readable_hwm = 16384;
+    t.apply(us);
+
+    proto::StreamAggregate a;  // IncomingMessage at server.js:10, main thread: superseded below
+    a.t_us = ms(1500); a.proc = 0; a.type_str = 5; a.site_str = 6; a.kind = proto::kKindReadable;
+    a.created = 100; a.promoted = 1; a.retired = 90; a.bytes_pushed = 5000; a.readable_hwm = 16384;
+    a.lifetime_hist[0] = 90;
+    t.apply(a);
+    a.t_us = ms(2500); a.created = 1200; a.promoted = 2; a.retired = 1190; a.site_inferred = 40;
+    a.bytes_pushed = 1'200'000; a.push_calls = 2400; a.peak_readable_length = 8192;
+    a.lifetime_hist[0] = 300; a.lifetime_hist[1] = 800; a.lifetime_hist[2] = 90;
+    t.apply(a);
+    proto::StreamAggregate b;  // Writable at app.js:7, main thread
+    b.t_us = ms(2000); b.proc = 0; b.type_str = 1; b.site_str = 2; b.kind = proto::kKindWritable;
+    b.created = 30; b.retired = 30; b.bytes_in = 3000; b.write_calls = 60; b.peak_writable_length = 100;
+    b.writable_hwm = 16384; b.lifetime_hist[5] = 30;
+    t.apply(b);
+    proto::StreamAggregate c;  // ReadableStream at worker.js:3, in the worker
+    c.t_us = ms(2200); c.proc = 1; c.type_str = 7; c.site_str = 8; c.kind = proto::kKindReadable | proto::kKindWeb;
+    c.created = 500; c.promoted = 1; c.retired = 499; c.bytes_pushed = 499; c.readable_hwm = 1;
+    c.lifetime_hist[3] = 499;
+    t.apply(c);
+    for (int i = 0; i < extra_keys; ++i) {
+        const uint32_t site = 100 + uint32_t(i);
+        t.apply(proto::StringDef{ms(3000), site, "gen.js:" + std::to_string(i + 1)});
+        proto::StreamAggregate x;
+        x.t_us = ms(3000); x.proc = 0; x.type_str = 4; x.site_str = site; x.kind = proto::kKindReadable;
+        x.created = 2; x.retired = 2; x.lifetime_hist[0] = 2;
+        t.apply(x);
+    }
+    t.apply(proto::Goodbye{ms(4000), 1, 0});
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("json report: stream_aggregates by count with the latest numbers of each key", "[model][report]") {
+    const auto j = nlohmann::json::parse(report_json(timeline_with_aggregates(), {}));
+    const auto& aggs = j.at("stream_aggregates");
+    REQUIRE(aggs.size() == 3);
+    const auto& im = aggs[0];  // most streams first
+    CHECK(im.at("type") == "IncomingMessage");
+    CHECK(im.at("created_at") == "server.js:10");
+    CHECK(im.at("pid") == 321);
+    CHECK(im.at("thread") == 0);
+    CHECK(im.at("api") == "node");
+    CHECK(im.at("count") == 1200);  // the later record superseded created = 100
+    CHECK(im.at("tracked") == 2);
+    CHECK(im.at("retired") == 1190);
+    CHECK(im.at("site_inferred") == 40);
+    CHECK(im.at("bytes_in") == 0);
+    CHECK(im.at("bytes_pushed") == 1'200'000);
+    CHECK(im.at("write_calls") == 0);
+    CHECK(im.at("push_calls") == 2400);
+    CHECK(im.at("peak_readable_length") == 8192);
+    CHECK(im.at("peak_writable_length") == 0);
+    CHECK(im.at("readable_high_water_mark") == 16384);
+    CHECK(im.at("writable_high_water_mark") == 0);
+    CHECK(im.at("lifetime_histogram") == nlohmann::json::array({300, 800, 90, 0, 0, 0}));
+    CHECK(im.at("first_s").get<double>() == Approx(1.5));
+    CHECK(im.at("updated_s").get<double>() == Approx(2.5));
+    const auto& web = aggs[1];
+    CHECK(web.at("type") == "ReadableStream");
+    CHECK(web.at("count") == 500);
+    CHECK(web.at("thread") == 1);
+    CHECK(web.at("pid") == 321);
+    CHECK(web.at("api") == "web");
+    const auto& w = aggs[2];
+    CHECK(w.at("type") == "Writable");
+    CHECK(w.at("count") == 30);
+    CHECK(w.at("bytes_in") == 3000);
+    CHECK(w.at("write_calls") == 60);
+    CHECK(w.at("lifetime_histogram") == nlohmann::json::array({0, 0, 0, 0, 0, 30}));
+
+    // Streams say which thread and which stream API they belong to and whether their site was inferred.
+    const auto& streams = j.at("streams");
+    REQUIRE(streams.size() == 4);
+    CHECK(streams[0].at("thread") == 0);
+    CHECK(streams[0].at("api") == "node");
+    CHECK(streams[0].at("site_inferred") == false);
+    CHECK(streams[2].at("id") == 9);
+    CHECK(streams[2].at("thread") == 1);
+    CHECK(streams[2].at("pid") == 321);
+    CHECK(streams[2].at("api") == "web");
+    CHECK(streams[2].at("site_inferred") == true);
+    CHECK(streams[3].at("api") == "readable-stream");
+
+    // The worker is listed with the processes, as a thread of the main process's pid.
+    CHECK(j.at("process").at("thread") == 0);
+    REQUIRE(j.at("processes").size() == 2);
+    CHECK(j.at("processes")[1].at("thread") == 1);
+    CHECK(j.at("processes")[1].at("pid") == 321);
+    CHECK(j.at("processes")[1].at("samples") == 0);
+
+    // A trace without aggregates still has the key.
+    CHECK(report_json_value(sample_timeline(), {}).at("stream_aggregates") == nlohmann::json::array());
+}
+
+TEST_CASE("text report: folded streams table after the streams — workers marked", "[model][report]") {
+    const std::string text = report_text(timeline_with_aggregates(), {});
+    INFO(text);
+    const auto table = text.find("Streams: 4 seen");
+    const auto folded = text.find("Short-lived streams folded by type and site: 3 kinds, 1730 streams");
+    REQUIRE(table != std::string::npos);
+    REQUIRE(folded != std::string::npos);
+    CHECK(table < folded);
+    CHECK_THAT(text, Catch::Contains("ReadableStream [worker 1]"));
+    CHECK_THAT(text, Catch::Contains("worker.js:3 (inferred)"));
+    CHECK_THAT(text, Catch::Contains("server.js:10 (site inferred for 40)"));
+    CHECK_THAT(text, Catch::Contains("TYPE") && Catch::Contains("COUNT") && Catch::Contains("TRACKED") &&
+                         Catch::Contains("LIFETIME"));
+    // The IncomingMessage row: count, tracked, peaks, bytes and the median lifetime bucket.
+    const auto row = text.find("IncomingMessage", folded);
+    REQUIRE(row != std::string::npos);
+    const std::string line = text.substr(row, text.find('\n', row) - row);
+    CHECK_THAT(line, Catch::Contains("1200") && Catch::Contains("8.0 KiB / -") &&
+                         Catch::Contains("1.1 MiB / -") && Catch::Contains("<10 ms"));
+    // The worker appears as a thread of its process, not as another process.
+    CHECK_THAT(text, Catch::Contains("Worker thread 1 of pid 321 (node app.js): 3.00 s, 1 stream tracked, 500 folded, exit code 0"));
+    CHECK(text.find("Process node app.js (pid 321)") == text.rfind("Process node app.js (pid 321)"));
+    CHECK(text.find("… and") == std::string::npos);
+
+    // Bounded: 20 rows by count, then how many more.
+    const std::string many = report_text(timeline_with_aggregates(25), {});
+    CHECK_THAT(many, Catch::Contains("28 kinds, 1780 streams") && Catch::Contains("… and 8 more"));
+    ReportOptions few;
+    few.max_aggregates_text = 2;
+    CHECK_THAT(report_text(timeline_with_aggregates(), {}, few), Catch::Contains("… and 1 more"));
+    // No aggregates: no section.
+    CHECK(report_text(sample_timeline(), {}).find("Short-lived") == std::string::npos);
+}
+
+TEST_CASE("markdown report: folded streams and worker threads", "[model][report]") {
+    const std::string md = report_markdown(timeline_with_aggregates(), {});
+    CHECK_THAT(md, Catch::Contains("### Short-lived streams folded by type and site: 3 kinds, 1730 streams") &&
+                       Catch::Contains("| IncomingMessage | server.js:10 (site inferred for 40) | 1200 | 2 |") &&
+                       Catch::Contains("| 321 (worker thread 1) |") &&
+                       Catch::Contains("ReadableStream [worker 1]"));
+}

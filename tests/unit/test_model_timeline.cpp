@@ -152,3 +152,80 @@ TEST_CASE("timeline: an idle stream costs two points however long the trace", "[
     CHECK(t.stream(1)->samples.back().t_s == Approx(3599.9));
     CHECK(t.stream(1)->sample_count == 36'000);
 }
+
+namespace {
+
+proto::StreamAggregate aggregate(uint64_t t, uint32_t proc, uint32_t type_str, uint32_t site_str, uint64_t created) {
+    proto::StreamAggregate a;
+    a.t_us = t;
+    a.proc = proc;
+    a.type_str = type_str;
+    a.site_str = site_str;
+    a.kind = proto::kKindReadable;
+    a.created = created;
+    a.retired = created;
+    a.bytes_pushed = created * 100;
+    a.lifetime_hist[1] = created;
+    return a;
+}
+
+}  // namespace
+
+TEST_CASE("timeline: the latest stream aggregate of a key supersedes the earlier ones", "[model][timeline]") {
+    Timeline t = build(scenario());
+    t.apply(proto::StringDef{ms(0), 10, "IncomingMessage"});
+    t.apply(proto::StringDef{ms(0), 11, "server.js:30"});
+    t.apply(proto::StringDef{ms(0), 12, "server.js:31"});
+    t.apply(proto::StringDef{ms(0), 13, "server.js:30"});  // the same text under another id: the same key
+    t.apply(aggregate(ms(500), 0, 10, 11, 4));
+    t.apply(aggregate(ms(700), 0, 10, 11, 9));
+    t.apply(aggregate(ms(600), 0, 10, 11, 6));   // older than what it holds: a keyframe repeat
+    t.apply(aggregate(ms(800), 0, 10, 13, 12));  // same texts
+    t.apply(aggregate(ms(800), 0, 10, 12, 2));   // another site
+    t.apply(aggregate(ms(900), 1, 10, 11, 3));   // another process
+    REQUIRE(t.aggregates().size() == 3);
+    const StreamAggregateInfo& a = t.aggregates()[0];
+    CHECK(a.proc == 0);
+    CHECK(a.type == "IncomingMessage");
+    CHECK(a.site == "server.js:30");
+    CHECK(a.first_s == Approx(0.5));
+    CHECK(a.updated_s == Approx(0.8));
+    CHECK(a.latest.created == 12);
+    CHECK(a.latest.bytes_pushed == 1200);
+    CHECK(a.latest.lifetime_hist[1] == 12);
+    CHECK(a.kind() == proto::kKindReadable);
+    CHECK(t.aggregates()[1].site == "server.js:31");
+    CHECK(t.aggregates()[1].latest.created == 2);
+    CHECK(t.aggregates()[2].proc == 1);
+    CHECK(t.aggregates()[2].latest.created == 3);
+
+    // Applying everything twice (a keyframe after the originals) changes nothing.
+    const auto first = t.aggregates()[0].latest.created;
+    t.apply(aggregate(ms(500), 0, 10, 11, 4));
+    t.apply(aggregate(ms(800), 0, 10, 11, 12));
+    CHECK(t.aggregates().size() == 3);
+    CHECK(t.aggregates()[0].latest.created == first);
+    CHECK(t.aggregates()[0].first_s == Approx(0.5));
+}
+
+TEST_CASE("timeline: a worker thread's Hello keeps its thread id", "[model][timeline]") {
+    Timeline t = build(scenario());
+    proto::Hello w;
+    w.t_us = ms(300);
+    w.pid = 10;
+    w.ppid = 1;
+    w.runtime = proto::Runtime::Node;
+    w.cmdline = "node server.js";
+    w.proc = 1;
+    w.thread_id = 2;
+    t.apply(w);
+    REQUIRE(t.processes().size() == 2);
+    CHECK_FALSE(t.process(0)->worker());
+    CHECK(t.process(0)->thread_id == 0);
+    REQUIRE(t.process(1) != nullptr);
+    CHECK(t.process(1)->worker());
+    CHECK(t.process(1)->thread_id == 2);
+    CHECK(t.process(1)->pid == 10);
+    CHECK(t.process(1)->start_s == Approx(0.3));
+    CHECK(t.process(1)->samples.empty());
+}

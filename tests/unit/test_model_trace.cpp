@@ -3,11 +3,14 @@
 // values; a size figure for 1,000 streams. Damaged files: test_model_trace_damage.cpp.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <variant>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "model/trace_keyframe.h"
 #include "test_model_trace_fixture.h"
 
 using namespace trace_test;
@@ -139,14 +142,110 @@ TEST_CASE("the reader accepts a window of file versions", "[model][trace]") {
     };
     CHECK(with_version(format::kCurrentVersion, format::kCurrentVersion).ok());
     const Status newer = with_version(9, 9);
-    CHECK_THAT(newer.message(), Catch::Contains("trace format version 9 is newer than this tidemark (reads 1–1)") &&
+    CHECK_THAT(newer.message(), Catch::Contains("trace format version 9 is newer than this tidemark (reads 1–2)") &&
                                     Catch::Contains("upgrade tidemark"));
     // A newer writer that promises older readers can skip what they do not know.
-    CHECK(with_version(2, 1).ok());
+    CHECK(with_version(format::kCurrentVersion + 1, format::kCurrentVersion).ok());
+    CHECK(with_version(1, 1).ok());  // version 1 is still read (see the next test)
     const Status older = with_version(0, 0);
     CHECK_THAT(older.message(), Catch::Contains("version 0 is older") && Catch::Contains("older tidemark"));
     std::remove(path.c_str());
     std::remove(other.c_str());
+}
+
+TEST_CASE("version 2 traces say so and a version-1 trace still reads", "[model][trace]") {
+    CHECK(format::kCurrentVersion == 2);
+    CHECK(format::kOldestReadable == 1);
+    // Version 1 held no StreamAggregate and no Hello.thread_id; its records encode exactly as
+    // version 2 encodes them, so a version-1 file is the same bytes under a version-1 header.
+    std::vector<proto::Record> v1;
+    for (const auto& r : one_of_each(kStart))
+        if (!std::holds_alternative<proto::StreamAggregate>(r)) v1.push_back(r);
+    const std::string path = write_trace("v1", v1);
+    auto bytes = read_bytes(path);
+    CHECK(format::get_u16(bytes.data() + 8) == 2);
+    CHECK(format::get_u16(bytes.data() + 10) == 2);  // a version-1 reader cannot skip record type 11
+    format::put_u16(bytes.data() + 8, 1);
+    format::put_u16(bytes.data() + 10, 1);
+    write_bytes(path, bytes, bytes.size());
+    auto opened = TraceReader::open(path);
+    REQUIRE(opened.status.ok());
+    CHECK(opened.reader->file_version() == 1);
+    std::string error;
+    const auto back = read_all(path, &error);
+    CHECK(error.empty());
+    REQUIRE(back.size() == v1.size());
+    for (size_t i = 0; i < v1.size(); ++i) CHECK(bytes_of(back[i]) == bytes_of(v1[i]));
+    CHECK(std::get<proto::Hello>(back[0]).thread_id == 0);
+    std::remove(path.c_str());
+}
+
+TEST_CASE("keyframes repeat the latest stream aggregate of each key", "[model][trace]") {
+    // KeyframeState directly: one record per (proc, type, site), the newest; an older copy
+    // arriving late does not replace it.
+    KeyframeState state;
+    state.apply(proto::StringDef{kStart, 1, "IncomingMessage"});
+    state.apply(proto::StringDef{kStart, 2, "server.js:10"});
+    state.apply(proto::StringDef{kStart, 3, "server.js:22"});
+    state.apply(aggregate(kStart + 100, 0, 1, 2, 10));
+    state.apply(aggregate(kStart + 200, 0, 1, 2, 25));
+    state.apply(aggregate(kStart + 150, 0, 1, 2, 17));  // older than what it holds
+    state.apply(aggregate(kStart + 300, 0, 1, 3, 5));   // another site
+    state.apply(aggregate(kStart + 300, 1, 1, 2, 7));   // another process (a worker thread)
+    std::vector<proto::StreamAggregate> snap;
+    for (const auto& r : state.snapshot())
+        if (const auto* a = std::get_if<proto::StreamAggregate>(&r)) snap.push_back(*a);
+    REQUIRE(snap.size() == 3);
+    CHECK(bytes_of(snap[0]) == bytes_of(aggregate(kStart + 200, 0, 1, 2, 25)));
+    CHECK(bytes_of(snap[1]) == bytes_of(aggregate(kStart + 300, 0, 1, 3, 5)));
+    CHECK(bytes_of(snap[2]) == bytes_of(aggregate(kStart + 300, 1, 1, 2, 7)));
+
+    // Through a file: a reader that seeks to a keyframe gets the latest aggregate of each key
+    // from it. busy_trace's one_of_each already holds (Writable, app.js:10) with created = 40.
+    TraceWriter::Options options;
+    options.keyframe_interval_us = 5'000'000;  // keyframes at 5 s and 10 s
+    auto records = busy_trace(12);
+    auto insert_in_time = [&](proto::Record rec) {
+        const uint64_t t = proto::record_time_us(rec);
+        auto at = std::find_if(records.begin(), records.end(),
+                               [&](const proto::Record& x) { return proto::record_time_us(x) > t; });
+        records.insert(at, std::move(rec));
+    };
+    insert_in_time(proto::StringDef{kStart + 2, 9, "server.js:22"});
+    insert_in_time(aggregate(kStart + 3'000'000, 0, 1, 2, 60));   // supersedes created = 40
+    insert_in_time(aggregate(kStart + 11'000'000, 0, 1, 9, 3));   // after the last keyframe
+    const std::string path = write_trace("keyframe-aggregates", records, options);
+    const LoadedTrace full = load_timeline(path);
+    REQUIRE(full.error.empty());
+    REQUIRE(full.timeline.aggregates().size() == 2);
+    CHECK(full.timeline.aggregates()[0].latest.created == 60);
+    CHECK(full.timeline.aggregates()[0].first_s == Approx(0.000055));
+
+    auto opened = TraceReader::open(path);
+    REQUIRE(opened.status.ok());
+    TraceReader& reader = *opened.reader;
+    REQUIRE(reader.seek(6.0).ok());
+    Timeline partial;
+    partial.set_start_us(reader.start_us());
+    proto::Record r;
+    RecordOrigin origin;
+    std::vector<proto::StreamAggregate> in_keyframe;
+    while (reader.next(r, &origin) == ReadResult::Record) {
+        if (const auto* a = std::get_if<proto::StreamAggregate>(&r); a && origin.keyframe) in_keyframe.push_back(*a);
+        partial.apply(r);
+    }
+    REQUIRE(in_keyframe.size() == 1);
+    CHECK(bytes_of(in_keyframe[0]) == bytes_of(aggregate(kStart + 3'000'000, 0, 1, 2, 60)));
+    REQUIRE(partial.aggregates().size() == 2);
+    for (const auto& a : partial.aggregates()) {
+        const StreamAggregateInfo* b = nullptr;
+        for (const auto& x : full.timeline.aggregates())
+            if (x.site == a.site) b = &x;
+        REQUIRE(b != nullptr);
+        CHECK(a.type == "Writable");
+        CHECK(bytes_of(a.latest) == bytes_of(b->latest));
+    }
+    std::remove(path.c_str());
 }
 
 TEST_CASE("a pipeline too long for readers is trimmed so the file stays readable", "[model][trace]") {

@@ -55,6 +55,30 @@ inline proto::StreamSample sample(uint64_t t, uint64_t id, uint64_t readable, ui
     return s;
 }
 
+// A StreamAggregate whose counters all derive from `created`, so two of them differ everywhere.
+inline proto::StreamAggregate aggregate(uint64_t t, uint32_t proc, uint32_t type_str, uint32_t site_str, uint64_t created) {
+    proto::StreamAggregate a;
+    a.t_us = t;
+    a.proc = proc;
+    a.type_str = type_str;
+    a.site_str = site_str;
+    a.kind = proto::kKindReadable | proto::kKindWritable | proto::kKindSiteInferred;
+    a.created = created;
+    a.promoted = created / 10;
+    a.retired = created - created / 10 - 1;
+    a.site_inferred = created / 4;
+    a.bytes_in = created * 1000;
+    a.bytes_pushed = created * 700;
+    a.write_calls = created * 3;
+    a.push_calls = created * 2;
+    a.peak_readable_length = 4096 + created;
+    a.peak_writable_length = 8192 + created;
+    a.readable_hwm = 16384;
+    a.writable_hwm = 65536;
+    for (int i = 0; i < proto::kLifetimeBuckets; ++i) a.lifetime_hist[i] = a.retired / 6 + uint64_t(i);
+    return a;
+}
+
 // One record of every type, in a plausible order.
 inline std::vector<proto::Record> one_of_each(uint64_t t) {
     std::vector<proto::Record> v;
@@ -73,6 +97,7 @@ inline std::vector<proto::Record> one_of_each(uint64_t t) {
     proto::Pipeline p; p.t_us = t + 45; p.id = 3; p.site_str = 2; p.stages = {7, 0, 8}; p.stage_strs = {0, 2, 0};
     v.emplace_back(p);
     v.emplace_back(proto::CallSite{t + 50, 7, proto::CallSiteKind::WriteAfterFalse, 2, 12});
+    v.emplace_back(aggregate(t + 55, 0, 1, 2, 40));
     v.emplace_back(proto::Dropped{t + 60, 0, 3});
     v.emplace_back(proto::StreamEvent{t + 65, 7, proto::StreamEventKind::Error, 0, 2});
     v.emplace_back(proto::Goodbye{t + 70, 0, 1});

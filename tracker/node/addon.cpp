@@ -1,7 +1,10 @@
-// Node-API entry points of the tracker (tidemark_node.node). preload.js calls these from the main
-// thread only; every entry point catches everything (no C++ exception ever crosses into node) and
-// reports failure as a return value. Numeric records arrive in batches as rows of a Float64Array
-// (layout below, mirrored in preload.js) so a whole sweep costs one napi call.
+// Node-API entry points of the tracker (tidemark_node.node). tracker.js calls these from its own
+// JS thread: the main thread and every worker thread load the addon into their own environment,
+// and each environment has its own connection, sink and codec (napi instance data), so a worker's
+// records never interleave with the main thread's delta state. Every entry point catches
+// everything (no C++ exception ever crosses into node) and reports failure as a return value.
+// Numeric records arrive in batches as rows of a Float64Array (layout below, mirrored in
+// tracker.js) so a whole sweep costs one napi call.
 //
 // Row layout (kRowWidth doubles):  | type | t_us | f0 … f9 |
 //   ProcessSample (3): rss, heap_used, heap_total, external, array_buffers, delay_mean_us, delay_max_us
@@ -10,6 +13,9 @@
 //                      writes_after_false, pushes_after_false, write_calls, push_calls
 //   StreamEvent   (6): id, kind, other, str
 //   CallSite      (8): id, kind, site_str, count
+// Aggregate rows (aggregates(), kAggWidth doubles): | t_us | type_str | site_str | kind | created |
+//   promoted | retired | site_inferred | bytes_in | bytes_pushed | write_calls | push_calls |
+//   peak_readable | peak_writable | readable_hwm | writable_hwm | lifetime buckets × 6 |
 #include <node_api.h>
 
 #include <tidemark/protocol.h>
@@ -17,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fcntl.h>
+#include <new>
 #include <string>
 #include <unistd.h>
 
@@ -27,11 +34,22 @@ namespace tidemark::node {
 namespace {
 
 constexpr size_t kRowWidth = 12;
+constexpr size_t kAggWidth = 16 + proto::kLifetimeBuckets;
 constexpr size_t kDefaultQueueBytes = 8u << 20;
 constexpr auto kExitDrainBound = std::chrono::milliseconds(200);
 
-Transport* g_transport = nullptr;  // never freed: the detached sender thread may outlive everything
-RecordSink* g_sink = nullptr;
+// One per JS environment (main thread, each worker). The transport is never freed: its detached
+// sender thread may outlive the environment; a worker that ends leaves a dead, empty transport.
+struct Instance {
+    Transport* transport = nullptr;
+    RecordSink* sink = nullptr;
+};
+
+Instance* instance(napi_env env) {
+    void* data = nullptr;
+    if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+    return static_cast<Instance*>(data);
+}
 
 uint64_t wall_us() {
     using namespace std::chrono;
@@ -112,26 +130,40 @@ bool row_to_record(const double* row, proto::Record& out) {
     }
 }
 
+// Rows of a Float64Array argument: how many whole rows of `width` (at most `count`), and their base.
+size_t typed_rows(napi_env env, napi_value v, double count, size_t width, const double*& base) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array || !data)
+        return 0;
+    base = static_cast<const double*>(data);
+    return std::min(static_cast<size_t>(count > 0 ? count : 0), length / width);
+}
+
 // ---- entry points -----------------------------------------------------------------------------
 
-// start(socketPath, intervalMs, runtimeVersion, queueBytes) → true when connected and Hello is
-// queued. queueBytes 0 means the default; others are clamped to [64 KiB, 256 MiB].
+// start(socketPath, intervalMs, runtimeVersion, queueBytes, threadId) → true when connected and
+// Hello is queued. queueBytes 0 means the default; others are clamped to [64 KiB, 256 MiB].
+// threadId is worker_threads.threadId (0 on the main thread).
 napi_value start(napi_env env, napi_callback_info info) {
     try {
-        napi_value argv[4];
+        napi_value argv[5];
         std::string path, version;
-        double interval = 0, queue_bytes = 0;
-        if (g_transport || !get_args(env, info, 4, argv) || !get_string(env, argv[0], path) ||
+        double interval = 0, queue_bytes = 0, thread_id = 0;
+        Instance* in = instance(env);
+        if (!in || in->transport || !get_args(env, info, 5, argv) || !get_string(env, argv[0], path) ||
             !get_double(env, argv[1], interval) || !get_string(env, argv[2], version) ||
-            !get_double(env, argv[3], queue_bytes))
+            !get_double(env, argv[3], queue_bytes) || !get_double(env, argv[4], thread_id))
             return make_bool(env, false);
         const size_t capacity = queue_bytes <= 0 ? kDefaultQueueBytes
             : static_cast<size_t>(std::clamp(queue_bytes, 65536.0, 268435456.0));
         std::string error;
         Transport* transport = Transport::connect(path, capacity, error);
         if (!transport) return make_bool(env, false);
-        g_transport = transport;
-        g_sink = new RecordSink(transport);
+        in->transport = transport;
+        in->sink = new RecordSink(transport);
         proto::Hello hello;
         hello.t_us = wall_us();
         hello.pid = static_cast<uint32_t>(::getpid());
@@ -140,7 +172,8 @@ napi_value start(napi_env env, napi_callback_info info) {
         hello.interval_ms = u32(interval);
         hello.runtime_version = version;
         hello.cmdline = read_cmdline();
-        g_sink->add_unbounded(hello);
+        hello.thread_id = u32(thread_id);
+        in->sink->add_unbounded(hello);
         return make_bool(env, transport->start());
     } catch (...) {
         return make_bool(env, false);
@@ -153,14 +186,15 @@ napi_value define_string(napi_env env, napi_callback_info info) {
         napi_value argv[2];
         double id = 0;
         proto::StringDef def;
-        if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], id) ||
+        Instance* in = instance(env);
+        if (!in || !in->sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], id) ||
             !get_string(env, argv[1], def.text))
             return nullptr;
         def.t_us = wall_us();
         def.id = u32(id);
-        g_sink->begin();
-        g_sink->add(def);
-        g_sink->commit();
+        in->sink->begin();
+        in->sink->add(def);
+        in->sink->commit();
     } catch (...) {
     }
     return nullptr;
@@ -171,22 +205,44 @@ napi_value flush(napi_env env, napi_callback_info info) {
     try {
         napi_value argv[2];
         double count = 0;
-        if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[1], count)) return nullptr;
-        if (!g_transport->alive()) return make_bool(env, false);
-        napi_typedarray_type type;
-        size_t length = 0;
-        void* data = nullptr;
-        if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-            type != napi_float64_array || !data)
-            return nullptr;
-        const size_t rows = std::min(static_cast<size_t>(count > 0 ? count : 0), length / kRowWidth);
-        const auto* base = static_cast<const double*>(data);
-        g_sink->begin();
+        Instance* in = instance(env);
+        if (!in || !in->sink || !get_args(env, info, 2, argv) || !get_double(env, argv[1], count)) return nullptr;
+        if (!in->transport->alive()) return make_bool(env, false);
+        const double* base = nullptr;
+        const size_t rows = typed_rows(env, argv[0], count, kRowWidth, base);
+        in->sink->begin();
         proto::Record rec;
         for (size_t i = 0; i < rows; ++i)
-            if (row_to_record(base + i * kRowWidth, rec)) g_sink->add(rec);
-        g_sink->commit();
-        return make_bool(env, g_transport->alive());
+            if (row_to_record(base + i * kRowWidth, rec)) in->sink->add(rec);
+        in->sink->commit();
+        return make_bool(env, in->transport->alive());
+    } catch (...) {
+    }
+    return nullptr;
+}
+
+// aggregates(rows: Float64Array, count): StreamAggregate rows (layout at the top).
+napi_value aggregates(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[2];
+        double count = 0;
+        Instance* in = instance(env);
+        if (!in || !in->sink || !get_args(env, info, 2, argv) || !get_double(env, argv[1], count)) return nullptr;
+        const double* base = nullptr;
+        const size_t rows = typed_rows(env, argv[0], count, kAggWidth, base);
+        in->sink->begin();
+        for (size_t i = 0; i < rows; ++i) {
+            const double* f = base + i * kAggWidth;
+            proto::StreamAggregate a;
+            a.t_us = u64(f[0]); a.type_str = u32(f[1]); a.site_str = u32(f[2]); a.kind = u32(f[3]);
+            a.created = u64(f[4]); a.promoted = u64(f[5]); a.retired = u64(f[6]); a.site_inferred = u64(f[7]);
+            a.bytes_in = u64(f[8]); a.bytes_pushed = u64(f[9]); a.write_calls = u64(f[10]); a.push_calls = u64(f[11]);
+            a.peak_readable_length = u64(f[12]); a.peak_writable_length = u64(f[13]);
+            a.readable_hwm = u64(f[14]); a.writable_hwm = u64(f[15]);
+            for (int b = 0; b < proto::kLifetimeBuckets; ++b) a.lifetime_hist[b] = u64(f[16 + b]);
+            in->sink->add(a);
+        }
+        in->sink->commit();
     } catch (...) {
     }
     return nullptr;
@@ -197,7 +253,8 @@ napi_value pipeline(napi_env env, napi_callback_info info) {
     try {
         napi_value argv[5];
         double t = 0, id = 0, site = 0;
-        if (!g_sink || !get_args(env, info, 5, argv) || !get_double(env, argv[0], t) ||
+        Instance* in = instance(env);
+        if (!in || !in->sink || !get_args(env, info, 5, argv) || !get_double(env, argv[0], t) ||
             !get_double(env, argv[1], id) || !get_double(env, argv[2], site))
             return nullptr;
         proto::Pipeline p{u64(t), 0, u64(id), u32(site), {}, {}};
@@ -212,9 +269,9 @@ napi_value pipeline(napi_env env, napi_callback_info info) {
             p.stages.push_back(u64(stage));
             p.stage_strs.push_back(u32(str));
         }
-        g_sink->begin();
-        g_sink->add(p);
-        g_sink->commit();
+        in->sink->begin();
+        in->sink->add(p);
+        in->sink->commit();
     } catch (...) {
     }
     return nullptr;
@@ -225,14 +282,15 @@ napi_value goodbye(napi_env env, napi_callback_info info) {
     try {
         napi_value argv[2];
         double t = 0, code = 0;
-        if (!g_sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], t) || !get_double(env, argv[1], code))
+        Instance* in = instance(env);
+        if (!in || !in->sink || !get_args(env, info, 2, argv) || !get_double(env, argv[0], t) || !get_double(env, argv[1], code))
             return make_bool(env, false);
         const auto start_wait = std::chrono::steady_clock::now();
-        g_sink->begin(true, kExitDrainBound / 2);  // also reports drops not yet reported
-        g_sink->add(proto::Goodbye{u64(t), 0, static_cast<int32_t>(code)});
-        g_sink->commit();
+        in->sink->begin(true, kExitDrainBound / 2);  // also reports drops not yet reported
+        in->sink->add(proto::Goodbye{u64(t), 0, static_cast<int32_t>(code)});
+        in->sink->commit();
         const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_wait);
-        return make_bool(env, g_transport->drain(kExitDrainBound - std::min(waited, kExitDrainBound)));
+        return make_bool(env, in->transport->drain(kExitDrainBound - std::min(waited, kExitDrainBound)));
     } catch (...) {
         return make_bool(env, false);
     }
@@ -241,12 +299,20 @@ napi_value goodbye(napi_env env, napi_callback_info info) {
 // dropped() → records shed so far.
 napi_value dropped(napi_env env, napi_callback_info) {
     napi_value v = nullptr;
-    napi_create_double(env, g_sink ? static_cast<double>(g_sink->dropped()) : 0.0, &v);
+    Instance* in = instance(env);
+    napi_create_double(env, in && in->sink ? static_cast<double>(in->sink->dropped()) : 0.0, &v);
     return v;
 }
 
 napi_value init(napi_env env, napi_value exports) {
+    // The sink outlives the environment on purpose (the transport's thread may still drain it), so
+    // no finalizer frees the instance; a worker's Instance is a few bytes.
+    if (instance(env) == nullptr) {
+        auto* in = new (std::nothrow) Instance();
+        if (in) napi_set_instance_data(env, in, nullptr, nullptr);
+    }
     const napi_property_descriptor props[] = {
+        {"aggregates", nullptr, aggregates, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"start", nullptr, start, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"defineString", nullptr, define_string, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"flush", nullptr, flush, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -258,6 +324,8 @@ napi_value init(napi_env env, napi_value exports) {
     napi_value width = nullptr;
     napi_create_uint32(env, static_cast<uint32_t>(kRowWidth), &width);
     napi_set_named_property(env, exports, "rowWidth", width);
+    napi_create_uint32(env, static_cast<uint32_t>(kAggWidth), &width);
+    napi_set_named_property(env, exports, "aggregateWidth", width);
     return exports;
 }
 

@@ -21,6 +21,7 @@ size_t RecordSink::upper_bound_bytes(const proto::Record& r) {
     if (const auto* h = std::get_if<proto::Hello>(&r))
         return kFixed + h->runtime_version.size() + h->cmdline.size();
     if (const auto* p = std::get_if<proto::Pipeline>(&r)) return kFixed + p->stages.size() * 15;
+    if (std::holds_alternative<proto::StreamAggregate>(r)) return 4 + 1 + 32 * 10;
     return kFixed;
 }
 

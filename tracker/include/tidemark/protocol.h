@@ -28,7 +28,7 @@
 
 namespace tidemark::proto {
 
-inline constexpr uint32_t kWireVersion = 1;
+inline constexpr uint32_t kWireVersion = 2;  // 2: StreamAggregate, Hello.thread_id, kind bits 6-8
 // Wire framing: | u32 LE payload length | payload (one encoded record) |. Bigger is hostile.
 inline constexpr uint32_t kMaxRecordBytes = 1u << 20;
 inline constexpr size_t kMaxStringBytes = 64 * 1024;
@@ -44,6 +44,7 @@ enum class RecordType : uint8_t {
     CallSite = 8,       // a call site seen for a counted event (write after false, …)
     Dropped = 9,        // cumulative count of records the tracker shed
     Goodbye = 10,       // the tracked process is exiting
+    StreamAggregate = 11,  // short-lived streams folded per type and creation site (cumulative)
     // Written by the agent only (never on the wire):
     ProcessExit = 32,   // how a process ended, as seen by waitpid / the connection
     AgentNote = 33,     // free text from the agent (warnings)
@@ -60,6 +61,10 @@ enum StreamKind : uint32_t {
     kKindWritableObjectMode = 1u << 3,
     kKindHttpOutgoing = 1u << 4,  // OutgoingMessage family (ServerResponse, ClientRequest)
     kKindRegistered = 1u << 5,    // a non-Node queue registered through the C API
+    kKindWeb = 1u << 6,           // a WHATWG stream (ReadableStream / WritableStream / TransformStream)
+    kKindUserland = 1u << 7,      // from the userland `readable-stream` package, not node's own
+    kKindSiteInferred = 1u << 8,  // site_str was not captured for this stream: it is the last site
+                                  // captured for its constructor (capture budget spent)
 };
 
 // readableFlowing as carried in StreamSample::flags bits 0-1.
@@ -88,6 +93,7 @@ struct Hello {
     std::string runtime_version;
     std::string cmdline;
     uint32_t proc = 0;  // trace-local process index (agent fills it in; 0 on the wire)
+    uint32_t thread_id = 0;  // worker_threads threadId; 0 for the main thread (optional trailing field)
 };
 
 struct StringDef {
@@ -204,6 +210,33 @@ struct Goodbye {
     int32_t exit_code = 0;
 };
 
+// Streams that were born and retired without anything notable (no write after false, never far
+// past their highWaterMark, no error, did not outlive a sampling interval) are not announced one
+// by one: the tracker folds them into one aggregate per (type, creation site) and sends the
+// cumulative totals of an aggregate whenever they change (at most once per sampling tick). The
+// latest record of a key supersedes the earlier ones.
+inline constexpr int kLifetimeBuckets = 6;  // lifetime < 1 ms, < 10 ms, < 100 ms, < 1 s, < 10 s, >= 10 s
+struct StreamAggregate {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint32_t type_str = 0;     // constructor name
+    uint32_t site_str = 0;     // creation site "file:line" (for http server streams: the server's site)
+    uint32_t kind = 0;         // StreamKind bits (of the first stream folded)
+    uint64_t created = 0;      // streams created under this key, promoted ones included
+    uint64_t promoted = 0;     // of which tracked individually (they have StreamCreated records)
+    uint64_t retired = 0;      // folded here after reaching a terminal state (ended/finished/destroyed)
+    uint64_t site_inferred = 0;  // streams whose site was not captured but inferred (budget spent)
+    uint64_t bytes_in = 0;       // written into the writable side, summed over the retired ones
+    uint64_t bytes_pushed = 0;   // pushed into the readable side, summed over the retired ones
+    uint64_t write_calls = 0;
+    uint64_t push_calls = 0;
+    uint64_t peak_readable_length = 0;  // the largest buffered length seen on any of them
+    uint64_t peak_writable_length = 0;
+    uint64_t readable_hwm = 0;   // of the first stream folded
+    uint64_t writable_hwm = 0;
+    uint64_t lifetime_hist[kLifetimeBuckets] = {};  // retired streams by lifetime
+};
+
 struct ProcessExit {
     uint64_t t_us = 0;
     uint32_t proc = 0;
@@ -218,7 +251,7 @@ struct AgentNote {
 
 using Record = std::variant<Hello, StringDef, ProcessSample, StreamCreated, StreamSample,
                             StreamEvent, Pipeline, CallSite, Dropped, Goodbye, ProcessExit,
-                            AgentNote>;
+                            AgentNote, StreamAggregate>;
 
 inline uint64_t record_time_us(const Record& r) {
     return std::visit([](const auto& x) { return x.t_us; }, r);
@@ -338,11 +371,13 @@ inline void Codec::encode(const Record& rec, std::vector<uint8_t>& out, bool for
     switch (rec.index()) {
         case 0: {  // Hello
             //  u8 type=1 | sv dt | uv wire_version | uv pid | uv ppid | u8 runtime | uv interval_ms
-            //  | str runtime_version | str cmdline | uv proc
+            //  | str runtime_version | str cmdline | uv proc | [uv thread_id]
+            //  (thread_id is optional: absent in files of wire version 1, read as 0)
             const auto& x = std::get<Hello>(rec);
             w.u8(static_cast<uint8_t>(RecordType::Hello)); put_time(w, x.t_us);
             w.uv(x.wire_version); w.uv(x.pid); w.uv(x.ppid); w.u8(static_cast<uint8_t>(x.runtime));
             w.uv(x.interval_ms); w.str(x.runtime_version); w.str(x.cmdline); w.uv(x.proc);
+            if (x.thread_id != 0) w.uv(x.thread_id);
             break;
         }
         case 1: {  // StringDef:  u8 type=2 | sv dt | uv id | str text
@@ -433,6 +468,22 @@ inline void Codec::encode(const Record& rec, std::vector<uint8_t>& out, bool for
             w.str(x.text);
             break;
         }
+        case 12: {  // StreamAggregate: u8 type=11 | sv dt | uv proc | uv type_str | uv site_str | uv kind
+                    //   | uv created | uv promoted | uv retired | uv site_inferred | uv bytes_in
+                    //   | uv bytes_pushed | uv write_calls | uv push_calls | uv peak_readable_length
+                    //   | uv peak_writable_length | uv readable_hwm | uv writable_hwm
+                    //   | uv n (= kLifetimeBuckets) | n × uv lifetime bucket
+            const auto& x = std::get<StreamAggregate>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::StreamAggregate)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.type_str); w.uv(x.site_str); w.uv(x.kind);
+            w.uv(x.created); w.uv(x.promoted); w.uv(x.retired); w.uv(x.site_inferred);
+            w.uv(x.bytes_in); w.uv(x.bytes_pushed); w.uv(x.write_calls); w.uv(x.push_calls);
+            w.uv(x.peak_readable_length); w.uv(x.peak_writable_length);
+            w.uv(x.readable_hwm); w.uv(x.writable_hwm);
+            w.uv(kLifetimeBuckets);
+            for (uint64_t b : x.lifetime_hist) w.uv(b);
+            break;
+        }
     }
 }
 
@@ -447,6 +498,7 @@ inline bool Codec::decode(const uint8_t* p, size_t n, Record& out, std::string& 
             x.wire_version = r.u32v(); x.pid = r.u32v(); x.ppid = r.u32v();
             x.runtime = static_cast<Runtime>(r.u8()); x.interval_ms = r.u32v();
             x.runtime_version = r.str(); x.cmdline = r.str(); x.proc = r.u32v();
+            if (r.ok() && !r.at_end()) x.thread_id = r.u32v();
             out = std::move(x);
             break;
         }
@@ -534,6 +586,22 @@ inline bool Codec::decode(const uint8_t* p, size_t n, Record& out, std::string& 
         case RecordType::AgentNote: {
             AgentNote x; x.t_us = get_time(r); x.text = r.str();
             out = std::move(x);
+            break;
+        }
+        case RecordType::StreamAggregate: {
+            StreamAggregate x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.type_str = r.u32v(); x.site_str = r.u32v(); x.kind = r.u32v();
+            x.created = r.uv(); x.promoted = r.uv(); x.retired = r.uv(); x.site_inferred = r.uv();
+            x.bytes_in = r.uv(); x.bytes_pushed = r.uv(); x.write_calls = r.uv(); x.push_calls = r.uv();
+            x.peak_readable_length = r.uv(); x.peak_writable_length = r.uv();
+            x.readable_hwm = r.uv(); x.writable_hwm = r.uv();
+            const uint64_t buckets = r.uv();
+            if (buckets > 64) { error = "stream aggregate has too many lifetime buckets"; prev_t_us_ = saved_t; return false; }
+            for (uint64_t i = 0; i < buckets; ++i) {
+                const uint64_t b = r.uv();
+                if (i < static_cast<uint64_t>(kLifetimeBuckets)) x.lifetime_hist[i] = b;
+            }
+            out = x;
             break;
         }
         default:

@@ -1,0 +1,999 @@
+// The tracker proper, installed by preload.js on each tracked JS thread. It sees every stream,
+// pays per *interesting* stream rather than per stream, and hands fixed-width numeric rows to the
+// addon (row layouts in addon.cpp, README.md explains the cost model):
+//
+//  - Construction (EventEmitter.init) costs a few hundred ns: a Rec hung off the stream in a
+//    private field (invisible to inspect, keys and symbols), a WeakRef, and now and then a
+//    budgeted creation-site capture. Nothing is sent.
+//  - A young stream that is born and retires (destroyed, ended and finished, or collected) before
+//    it outlives a sampling interval, with nothing notable on the way, is folded into an aggregate
+//    per (constructor, creation site): count, bytes, peaks, lifetime histogram.
+//  - It is promoted to individual tracking (StreamCreated, samples, events) the moment it becomes
+//    interesting (a write or push after false, a buffer far past its highWaterMark, an error, a
+//    pipe partner or pipeline stage promoted) or when it outlives an interval; a tracked stream is
+//    retired with one final sample when it reaches a terminal state.
+//  - Node's stream prototypes are wrapped once; userland `readable-stream` classes (v2-v4, any
+//    copy under node_modules) are found on the prototype chain of their first instance and wrapped
+//    the same way. web.js adds WHATWG streams through the same registry.
+//
+// The tracker keeps alive nothing the app released: streams are held by WeakRef only, chunks are
+// never referenced, and every wrapper passes straight through once the agent is gone.
+'use strict';
+
+const ROW_PROCESS = 3, ROW_CREATED = 4, ROW_SAMPLE = 5, ROW_EVENT = 6, ROW_CALLSITE = 8;
+const K_READABLE = 1, K_WRITABLE = 2, K_R_OBJ = 4, K_W_OBJ = 8, K_HTTP_OUT = 16, K_WEB = 64,
+  K_USERLAND = 128, K_SITE_INFERRED = 256;
+const F_NEED_DRAIN = 4, F_R_ENDED = 8, F_W_ENDED = 16, F_FINISHED = 32, F_DESTROYED = 64,
+  F_ERRORED = 128, F_WRITING = 256, F_CLOSED = 512;
+const EV_PIPE = 1, EV_UNPIPE = 2, EV_ERROR = 3, EV_DESTROY = 4, EV_GONE = 5, EV_END = 6,
+  EV_FINISH = 7, EV_CLOSE = 8;
+const SITE_WRITE_AFTER_FALSE = 1, SITE_PUSH_AFTER_FALSE = 2;
+const YOUNG = 0, TRACKED = 1, RETIRED = 2;
+
+const W = 12, ROWS = 2048;
+const MAX_SITES_PER_STREAM = 4;
+const COLD_PERIOD_MS = 2000;    // every tracked stream is looked at at least this often
+const MIN_SWEEP_PER_TICK = 64;  // ~15 µs: small sets are swept quickly
+const HOT_IDLE_TICKS = 10;      // unchanged ticks before a buffered stream goes cold
+const OVERFILL_FACTOR = 2;      // a young stream buffering past this × its highWaterMark is promoted
+const MAX_YOUNG = 200000;       // past this many unsettled streams new ones are counted, not watched
+const MAX_AGGREGATES = 10000;   // past this many (type, site) keys new sites fold into site 0
+// Stack captures cost ~10-40 µs each. A global token bucket caps the sustained rate, and each
+// constructor has its own smaller bucket so one busy type cannot starve the others; past either a
+// stream gets the last site captured for its constructor and is marked as inferred.
+const SITE_BURST = 1000, SITE_CAPTURES_PER_S = 300;
+const CTOR_SITE_BURST = 32, CTOR_SITE_CAPTURES_PER_S = 20;
+const INTERNAL_ONLY_AFTER = 8;  // captures that found no user frame before a type stops capturing
+// Lifetime histogram bounds (ms) of retired aggregated streams; the last bucket is open.
+const LIFETIME_BOUNDS_MS = [1, 10, 100, 1000, 10000];
+
+// Stamps a Rec on any object as a private field: cheaper than defineProperty and invisible to
+// util.inspect, Object.keys, getOwnPropertySymbols and proxies' traps.
+class StampBase { constructor(o) { return o; } }
+class Stamp extends StampBase {
+  #rec;
+  constructor(o, rec) { super(o); this.#rec = rec; }
+  static get(o) { return #rec in o ? o.#rec : undefined; }
+}
+
+exports.install = function install(addon, intervalMs, threadId) {
+  const { performance, monitorEventLoopDelay } = require('perf_hooks');
+  const EE = require('events');
+  const stream = require('stream');
+  const { OutgoingMessage } = require('_http_outgoing');
+  const http = require('http');
+  const { Readable, Writable, Duplex } = stream;
+  const selfDir = __dirname + '/';
+  const timeOrigin = performance.timeOrigin;
+  const nowUs = () => Math.round((timeOrigin + performance.now()) * 1000);
+  const recOf = (o) => (o !== null && typeof o === 'object' ? Stamp.get(o) : undefined);
+
+  // ---- rows and strings ------------------------------------------------------------------
+  const rows = new Float64Array(ROWS * W);
+  let nrows = 0;
+  function row(type, t) {
+    if (nrows === ROWS) flushRows();
+    const o = nrows++ * W;
+    rows[o] = type; rows[o + 1] = t;
+    return o + 2;
+  }
+  // Once the agent is gone (the addon's transport died) tracking stops doing work: the wrappers
+  // stay installed but pass straight through, and the timer stops.
+  let enabled = true;
+  function flushRows() {
+    if (nrows > 0) {
+      const n = nrows;
+      nrows = 0;
+      if (addon.flush(rows, n) === false) stopTracking();
+    }
+  }
+  function event(id, kind, other, strId) {
+    const o = row(ROW_EVENT, nowUs());
+    rows[o] = id; rows[o + 1] = kind; rows[o + 2] = other; rows[o + 3] = strId;
+  }
+
+  // Interned strings are bounded in count and bytes; past the bound a string is sent as 0.
+  const MAX_STRINGS = 100000, MAX_STRING_CHARS = 1024, MAX_STRING_TOTAL_CHARS = 16 << 20;
+  const strings = new Map();
+  let nextString = 1, stringChars = 0;
+  function str(s) {
+    if (!s) return 0;
+    if (s.length > MAX_STRING_CHARS) s = s.slice(0, MAX_STRING_CHARS);
+    let id = strings.get(s);
+    if (id === undefined) {
+      if (nextString > MAX_STRINGS || stringChars + s.length > MAX_STRING_TOTAL_CHARS) return 0;
+      id = nextString++;
+      stringChars += s.length;
+      strings.set(s, id);
+      addon.defineString(id, s);
+    }
+    return id;
+  }
+
+  // ---- call sites ------------------------------------------------------------------------
+  // The site is the first frame in the app's own code: outside node: internals, the tracker and
+  // node_modules; else the first node_modules frame (a library the app calls); else the first
+  // node: frame past the stream machinery.
+  const holder = {};
+  const bucket = (burst, perS) => ({ tokens: burst, at: Date.now(), burst, perS });
+  const globalSites = bucket(SITE_BURST, SITE_CAPTURES_PER_S);
+  function take(b) {
+    if (b.tokens < 1) {
+      const now = Date.now();
+      b.tokens = Math.min(b.burst, b.tokens + (now - b.at) * b.perS / 1000);
+      b.at = now;
+      if (b.tokens < 1) return false;
+    }
+    b.tokens--;
+    return true;
+  }
+  function captureSite(skipFn, ownClasses) {
+    if (!take(globalSites)) return null;
+    return captureNow(skipFn, ownClasses);
+  }
+  function captureNow(skipFn, ownClasses) {
+    // Structured frames (V8 CallSite objects) instead of the formatted stack text.
+    const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
+    let frames;
+    try {
+      Error.stackTraceLimit = 12;
+      Error.prepareStackTrace = structuredFrames;
+      Error.captureStackTrace(holder, skipFn);
+      frames = holder.stack;
+    } finally {
+      Error.stackTraceLimit = limit;
+      Error.prepareStackTrace = prepare;
+      holder.stack = undefined;
+    }
+    return Array.isArray(frames) ? firstUserFrame(frames, ownClasses) : '';
+  }
+  function structuredFrames(_, callSites) { return callSites; }
+  // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
+  // super() chain of a user subclass; the site is where `new` was called, one frame further.
+  function firstUserFrame(frames, ownClasses) {
+    let internal = '', library = '', ownCtor = '';
+    for (let i = 0; i < frames.length; i++) {
+      const cs = frames[i];
+      let file = cs.getFileName();
+      const line = cs.getLineNumber();
+      if (typeof file !== 'string' || !file || !line) continue;
+      if (file.startsWith('file://')) file = file.slice(7);
+      const loc = file + ':' + line;
+      if (file.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
+        if (!internal || (internal.startsWith('node:events') || internal.startsWith('node:internal/streams/') ||
+            internal.startsWith('node:internal/webstreams/')))
+          internal = loc;
+        continue;
+      }
+      if (file.startsWith(selfDir) || file.startsWith('<')) continue;
+      if (ownClasses !== undefined && cs.isConstructor() && ownClasses.includes(cs.getFunctionName())) {
+        ownCtor = loc;
+        continue;
+      }
+      if (file.includes('/node_modules/')) {
+        if (!library) library = loc;
+        continue;
+      }
+      return loc;
+    }
+    return ownCtor || library || internal;
+  }
+  function classNames(proto) {  // constructor names along the prototype chain (a few levels)
+    const names = [];
+    for (let p = proto; p !== null && names.length < 8; p = Object.getPrototypeOf(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, 'constructor');
+      if (d !== undefined && typeof d.value === 'function' && d.value.name) names.push(d.value.name);
+    }
+    return names;
+  }
+
+  // ---- types, aggregates and records -----------------------------------------------------
+  // Per constructor: its name, capture budget, last captured site and its aggregates by site.
+  const types = new Map();
+  let aggregateCount = 0;
+  function typeOf(ctor, proto, name) {
+    let ti = types.get(ctor);
+    if (ti === undefined) {
+      ti = { nameId: str(name || 'Stream'), classes: classNames(proto), sites: bucket(CTOR_SITE_BURST, CTOR_SITE_CAPTURES_PER_S),
+        lastSite: 0, lastInternal: false, internalRun: 0, capture: true, userland: wrapUserland(proto), aggs: new Map() };
+      types.set(ctor, ti);
+    }
+    return ti;
+  }
+  class Agg {
+    constructor(ti, siteId, kind, rhwm, whwm) {
+      this.typeId = ti.nameId; this.siteId = siteId; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
+      this.created = 0; this.promoted = 0; this.retired = 0; this.inferred = 0;
+      this.bytesIn = 0; this.bytesPushed = 0; this.writeCalls = 0; this.pushCalls = 0;
+      this.peakR = 0; this.peakW = 0;
+      this.hist = [0, 0, 0, 0, 0, 0];
+      this.dirty = false;
+    }
+  }
+  let dirtyAggs = [];
+  function markAgg(a) { if (!a.dirty) { a.dirty = true; dirtyAggs.push(a); } }
+  function aggFor(ti, siteId, rec) {
+    let a = ti.aggs.get(siteId);
+    if (a === undefined) {
+      if (aggregateCount >= MAX_AGGREGATES && siteId !== 0) return aggFor(ti, 0, rec);
+      a = new Agg(ti, siteId, rec.kind & ~K_SITE_INFERRED, rec.rhwm, rec.whwm);
+      ti.aggs.set(siteId, a);
+      aggregateCount++;
+    }
+    return a;
+  }
+
+  class Rec {
+    constructor(ti, kind, rhwm, whwm, siteId, internal, bornMs) {
+      this.state = YOUNG; this.ti = ti; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
+      this.siteId = siteId; this.internal = internal; this.ref = null; this.born = bornMs; this.epoch = epoch;
+      this.agg = null; this.settled = false; this.watched = false;
+      this.id = 0; this.idx = -1; this.hot = false; this.idle = 0; this.dirty = true;
+      this.writeCalls = 0; this.bytesIn = 0; this.waf = 0;
+      this.pushCalls = 0; this.bytesPushed = 0; this.paf = 0;
+      this.peakR = 0; this.peakW = 0;
+      this.flags = -1; this.rlen = 0; this.wlen = 0;  // last sampled state
+      this.destroySent = false; this.sites = null; this.siteCaptures = 0;
+      this.edges = null; this.pipeline = null;  // links noted while young, sent on promotion
+    }
+  }
+  const all = [];      // every tracked Rec; swap-removed when its stream retires or is gone
+  let hot = [];        // tracked, touched since the last tick, or still draining
+  let young = [];      // young streams held by WeakRef (they were pending work): settled at the tick
+  let epoch = 0;       // ticks so far: a young stream seen two epochs after its birth outlived an interval
+  let cursor = 0;      // round-robin position of the cold sweep
+  let sweepPerTick = 0;
+  let nextId = 1;
+  const defaultHwm = typeof stream.getDefaultHighWaterMark === 'function'
+    ? stream.getDefaultHighWaterMark(false) : 16384;
+
+  // Registers a stream at construction: no weak handle (a live WeakRef costs ~1 µs of GC work per
+  // stream), no record sent; counted at once in the aggregate of its site. skipFn is the frame
+  // the creation-site capture starts above.
+  function register(s, kind, rhwm, whwm, skipFn) {
+    const ctor = s.constructor;
+    const ti = typeOf(typeof ctor === 'function' ? ctor : Object, Object.getPrototypeOf(s), ctor && ctor.name);
+    if (ti.userland) kind |= K_USERLAND;
+    let siteId = ti.lastSite;
+    let inferred = true;
+    if (ti.capture && take(ti.sites)) {
+      const site = captureSite(skipFn, ti.classes);
+      if (site !== null) {
+        inferred = false;
+        ti.lastInternal = site.startsWith('node:');
+        if (ti.lastInternal) {
+          if (++ti.internalRun >= INTERNAL_ONLY_AFTER) ti.capture = false;  // resolved per stream later
+        } else {
+          ti.internalRun = 0;
+        }
+        siteId = str(site);
+        ti.lastSite = siteId;
+      }
+    }
+    if (inferred) kind |= K_SITE_INFERRED;
+    const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, performance.now());
+    try { new Stamp(s, rec); } catch (_) { return undefined; }
+    const a = aggFor(ti, siteId, rec);
+    a.created++;
+    if (inferred) a.inferred++;
+    rec.agg = a;
+    markAgg(a);
+    return rec;
+  }
+
+  // Once, when a young stream is folded or promoted: a stream whose site is node-internal
+  // (IncomingMessage, ServerResponse) moves to the aggregate of the http server it belongs to.
+  function settle(rec, s) {
+    const a = rec.agg;
+    if (rec.settled) return a;
+    rec.settled = true;
+    if (s === undefined || !(rec.internal || (rec.kind & K_HTTP_OUT))) return a;
+    const resolved = serverSite(s);
+    if (resolved === 0 || resolved === rec.siteId) return a;
+    a.created--;
+    if (rec.kind & K_SITE_INFERRED) a.inferred--;
+    markAgg(a);
+    rec.siteId = resolved;
+    rec.kind &= ~K_SITE_INFERRED;
+    const b = aggFor(rec.ti, resolved, rec);
+    b.created++;
+    rec.agg = b;
+    markAgg(b);
+    return b;
+  }
+  function lifetimeBucket(ms) {
+    let b = 0;
+    while (b < LIFETIME_BOUNDS_MS.length && ms >= LIFETIME_BOUNDS_MS[b]) b++;
+    return b;
+  }
+  // A young stream that ended without anything notable: counted in its aggregate, then forgotten.
+  // One that lived longer than an interval (it ended between two ticks) is announced instead.
+  function fold(rec, s) {
+    const lived = performance.now() - rec.born;
+    const edges = rec.edges, pipeline = rec.pipeline;
+    const a = settle(rec, s);
+    a.retired++;
+    a.bytesIn += rec.bytesIn; a.bytesPushed += rec.bytesPushed;
+    a.writeCalls += rec.writeCalls; a.pushCalls += rec.pushCalls;
+    if (rec.peakR > a.peakR) a.peakR = rec.peakR;
+    if (rec.peakW > a.peakW) a.peakW = rec.peakW;
+    a.hist[lifetimeBucket(lived)]++;
+    rec.state = RETIRED; rec.ref = null; rec.edges = null;
+    if (pipeline !== null) { pipeline.streams = null; rec.pipeline = null; }
+    if (edges !== null) for (const e of edges) { e.srcS = null; e.dstS = null; }
+    try { rec.flags = s !== undefined ? readState(rec, s).flags : F_DESTROYED; } catch (_) { rec.flags = F_DESTROYED; }
+    if (lived >= intervalMs) {
+      a.hist[lifetimeBucket(lived)]--;
+      resurrect(rec);
+      if (edges !== null) for (const e of edges) sendEdge(e);
+      if (pipeline !== null) sendPipeline(pipeline);
+    }
+  }
+  // A stage or pipe partner that was folded before the stream it feeds was promoted: announced
+  // after the fact from its Rec (created, one final sample, gone), so the chain stays whole.
+  function resurrect(rec) {
+    if (rec.state !== RETIRED || rec.id !== 0 || !enabled) return;
+    const a = rec.agg;
+    a.retired--; a.promoted++;
+    a.bytesIn -= rec.bytesIn; a.bytesPushed -= rec.bytesPushed;
+    a.writeCalls -= rec.writeCalls; a.pushCalls -= rec.pushCalls;
+    markAgg(a);
+    rec.id = nextId++;
+    const t = nowUs();
+    let o = row(ROW_CREATED, t);
+    rows[o] = rec.id; rows[o + 1] = rec.kind; rows[o + 2] = rec.ti.nameId; rows[o + 3] = rec.siteId;
+    rows[o + 4] = rec.rhwm; rows[o + 5] = rec.whwm;
+    o = row(ROW_SAMPLE, t);
+    rows[o] = rec.id; rows[o + 1] = rec.flags < 0 ? F_DESTROYED : rec.flags; rows[o + 2] = 0; rows[o + 3] = 0;
+    rows[o + 4] = rec.bytesIn; rows[o + 5] = rec.bytesPushed; rows[o + 6] = rec.waf;
+    rows[o + 7] = rec.paf; rows[o + 8] = rec.writeCalls; rows[o + 9] = rec.pushCalls;
+    if (rec.flags & F_DESTROYED) event(rec.id, EV_DESTROY, 0, 0);
+    event(rec.id, EV_GONE, 0, 0);
+  }
+
+  function promote(rec, s) {
+    if (rec.state !== YOUNG || !enabled) return;
+    const a = settle(rec, s);
+    a.promoted++;
+    rec.state = TRACKED;
+    rec.id = nextId++;
+    if (rec.ref === null) rec.ref = new WeakRef(s);
+    rec.idx = all.length;
+    all.push(rec);
+    const o = row(ROW_CREATED, nowUs());
+    rows[o] = rec.id; rows[o + 1] = rec.kind; rows[o + 2] = rec.ti.nameId; rows[o + 3] = rec.siteId;
+    rows[o + 4] = rec.rhwm; rows[o + 5] = rec.whwm;
+    touch(rec);
+    const edges = rec.edges;
+    rec.edges = null;
+    if (edges !== null) for (const e of edges) sendEdge(e);
+    if (rec.pipeline !== null) sendPipeline(rec.pipeline);
+  }
+  function promoteVia(rec, strong) {  // a partner, through its WeakRef or a link's strong handle
+    if (rec.state !== YOUNG) return;
+    const s = rec.ref !== null ? rec.ref.deref() : strong;
+    if (s !== undefined && s !== null) promote(rec, s);
+  }
+  const announced = (rec) => rec.state === TRACKED || (rec.state === RETIRED && rec.id !== 0);
+  function touch(rec) {
+    rec.dirty = true;
+    if (!rec.hot) { rec.hot = true; hot.push(rec); }
+  }
+  // Pipe edges between streams that are not both tracked are kept on the recs and sent when the
+  // first of them is promoted (the other is promoted with it).
+  function noteEdge(a, b, as, bs) {
+    if (a.state === TRACKED && (b === undefined || b.state === TRACKED)) {
+      event(a.id, EV_PIPE, b !== undefined ? b.id : 0, 0);
+      touch(a);
+      if (b !== undefined) touch(b);
+      return;
+    }
+    // The link holds both streams strongly until it is sent, unpiped or either side ends; the
+    // destination's own unpipe listener holds the source for as long anyway.
+    const e = { src: a, dst: b, srcS: as, dstS: bs, sent: false, unpiped: false };
+    if (a.state === TRACKED || (b !== undefined && b.state === TRACKED)) { sendEdge(e); return; }
+    (a.edges || (a.edges = [])).push(e);
+    if (b !== undefined && b.state === YOUNG) (b.edges || (b.edges = [])).push(e);
+  }
+  function sendEdge(e) {
+    if (e.sent || e.unpiped) return;
+    e.sent = true;
+    promoteVia(e.src, e.srcS);
+    if (e.dst !== undefined) promoteVia(e.dst, e.dstS);
+    e.srcS = null; e.dstS = null;
+    resurrect(e.src);
+    if (e.dst !== undefined) resurrect(e.dst);
+    if (!announced(e.src)) return;
+    const dstId = e.dst !== undefined && announced(e.dst) ? e.dst.id : 0;
+    event(e.src.id, EV_PIPE, dstId, 0);
+    if (e.src.state === TRACKED) touch(e.src);
+  }
+  function sendPipeline(p) {
+    if (p.sent) return;
+    p.sent = true;
+    for (let i = 0; i < p.stages.length; i++) {
+      const st = p.stages[i];
+      if (st === null) continue;
+      promoteVia(st, p.streams !== null ? p.streams[i] : null);
+      resurrect(st);
+    }
+    p.streams = null;
+    const ids = [];
+    for (const st of p.stages) ids.push(st !== null && announced(st) ? st.id : 0);
+    flushRows();  // stage streams' StreamCreated rows go out before the Pipeline record
+    addon.pipeline(p.t, p.id, p.site, ids, p.labels);
+  }
+
+  // ---- node stream hooks -----------------------------------------------------------------
+  function isStream(s) {
+    return s._readableState !== undefined || s._writableState !== undefined || s instanceof OutgoingMessage;
+  }
+  function registerNode(s) {
+    const rs = s._readableState, ws = s._writableState;
+    let kind = 0, rhwm = 0, whwm = 0;
+    if (rs) { kind |= K_READABLE; rhwm = rs.highWaterMark; if (rs.objectMode) kind |= K_R_OBJ; }
+    if (ws) { kind |= K_WRITABLE; whwm = ws.highWaterMark; if (ws.objectMode) kind |= K_W_OBJ; }
+    if (!rs && !ws) { kind = K_WRITABLE | K_HTTP_OUT; whwm = defaultHwm; }
+    register(s, kind, rhwm, whwm, initWrapper);
+  }
+  const origInit = EE.init;
+  function initWrapper(opts) {
+    const r = origInit.apply(this, arguments);
+    try {
+      if (enabled && isStream(this) && Stamp.get(this) === undefined) registerNode(this);
+    } catch (_) { /* ignore */ }
+    return r;
+  }
+  EE.init = initWrapper;
+
+  function chunkBytes(chunk, encoding) {
+    if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+    if (chunk !== null && typeof chunk === 'object' && typeof chunk.byteLength === 'number') return chunk.byteLength;
+    return 0;
+  }
+  function noteSite(rec, kind, skipFn) {
+    rec.siteCaptures++;
+    const site = captureSite(skipFn);
+    if (!site) return;
+    const id = str(site);
+    const sites = rec.sites || (rec.sites = []);
+    let entry = sites.find((e) => e.kind === kind && e.id === id);
+    if (!entry) { entry = { kind, id, count: 0 }; sites.push(entry); }
+    entry.count++;
+    const o = row(ROW_CALLSITE, nowUs());
+    rows[o] = rec.id; rows[o + 1] = kind; rows[o + 2] = id; rows[o + 3] = entry.count;
+  }
+  // Counting shared by node, userland and web writes: cumulative calls and bytes; a write made
+  // while the writable asks for drain promotes the stream and records the caller.
+  function countWrite(rec, s, bytes, needDrain, fn) {
+    rec.writeCalls++;
+    rec.bytesIn += (rec.kind & K_W_OBJ) ? 1 : bytes;
+    if (needDrain) {
+      rec.waf++;
+      if (rec.state === YOUNG) promote(rec, s);
+      if (rec.siteCaptures < MAX_SITES_PER_STREAM) noteSite(rec, SITE_WRITE_AFTER_FALSE, fn);
+    }
+    if (rec.state === TRACKED) touch(rec);
+  }
+  function countPush(rec, s, bytes, full, fn) {
+    rec.pushCalls++;
+    rec.bytesPushed += (rec.kind & K_R_OBJ) ? 1 : bytes;
+    if (full) {
+      rec.paf++;
+      if (rec.state === YOUNG) promote(rec, s);
+      if (rec.siteCaptures < MAX_SITES_PER_STREAM) noteSite(rec, SITE_PUSH_AFTER_FALSE, fn);
+    }
+    if (rec.state === TRACKED) touch(rec);
+  }
+  // After a young stream's write/push: promotion when it has outlived an interval or buffers far
+  // past its mark; peaks; and when it is left with work pending, a look at the end of this turn
+  // of the event loop (see checkWatched).
+  function afterYoung(rec, s, rlen, wlen, busy) {
+    if (epoch !== rec.epoch && (epoch - rec.epoch >= 2 || performance.now() - rec.born >= intervalMs)) {
+      promote(rec, s);
+      return;
+    }
+    if (rlen > rec.peakR) { rec.peakR = rlen; if (rec.rhwm > 0 && rlen > OVERFILL_FACTOR * rec.rhwm) promote(rec, s); }
+    if (wlen > rec.peakW) { rec.peakW = wlen; if (rec.whwm > 0 && wlen > OVERFILL_FACTOR * rec.whwm) promote(rec, s); }
+    if (rec.state === YOUNG && (rlen > 0 || wlen > 0 || busy) && !rec.watched && rec.ref === null &&
+        watchRecs.length < MAX_YOUNG) {
+      rec.watched = true;
+      watchRecs.push(rec);
+      watchStreams.push(s);
+      if (!watchScheduled) { watchScheduled = true; setImmediate(checkWatched).unref(); }
+    }
+  }
+  // Streams left with buffered data or a pending callback by their last write/push are held
+  // strongly until the end of the current turn of the event loop (setImmediate), no longer. Most
+  // have drained by then and are forgotten; one still pending gets a WeakRef and is settled at
+  // the next tick, so a stall or an unread buffer is found even if no hook is called again.
+  const watchRecs = [], watchStreams = [];
+  let watchScheduled = false;
+  function checkWatched() {
+    watchScheduled = false;
+    for (let i = 0; i < watchRecs.length; i++) {
+      const rec = watchRecs[i], s = watchStreams[i];
+      rec.watched = false;
+      if (rec.state !== YOUNG || !enabled) continue;
+      try {
+        const { flags, rlen, wlen } = readState(rec, s);
+        if (flags & F_ERRORED) promote(rec, s);
+        else if (terminal(rec, flags)) fold(rec, s);
+        else if ((rlen > 0 || wlen > 0 || (flags & (F_WRITING | F_NEED_DRAIN)) !== 0) && rec.ref === null) {
+          rec.ref = new WeakRef(s);
+          young.push(rec);
+        }
+      } catch (_) { /* ignore */ }
+    }
+    watchRecs.length = 0;
+    watchStreams.length = 0;
+  }
+  function writableLength(s) {
+    const ws = s._writableState;
+    return ws !== undefined ? ws.length : (s.writableLength || 0);
+  }
+
+  const wrapped = new WeakSet();  // our wrapper functions, so a prototype is never wrapped twice
+  function wrapMethod(proto, name, make) {
+    const orig = proto[name];
+    if (typeof orig !== 'function' || wrapped.has(orig)) return;
+    const fn = make(orig);
+    wrapped.add(fn);
+    proto[name] = fn;
+  }
+  function makeWrite(orig) {
+    const write = function write(chunk, encoding, cb) {
+      const rec = enabled ? recOf(this) : undefined;
+      if (rec === undefined || rec.state === RETIRED) return orig.apply(this, arguments);
+      try {
+        const ws = this._writableState;
+        countWrite(rec, this, chunkBytes(chunk, encoding), ws !== undefined ? ws.needDrain : this.writableNeedDrain, write);
+      } catch (_) { /* ignore */ }
+      const r = orig.apply(this, arguments);
+      if (rec.state === YOUNG) {
+        try {
+          const ws = this._writableState;
+          afterYoung(rec, this, 0, writableLength(this), ws !== undefined && ws.writing);
+        } catch (_) { /* ignore */ }
+      }
+      return r;
+    };
+    return write;
+  }
+  function makePush(orig) {
+    const push = function push(chunk, encoding) {
+      const rec = enabled ? recOf(this) : undefined;
+      if (rec === undefined || rec.state === RETIRED || chunk === null) return orig.apply(this, arguments);
+      const rs = this._readableState;
+      try {
+        const len = rs.length;
+        // Pushed while full, and not from a _read() that asked for more (read() calls _read()
+        // before it takes data out, so a pull-driven push may see a full buffer legitimately).
+        countPush(rec, this, chunkBytes(chunk, encoding),
+          len > 0 && len >= rs.highWaterMark && !rs.ended && !rs.reading, push);
+      } catch (_) { /* ignore */ }
+      const r = orig.apply(this, arguments);
+      if (rec.state === YOUNG) try { afterYoung(rec, this, rs.length, 0, false); } catch (_) { /* ignore */ }
+      return r;
+    };
+    return push;
+  }
+  function makePipe(orig) {
+    return function pipe(dest, options) {
+      try {
+        const a = enabled ? recOf(this) : undefined;
+        if (a !== undefined && a.state !== RETIRED) {
+          const b = recOf(dest);
+          const live = b !== undefined && b.state !== RETIRED;
+          noteEdge(a, live ? b : undefined, this, live ? dest : null);
+        }
+      } catch (_) { /* ignore */ }
+      return orig.apply(this, arguments);
+    };
+  }
+  function makeUnpipe(orig) {
+    return function unpipe(dest) {
+      try {
+        const a = enabled ? recOf(this) : undefined;
+        const pipes = this._readableState && this._readableState.pipes;
+        if (a !== undefined && a.edges !== null) {
+          for (const e of a.edges) {
+            if (e.src === a && (dest === undefined || e.dstS === dest)) { e.unpiped = true; e.srcS = null; e.dstS = null; }
+          }
+        }
+        if (a !== undefined && a.state === TRACKED && Array.isArray(pipes)) {
+          for (const d of pipes) {
+            if (dest !== undefined && d !== dest) continue;
+            const b = recOf(d);
+            event(a.id, EV_UNPIPE, b !== undefined && b.state === TRACKED ? b.id : 0, 0);
+          }
+          touch(a);
+        }
+      } catch (_) { /* ignore */ }
+      return orig.apply(this, arguments);
+    };
+  }
+  function makeDestroy(orig) {
+    return function destroy(err, cb) {
+      const rec = enabled ? recOf(this) : undefined;
+      if (rec === undefined || rec.state === RETIRED) return orig.apply(this, arguments);
+      try {
+        if (rec.state === YOUNG && err) promote(rec, this);  // an error is notable
+        if (rec.state === TRACKED && !rec.destroySent) {
+          rec.destroySent = true;
+          event(rec.id, EV_DESTROY, 0, 0);
+          touch(rec);
+        }
+      } catch (_) { /* ignore */ }
+      const r = orig.apply(this, arguments);
+      if (rec.state === YOUNG) try { fold(rec, this); } catch (_) { /* ignore */ }
+      return r;
+    };
+  }
+  function wrapPrototype(proto) {
+    wrapMethod(proto, 'write', makeWrite);
+    wrapMethod(proto, 'push', makePush);
+    wrapMethod(proto, 'pipe', makePipe);
+    wrapMethod(proto, 'unpipe', makeUnpipe);
+    wrapMethod(proto, 'destroy', makeDestroy);
+  }
+  // node's own: Duplex copies Writable's methods at load time; OutgoingMessage has its own write.
+  const nodeProtos = new Set([Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype,
+    stream.Transform.prototype, stream.PassThrough.prototype, stream.Stream.prototype, EE.prototype, Object.prototype]);
+  wrapMethod(Writable.prototype, 'write', makeWrite);
+  wrapMethod(Duplex.prototype, 'write', makeWrite);
+  wrapMethod(OutgoingMessage.prototype, 'write', makeWrite);
+  wrapMethod(Readable.prototype, 'push', makePush);
+  wrapMethod(Readable.prototype, 'pipe', makePipe);
+  wrapMethod(Readable.prototype, 'unpipe', makeUnpipe);
+  for (const p of [Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype])
+    wrapMethod(p, 'destroy', makeDestroy);
+  // ServerResponse is not destroyed when it finishes; its socket is detached then.
+  const SR = http.ServerResponse.prototype;
+  wrapMethod(SR, 'detachSocket', (orig) => function detachSocket(socket) {
+    const r = orig.apply(this, arguments);
+    try {
+      const rec = enabled ? recOf(this) : undefined;
+      if (rec !== undefined) {
+        if (rec.state === YOUNG && this.writableFinished) fold(rec, this);
+        else if (rec.state === TRACKED) touch(rec);
+      }
+    } catch (_) { /* ignore */ }
+    return r;
+  });
+
+  // Userland streams (the readable-stream package, any version and copy): their base classes
+  // carry their own write/push/pipe/destroy. Found on the prototype chain of a constructor's
+  // first instance; base classes are recognised by name, so user subclasses are never rewritten.
+  const USERLAND_BASES = new Set(['Readable', 'Writable', 'Duplex', 'Transform', 'PassThrough']);
+  function wrapUserland(proto) {
+    let found = false;
+    for (let p = proto; p !== null; p = Object.getPrototypeOf(p)) {
+      if (nodeProtos.has(p)) continue;
+      const d = Object.getOwnPropertyDescriptor(p, 'constructor');
+      if (d === undefined || typeof d.value !== 'function' || !USERLAND_BASES.has(d.value.name)) continue;
+      if (!['write', 'push', 'pipe', 'destroy'].some((m) => Object.prototype.hasOwnProperty.call(p, m))) continue;
+      found = true;
+      try { wrapPrototype(p); } catch (_) { /* ignore */ }
+    }
+    return found;
+  }
+
+  // http(s) servers: where the app created (or started) them, so the streams node makes for each
+  // request are attributed to that line rather than to node:_http_server.
+  const serverSites = new WeakMap();
+  function noteServer(server, skipFn) {
+    if (server === null || typeof server !== 'object' || serverSites.has(server)) return;
+    const site = captureNow(skipFn);
+    if (site && !site.startsWith('node:')) serverSites.set(server, str(site));
+  }
+  for (const mod of [http, require('https')]) {
+    const orig = mod.createServer;
+    if (typeof orig !== 'function') continue;
+    const createServer = function createServer() {
+      const srv = orig.apply(this, arguments);
+      try { if (enabled) noteServer(srv, createServer); } catch (_) { /* ignore */ }
+      return srv;
+    };
+    mod.createServer = createServer;
+  }
+  const net = require('net');
+  wrapMethod(net.Server.prototype, 'listen', (orig) => {
+    const listen = function listen() {
+      try { if (enabled) noteServer(this, listen); } catch (_) { /* ignore */ }
+      return orig.apply(this, arguments);
+    };
+    return listen;
+  });
+  function serverSite(s) {
+    try {
+      let sock = s.socket || (s.req && s.req.socket) || null;
+      if (sock && sock.server) return serverSites.get(sock.server) || 0;
+      const req = s.req;  // a client response: where its request was made
+      const r = req && recOf(req);
+      if (r !== undefined && (r.kind & K_HTTP_OUT) && !(r.kind & K_SITE_INFERRED)) return r.siteId;
+    } catch (_) { /* ignore */ }
+    return 0;
+  }
+
+  // pipeline(): one Pipeline record per call, sent once one of its stages is tracked (a pipeline
+  // of streams that all finish young is folded with them). Non-stream stages get id 0 and a label.
+  let nextPipeline = 1;
+  const pipelineSites = bucket(64, 20);
+  let lastPipelineSite = 0;
+  function notePipeline(args, hasCallback, fn) {
+    if (!enabled) return;
+    try {
+      let stages = Array.prototype.slice.call(args);
+      const last = stages[stages.length - 1];
+      if (hasCallback && typeof last === 'function') stages.pop();
+      else if (!hasCallback && stages.length > 1 && last !== null && typeof last === 'object' &&
+               typeof last.on !== 'function' && typeof last[Symbol.iterator] !== 'function' &&
+               typeof last[Symbol.asyncIterator] !== 'function') stages.pop();  // options
+      if (stages.length === 1 && Array.isArray(stages[0])) stages = stages[0];
+      const recs = [], labels = [], handles = [];
+      let anyTracked = false;
+      for (const st of stages) {
+        const rec = recOf(st);
+        let label;
+        if (rec !== undefined) label = (st.constructor && st.constructor.name) || 'Stream';
+        else if (typeof st === 'function') {
+          const k = st.constructor && st.constructor.name;
+          label = (k === 'AsyncGeneratorFunction' ? 'async generator' : k === 'GeneratorFunction'
+            ? 'generator' : k === 'AsyncFunction' ? 'async function' : 'function') + (st.name ? ' ' + st.name : '');
+        } else if (st != null && (typeof st[Symbol.asyncIterator] === 'function' ||
+                   typeof st[Symbol.iterator] === 'function')) label = 'iterable';
+        else label = typeof st;
+        recs.push(rec !== undefined && rec.state !== RETIRED ? rec : null);
+        handles.push(rec !== undefined && rec.state !== RETIRED ? st : null);
+        labels.push(str(label));
+        if (rec !== undefined && rec.state === TRACKED) anyTracked = true;
+      }
+      if (take(pipelineSites)) {
+        const site = captureSite(fn);
+        if (site !== null) lastPipelineSite = str(site);
+      }
+      const p = { id: nextPipeline++, t: nowUs(), site: lastPipelineSite, stages: recs, streams: handles, labels, sent: false };
+      if (anyTracked) { sendPipeline(p); return; }
+      for (const r of recs) if (r !== null) r.pipeline = p;
+    } catch (_) { /* ignore */ }
+  }
+  const streamPromises = require('stream/promises');
+  const origPipelineP = streamPromises.pipeline, origPipeline = stream.pipeline;
+  const pipelineP = function pipeline() {
+    notePipeline(arguments, false, pipelineP);
+    return origPipelineP.apply(this, arguments);
+  };
+  const pipelineCb = function pipeline() {
+    notePipeline(arguments, true, pipelineCb);
+    return origPipeline.apply(this, arguments);
+  };
+  const custom = require('util').promisify.custom;
+  Object.defineProperty(pipelineCb, custom, { value: pipelineP, configurable: true });
+  streamPromises.pipeline = pipelineP;  // also stream.promises.pipeline (same object)
+  stream.pipeline = pipelineCb;
+
+  // ---- WHATWG streams (web.js) -------------------------------------------------------------
+  const web = require('./web.js').install({
+    register, recOf, promote, countWrite, countPush, afterYoung, noteEdge, chunkBytes,
+    K_READABLE, K_WRITABLE, K_R_OBJ, K_W_OBJ, K_WEB, YOUNG, TRACKED, RETIRED,
+    F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
+    enabled: () => enabled,
+  });
+  require('module').syncBuiltinESMExports();
+
+  // ---- sampling --------------------------------------------------------------------------
+  // The state of a stream as flags and lengths, from its state objects (public getters only for
+  // the OutgoingMessage family; web.js for WHATWG streams). err is set when it has errored.
+  const st = { flags: 0, rlen: 0, wlen: 0, err: null };
+  function readState(rec, s) {
+    if (rec.kind & K_WEB) return web.readState(s, st);
+    const rs = s._readableState, ws = s._writableState;
+    let flags = 0, rlen = 0, wlen = 0, err = null;
+    if (rs) {
+      const fl = rs.flowing;
+      flags = fl === null ? 0 : fl ? 2 : 1;
+      rlen = rs.length;
+      if (rs.endEmitted) flags |= F_R_ENDED;
+      if (rs.destroyed) flags |= F_DESTROYED;
+      if (rs.closed) flags |= F_CLOSED;
+      err = rs.errored || (rs.errorEmitted ? true : null);
+    }
+    if (ws) {
+      wlen = ws.length;
+      if (ws.needDrain) flags |= F_NEED_DRAIN;
+      if (ws.ending) flags |= F_W_ENDED;
+      if (ws.finished) flags |= F_FINISHED;
+      if (ws.destroyed) flags |= F_DESTROYED;
+      if (ws.writing) flags |= F_WRITING;
+      if (ws.closed) flags |= F_CLOSED;
+      err = err || ws.errored || (ws.errorEmitted ? true : null);
+    } else if (!rs) {  // OutgoingMessage family
+      wlen = s.writableLength || 0;
+      if (s.writableNeedDrain) flags |= F_NEED_DRAIN;
+      if (s.writableEnded) flags |= F_W_ENDED;
+      if (s.writableFinished) flags |= F_FINISHED;
+      if (s.destroyed) flags |= F_DESTROYED;
+      if (s.closed) flags |= F_CLOSED;
+      err = s.errored;
+    }
+    if (err) flags |= F_ERRORED;
+    st.flags = flags; st.rlen = rlen; st.wlen = wlen; st.err = err;
+    return st;
+  }
+  // Done for good: destroyed, or every side it has ended (and finished).
+  function terminal(rec, flags) {
+    if (flags & F_DESTROYED) return true;
+    if ((rec.kind & K_READABLE) && !(flags & F_R_ENDED)) return false;
+    if ((rec.kind & K_WRITABLE) && !(flags & F_FINISHED)) return false;
+    return true;
+  }
+  function sampleStream(rec, t) {  // returns true when the stream should stay hot
+    const s = rec.ref.deref();
+    if (s === undefined) { untrack(rec, t); return false; }
+    const { flags, rlen, wlen, err } = readState(rec, s);
+    const prev = rec.flags < 0 ? 0 : rec.flags, rose = flags & ~prev;
+    if (rose & F_ERRORED) {
+      const msg = err && typeof err.message === 'string' ? err.message.slice(0, 200) : 'error';
+      event(rec.id, EV_ERROR, 0, str(msg));
+    }
+    if ((rose & F_DESTROYED) && !rec.destroySent) { rec.destroySent = true; event(rec.id, EV_DESTROY, 0, 0); }
+    if (rose & F_R_ENDED) event(rec.id, EV_END, 0, 0);
+    if (rose & F_FINISHED) event(rec.id, EV_FINISH, 0, 0);
+    if (rose & F_CLOSED) event(rec.id, EV_CLOSE, 0, 0);
+    if (rec.dirty || flags !== rec.flags || rlen !== rec.rlen || wlen !== rec.wlen) {
+      rec.dirty = false; rec.flags = flags; rec.rlen = rlen; rec.wlen = wlen; rec.idle = 0;
+      const o = row(ROW_SAMPLE, t);
+      rows[o] = rec.id; rows[o + 1] = flags; rows[o + 2] = rlen; rows[o + 3] = wlen;
+      rows[o + 4] = rec.bytesIn; rows[o + 5] = rec.bytesPushed; rows[o + 6] = rec.waf;
+      rows[o + 7] = rec.paf; rows[o + 8] = rec.writeCalls; rows[o + 9] = rec.pushCalls;
+    } else {
+      rec.idle++;
+    }
+    // Retired with its final sample: a terminal stream changes no more (an errored one stays
+    // until collected, so the chain around it can be judged).
+    if (terminal(rec, flags) && !(flags & F_ERRORED)) { untrack(rec, t); return false; }
+    return (rlen > 0 || wlen > 0 || (flags & (F_WRITING | F_NEED_DRAIN)) !== 0) && rec.idle < HOT_IDLE_TICKS;
+  }
+  function sampleSafely(rec, t) {  // one odd stream (throwing getters…) must not stop the sweep
+    try { return sampleStream(rec, t); } catch (_) { return false; }
+  }
+  // Collected, or retired: a Gone event ends its record; the Rec stays on a live stream (RETIRED)
+  // so later calls pass straight through.
+  function untrack(rec, t) {
+    rec.state = RETIRED;
+    const o = row(ROW_EVENT, t);
+    rows[o] = rec.id; rows[o + 1] = EV_GONE; rows[o + 2] = 0; rows[o + 3] = 0;
+    const last = all.pop();
+    if (last !== rec) { all[rec.idx] = last; last.idx = rec.idx; }
+    rec.ref = null;
+  }
+  // Young streams seen at a tick: collected or finished ones are folded, errored ones and those
+  // older than an interval are promoted, the rest wait for the next tick. At exit (final) the
+  // ones still waiting are counted in their aggregates as created (not retired).
+  function settleYoung(final) {
+    const list = young, now = performance.now();
+    young = [];
+    for (let i = 0; i < list.length; i++) {
+      const rec = list[i];
+      if (rec.state !== YOUNG) continue;
+      try {
+        const s = rec.ref.deref();
+        if (s === undefined) { fold(rec, undefined); continue; }
+        const { flags } = readState(rec, s);
+        if (flags & F_ERRORED) promote(rec, s);
+        else if (terminal(rec, flags)) fold(rec, s);
+        else if (now - rec.born >= intervalMs) promote(rec, s);
+        else if (final) settle(rec, s);
+        else young.push(rec);
+      } catch (_) { rec.state = RETIRED; rec.ref = null; }
+    }
+  }
+
+  const AW = addon.aggregateWidth || 22;
+  let aggRows = new Float64Array(64 * AW);
+  function flushAggregates(t) {
+    if (dirtyAggs.length === 0) return;
+    const list = dirtyAggs;
+    dirtyAggs = [];
+    if (aggRows.length < list.length * AW) aggRows = new Float64Array(list.length * AW);
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i], o = i * AW;
+      a.dirty = false;
+      aggRows[o] = t; aggRows[o + 1] = a.typeId; aggRows[o + 2] = a.siteId; aggRows[o + 3] = a.kind;
+      aggRows[o + 4] = a.created; aggRows[o + 5] = a.promoted; aggRows[o + 6] = a.retired; aggRows[o + 7] = a.inferred;
+      aggRows[o + 8] = a.bytesIn; aggRows[o + 9] = a.bytesPushed; aggRows[o + 10] = a.writeCalls; aggRows[o + 11] = a.pushCalls;
+      aggRows[o + 12] = a.peakR; aggRows[o + 13] = a.peakW; aggRows[o + 14] = a.rhwm; aggRows[o + 15] = a.whwm;
+      for (let b = 0; b < 6; b++) aggRows[o + 16 + b] = a.hist[b];
+    }
+    addon.aggregates(aggRows, list.length);
+  }
+
+  // Process counters come from the main thread only (rss and external are process-wide; a
+  // worker's heap is its own isolate's and is not sampled yet).
+  // The histogram's own timer costs ~0.7 % of a core at 10 ms resolution, ~0.3 % at 50 ms.
+  // Node 20's histogram records the whole period between its timer's wake-ups (resolution
+  // included), so an idle loop reads ≈ resolution; subtract it to report the delay itself.
+  const delayResolutionMs = Math.max(20, Math.min(50, intervalMs >> 1));
+  const delay = threadId === 0 ? monitorEventLoopDelay({ resolution: delayResolutionMs }) : null;
+  if (delay !== null) delay.enable();
+  const lateUs = (ns) => Math.max(0, ns / 1000 - delayResolutionMs * 1000);
+  function sampleProcess(t) {
+    if (delay === null) return;
+    const m = process.memoryUsage();
+    const mean = delay.count > 0 ? lateUs(delay.mean) : 0, max = delay.count > 0 ? lateUs(delay.max) : 0;
+    delay.reset();
+    const o = row(ROW_PROCESS, t);
+    rows[o] = m.rss; rows[o + 1] = m.heapUsed; rows[o + 2] = m.heapTotal; rows[o + 3] = m.external;
+    rows[o + 4] = m.arrayBuffers; rows[o + 5] = mean; rows[o + 6] = max;
+  }
+
+  function tick(final) {
+    try {
+      const t = nowUs();
+      epoch++;
+      sampleProcess(t);
+      settleYoung(final === true);
+      const current = hot;
+      hot = [];
+      for (let i = 0; i < current.length; i++) {
+        const rec = current[i];
+        rec.hot = false;
+        if (rec.state === TRACKED && sampleSafely(rec, t) && !rec.hot) { rec.hot = true; hot.push(rec); }
+      }
+      // Each tick sweeps 1/(COLD_PERIOD/interval) of the list, never less than the share set at
+      // the start of the pass (the list shrinks as streams go) nor than a small minimum.
+      let budget = Math.max(MIN_SWEEP_PER_TICK, sweepPerTick, Math.ceil(all.length * intervalMs / COLD_PERIOD_MS));
+      while (budget-- > 0 && all.length > 0) {
+        if (cursor >= all.length) {
+          cursor = 0;
+          sweepPerTick = Math.ceil(all.length * intervalMs / COLD_PERIOD_MS);
+        }
+        const rec = all[cursor];
+        if (rec.hot) { cursor++; continue; }
+        if (sampleSafely(rec, t)) { rec.hot = true; hot.push(rec); }
+        if (rec.state === TRACKED) cursor++;  // an untracked rec's slot now holds another rec
+      }
+      flushRows();
+      flushAggregates(t);
+    } catch (_) { nrows = 0; }
+  }
+  // Ticks are scheduled against absolute times (not setInterval, whose period stretches by each
+  // callback's lateness), so a loaded loop still gets one sample per interval on average; ticks
+  // missed while the loop was blocked are skipped, not bunched.
+  let timer = null;
+  let nextTickAt = performance.now() + intervalMs;
+  function scheduleTick() {
+    timer = setTimeout(onTimer, Math.max(1, nextTickAt - performance.now()));
+    timer.unref();
+  }
+  function onTimer() {
+    if (!enabled) return;
+    tick();
+    const now = performance.now();
+    nextTickAt += intervalMs;
+    if (nextTickAt <= now) nextTickAt = now + intervalMs - ((now - nextTickAt) % intervalMs);
+    scheduleTick();
+  }
+  tick();  // a first sample as soon as the tracker is in, so the trace starts with the process
+  scheduleTick();
+  function stopTracking() {
+    enabled = false;
+    clearTimeout(timer);
+    if (delay !== null) delay.disable();
+    all.length = 0;
+    hot = [];
+    young = [];
+    watchRecs.length = 0;
+    watchStreams.length = 0;
+    dirtyAggs = [];
+  }
+  process.on('exit', (code) => {
+    try {
+      if (!enabled) return;
+      clearTimeout(timer);
+      tick(true);
+      addon.goodbye(nowUs(), typeof code === 'number' ? code : 0);
+    } catch (_) { /* ignore */ }
+  });
+};
