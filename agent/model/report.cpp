@@ -122,7 +122,8 @@ std::vector<const StreamAggregateInfo*> aggregates_by_count(const Timeline& time
 
 uint64_t folded_streams(const Timeline& timeline) {
     uint64_t n = 0;
-    for (const auto& a : timeline.aggregates()) n += a.latest.created;
+    for (const auto& a : timeline.aggregates())
+        if (a.latest.created > a.latest.promoted) n += a.latest.created - a.latest.promoted;
     return n;
 }
 

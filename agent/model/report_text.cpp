@@ -139,10 +139,20 @@ std::vector<std::string> aggregate_cells(const Timeline& timeline, const StreamA
             lifetime_bucket_label(median_lifetime_bucket(x))};
 }
 
+// Aggregates that stand for streams not tracked one by one (the text tables leave out those
+// whose every stream is in the Streams table already), by count.
+std::vector<const StreamAggregateInfo*> folded_aggregates(const Timeline& timeline) {
+    auto all = aggregates_by_count(timeline);
+    std::vector<const StreamAggregateInfo*> out;
+    for (const auto* a : all)
+        if (a->latest.created > a->latest.promoted) out.push_back(a);
+    return out;
+}
+
 // "Short-lived streams folded by type and site: 3 kinds, 12040 streams"
 std::string aggregates_heading(const Timeline& timeline) {
     const uint64_t n = folded_streams(timeline);
-    const size_t kinds = timeline.aggregates().size();
+    const size_t kinds = folded_aggregates(timeline).size();
     return "Short-lived streams folded by type and site: " + std::to_string(kinds) + (kinds == 1 ? " kind, " : " kinds, ") +
            std::to_string(n) + (n == 1 ? " stream" : " streams");
 }
@@ -229,7 +239,7 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
         if (streams.size() > shown) out << "  … " << (streams.size() - shown) << " more\n";
     }
 
-    const auto aggregates = aggregates_by_count(timeline);
+    const auto aggregates = folded_aggregates(timeline);
     if (aggregates.empty()) return out.str();
     out << "\n" << aggregates_heading(timeline) << "\n  (" << kAggregatesLegend << ")\n";
     std::vector<std::vector<std::string>> rows = {kAggregateHeaders};
@@ -310,7 +320,7 @@ std::string report_markdown(const Timeline& timeline, const std::vector<Finding>
         table(kHeaders, rows);
         if (streams.size() > shown) out << "\n… " << (streams.size() - shown) << " more\n";
     }
-    const auto aggregates = aggregates_by_count(timeline);
+    const auto aggregates = folded_aggregates(timeline);
     if (aggregates.empty()) return out.str();
     out << "\n### " << aggregates_heading(timeline) << "\n\n" << kAggregatesLegend << ".\n\n";
     std::vector<std::vector<std::string>> rows;

@@ -20,7 +20,7 @@ uint32_t thread_of(const Timeline& timeline, uint32_t proc);  // worker threadId
 const char* stream_api(uint32_t kind);  // "web", "readable-stream" or "node", from the StreamKind bits
 // Aggregates by streams created under them, most first (ties: in the order they were first seen).
 std::vector<const StreamAggregateInfo*> aggregates_by_count(const Timeline& timeline);
-uint64_t folded_streams(const Timeline& timeline);  // streams created, summed over every aggregate
+uint64_t folded_streams(const Timeline& timeline);  // streams created and not tracked one by one, over every aggregate
 // The lifetime bucket (0..kLifetimeBuckets-1) holding the median retired stream, -1 when none retired.
 int median_lifetime_bucket(const proto::StreamAggregate& a);
 const char* lifetime_bucket_label(int bucket);  // "<1 ms", … ">=10 s", "-" for -1

@@ -189,6 +189,19 @@ inline std::vector<nlohmann::json> streams_of_type(const nlohmann::json& report,
     return out;
 }
 
+// Every stream of `type` the report accounts for: each individually tracked one (from `streams`)
+// and each short-lived one folded into `stream_aggregates` (an aggregate of count N with T tracked
+// stands for N - T entries, each carrying the aggregate's type and created_at).
+inline std::vector<nlohmann::json> streams_seen(const nlohmann::json& report, const std::string& type) {
+    std::vector<nlohmann::json> out = streams_of_type(report, type);
+    for (const auto& a : report.at("stream_aggregates")) {
+        if (a.value("type", "") != type) continue;
+        const int64_t folded = a.value("count", int64_t{0}) - a.value("tracked", int64_t{0});
+        for (int64_t i = 0; i < folded && i < 10000; ++i) out.push_back(a);
+    }
+    return out;
+}
+
 inline std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 }  // namespace tidemark::test

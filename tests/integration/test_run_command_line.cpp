@@ -33,7 +33,7 @@ TEST_CASE("the user's NODE_OPTIONS are kept and a tracker path with spaces works
     INFO("stderr: " << run.err);
     REQUIRE(run.exit_code == 0);
     CHECK(run.out.find("title=tidemark-title-test") != std::string::npos);
-    CHECK(streams_of_type(report_json(trace), "PassThrough").size() == 1);  // the tracker loaded
+    CHECK(streams_seen(report_json(trace), "PassThrough").size() == 1);  // the tracker loaded
 }
 
 TEST_CASE("command-line mistakes exit 2 with a message that says what to do", "[run][usage]") {

@@ -27,8 +27,8 @@ TEST_CASE("run sees the streams of an ES module app", "[run][esm]") {
     REQUIRE(run.exit_code == 0);
     CHECK(run.out.find("esm done") != std::string::npos);
     const auto report = report_json(trace);
-    const auto sources = streams_of_type(report, "EsmSource");
-    const auto sinks = streams_of_type(report, "EsmSink");
+    const auto sources = streams_seen(report, "EsmSource");
+    const auto sinks = streams_seen(report, "EsmSink");
     REQUIRE(sources.size() == 1);
     REQUIRE(sinks.size() == 1);
     // Sites of an ES module are plain paths (file:// stripped), in the module itself.
@@ -50,8 +50,8 @@ TEST_CASE("run tracks a Node child only with --follow-children", "[run][children
         CHECK(run.exit_code == 0);
         CHECK(run.out.find("child said: sum=4950 (exit 0)") != std::string::npos);
         const auto report = report_json(trace);
-        CHECK(streams_of_type(report, "ChildDoubler").empty());
-        CHECK(streams_of_type(report, "PassThrough").size() == 1);  // the parent's own
+        CHECK(streams_seen(report, "ChildDoubler").empty());
+        CHECK(streams_seen(report, "PassThrough").size() == 1);  // the parent's own
         CHECK(report.value("processes", nlohmann::json::array()).size() <= 1);
     }
     SECTION("with --follow-children both processes are in the trace") {
@@ -62,8 +62,8 @@ TEST_CASE("run tracks a Node child only with --follow-children", "[run][children
         CHECK(run.exit_code == 0);
         CHECK(run.out.find("child said: sum=4950 (exit 0)") != std::string::npos);
         const auto report = report_json(trace);
-        CHECK(streams_of_type(report, "ChildDoubler").size() == 1);
-        CHECK(streams_of_type(report, "PassThrough").size() == 1);
+        CHECK(streams_seen(report, "ChildDoubler").size() == 1);
+        CHECK(streams_seen(report, "PassThrough").size() == 1);
         REQUIRE(report.contains("processes"));
         CHECK(report.at("processes").size() == 2);
     }

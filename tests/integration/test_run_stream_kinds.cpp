@@ -23,19 +23,19 @@ TEST_CASE("run sees every kind of stream with its type", "[run][streams]") {
                              "IncomingMessage", "ServerResponse", "ClientRequest", "PassThrough",
                              "Readable", "ZooDuplex"}) {
         INFO("type " << type);
-        CHECK_FALSE(streams_of_type(report, type).empty());
+        CHECK_FALSE(streams_seen(report, type).empty());
     }
     // Both ends of the loopback TCP connection and the http connection's sockets.
-    CHECK(streams_of_type(report, "Socket").size() >= 2);
+    CHECK(streams_seen(report, "Socket").size() >= 2);
     // Streams the app creates itself carry a creation site in the app.
     for (const char* type : {"ZooDuplex", "Gzip", "WriteStream"}) {
         INFO("type " << type);
-        const auto found = streams_of_type(report, type);
+        const auto found = streams_seen(report, type);
         REQUIRE_FALSE(found.empty());
         CHECK(found[0].value("created_at", "").find("stream_zoo.js:") != std::string::npos);
     }
     // zlib.createGzip() is called on this line: a factory's site is the user's call.
     const std::string app = fixture("stream_zoo.js");
-    CHECK(ends_with(streams_of_type(report, "Gzip")[0].value("created_at", ""),
+    CHECK(ends_with(streams_seen(report, "Gzip")[0].value("created_at", ""),
                     "stream_zoo.js:" + std::to_string(line_of(app, "zlib.createGzip()"))));
 }

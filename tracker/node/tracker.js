@@ -115,15 +115,22 @@ exports.install = function install(addon, intervalMs, threadId) {
   // node_modules; else the first node_modules frame (a library the app calls); else the first
   // node: frame past the stream machinery.
   const holder = {};
-  const bucket = (burst, perS) => ({ tokens: burst, at: Date.now(), burst, perS });
+  // Token buckets refilled at each tick (no clock read on the hot path).
+  const buckets = [];
+  function bucket(burst, perS) {
+    const b = { tokens: burst, burst, perTick: perS * intervalMs / 1000 };
+    buckets.push(b);
+    return b;
+  }
+  function refillBuckets() {
+    for (let i = 0; i < buckets.length; i++) {
+      const b = buckets[i];
+      if (b.tokens < b.burst) b.tokens = Math.min(b.burst, b.tokens + b.perTick);
+    }
+  }
   const globalSites = bucket(SITE_BURST, SITE_CAPTURES_PER_S);
   function take(b) {
-    if (b.tokens < 1) {
-      const now = Date.now();
-      b.tokens = Math.min(b.burst, b.tokens + (now - b.at) * b.perS / 1000);
-      b.at = now;
-      if (b.tokens < 1) return false;
-    }
+    if (b.tokens < 1) return false;
     b.tokens--;
     return true;
   }
@@ -234,7 +241,7 @@ exports.install = function install(addon, intervalMs, threadId) {
       this.peakR = 0; this.peakW = 0;
       this.flags = -1; this.rlen = 0; this.wlen = 0;  // last sampled state
       this.destroySent = false; this.sites = null; this.siteCaptures = 0;
-      this.edges = null; this.pipeline = null;  // links noted while young, sent on promotion
+      this.pipeline = null;  // a pipeline() it is a stage of, sent when a stage is promoted
     }
   }
   const all = [];      // every tracked Rec; swap-removed when its stream retires or is gone
@@ -310,7 +317,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   // One that lived longer than an interval (it ended between two ticks) is announced instead.
   function fold(rec, s) {
     const lived = performance.now() - rec.born;
-    const edges = rec.edges, pipeline = rec.pipeline;
+    const pipeline = rec.pipeline;
     const a = settle(rec, s);
     a.retired++;
     a.bytesIn += rec.bytesIn; a.bytesPushed += rec.bytesPushed;
@@ -318,16 +325,24 @@ exports.install = function install(addon, intervalMs, threadId) {
     if (rec.peakR > a.peakR) a.peakR = rec.peakR;
     if (rec.peakW > a.peakW) a.peakW = rec.peakW;
     a.hist[lifetimeBucket(lived)]++;
-    rec.state = RETIRED; rec.ref = null; rec.edges = null;
+    rec.state = RETIRED; rec.ref = null;
     if (pipeline !== null) { pipeline.streams = null; rec.pipeline = null; }
-    if (edges !== null) for (const e of edges) { e.srcS = null; e.dstS = null; }
-    try { rec.flags = s !== undefined ? readState(rec, s).flags : F_DESTROYED; } catch (_) { rec.flags = F_DESTROYED; }
+    rec.flags = s !== undefined ? endFlags(s) : F_DESTROYED;
     if (lived >= intervalMs) {
       a.hist[lifetimeBucket(lived)]--;
       resurrect(rec);
-      if (edges !== null) for (const e of edges) sendEdge(e);
       if (pipeline !== null) sendPipeline(pipeline);
     }
+  }
+  function endFlags(s) {  // enough state for the final sample of a resurrected stream
+    try {
+      const rs = s._readableState, ws = s._writableState;
+      let f = 0;
+      if ((rs !== undefined && rs.destroyed) || (ws !== undefined && ws.destroyed) || s.destroyed === true) f |= F_DESTROYED;
+      if (rs !== undefined && rs.endEmitted) f |= F_R_ENDED;
+      if ((ws !== undefined && ws.finished) || s.writableFinished === true) f |= F_FINISHED;
+      return f;
+    } catch (_) { return F_DESTROYED; }
   }
   // A stage or pipe partner that was folded before the stream it feeds was promoted: announced
   // after the fact from its Rec (created, one final sample, gone), so the chain stays whole.
@@ -339,11 +354,8 @@ exports.install = function install(addon, intervalMs, threadId) {
     a.writeCalls -= rec.writeCalls; a.pushCalls -= rec.pushCalls;
     markAgg(a);
     rec.id = nextId++;
-    const t = nowUs();
-    let o = row(ROW_CREATED, t);
-    rows[o] = rec.id; rows[o + 1] = rec.kind; rows[o + 2] = rec.ti.nameId; rows[o + 3] = rec.siteId;
-    rows[o + 4] = rec.rhwm; rows[o + 5] = rec.whwm;
-    o = row(ROW_SAMPLE, t);
+    announce(rec);
+    const o = row(ROW_SAMPLE, nowUs());
     rows[o] = rec.id; rows[o + 1] = rec.flags < 0 ? F_DESTROYED : rec.flags; rows[o + 2] = 0; rows[o + 3] = 0;
     rows[o + 4] = rec.bytesIn; rows[o + 5] = rec.bytesPushed; rows[o + 6] = rec.waf;
     rows[o + 7] = rec.paf; rows[o + 8] = rec.writeCalls; rows[o + 9] = rec.pushCalls;
@@ -355,19 +367,28 @@ exports.install = function install(addon, intervalMs, threadId) {
     if (rec.state !== YOUNG || !enabled) return;
     const a = settle(rec, s);
     a.promoted++;
+    markAgg(a);
     rec.state = TRACKED;
     rec.id = nextId++;
     if (rec.ref === null) rec.ref = new WeakRef(s);
     rec.idx = all.length;
     all.push(rec);
-    const o = row(ROW_CREATED, nowUs());
+    announce(rec);
+    touch(rec);
+    linkDownstream(rec, s);
+    if (rec.pipeline !== null) sendPipeline(rec.pipeline);
+  }
+  // StreamCreated stamped with the stream's birth, and a first sample of its state then (nothing
+  // buffered, nothing counted), so the trace shows what it did while young: the samples that
+  // follow carry everything it wrote and pushed since (a detector can tell it moved, and how much).
+  function announce(rec) {
+    const born = Math.round((timeOrigin + rec.born) * 1000);
+    let o = row(ROW_CREATED, born);
     rows[o] = rec.id; rows[o + 1] = rec.kind; rows[o + 2] = rec.ti.nameId; rows[o + 3] = rec.siteId;
     rows[o + 4] = rec.rhwm; rows[o + 5] = rec.whwm;
-    touch(rec);
-    const edges = rec.edges;
-    rec.edges = null;
-    if (edges !== null) for (const e of edges) sendEdge(e);
-    if (rec.pipeline !== null) sendPipeline(rec.pipeline);
+    o = row(ROW_SAMPLE, born);
+    rows[o] = rec.id;
+    for (let i = 1; i < 10; i++) rows[o + i] = 0;
   }
   function promoteVia(rec, strong) {  // a partner, through its WeakRef or a link's strong handle
     if (rec.state !== YOUNG) return;
@@ -379,34 +400,22 @@ exports.install = function install(addon, intervalMs, threadId) {
     rec.dirty = true;
     if (!rec.hot) { rec.hot = true; hot.push(rec); }
   }
-  // Pipe edges between streams that are not both tracked are kept on the recs and sent when the
-  // first of them is promoted (the other is promoted with it).
-  function noteEdge(a, b, as, bs) {
-    if (a.state === TRACKED && (b === undefined || b.state === TRACKED)) {
-      event(a.id, EV_PIPE, b !== undefined ? b.id : 0, 0);
-      touch(a);
-      if (b !== undefined) touch(b);
-      return;
-    }
-    // The link holds both streams strongly until it is sent, unpiped or either side ends; the
-    // destination's own unpipe listener holds the source for as long anyway.
-    const e = { src: a, dst: b, srcS: as, dstS: bs, sent: false, unpiped: false };
-    if (a.state === TRACKED || (b !== undefined && b.state === TRACKED)) { sendEdge(e); return; }
-    (a.edges || (a.edges = [])).push(e);
-    if (b !== undefined && b.state === YOUNG) (b.edges || (b.edges = [])).push(e);
+  // Pipe edges of young streams cost nothing: a stream's live destinations are in its own state
+  // (pipes), read when it is promoted (its destinations are promoted with it). A pipe() from a
+  // tracked stream is sent at once.
+  function linkDownstream(rec, s) {
+    const rs = s._readableState;
+    let pipes = rs !== undefined ? rs.pipes : null;
+    if (pipes === null || pipes === undefined) return;
+    if (!Array.isArray(pipes)) pipes = [pipes];  // readable-stream v2 keeps a single one unwrapped
+    for (const d of pipes) noteEdge(rec, recOf(d), d);
   }
-  function sendEdge(e) {
-    if (e.sent || e.unpiped) return;
-    e.sent = true;
-    promoteVia(e.src, e.srcS);
-    if (e.dst !== undefined) promoteVia(e.dst, e.dstS);
-    e.srcS = null; e.dstS = null;
-    resurrect(e.src);
-    if (e.dst !== undefined) resurrect(e.dst);
-    if (!announced(e.src)) return;
-    const dstId = e.dst !== undefined && announced(e.dst) ? e.dst.id : 0;
-    event(e.src.id, EV_PIPE, dstId, 0);
-    if (e.src.state === TRACKED) touch(e.src);
+  function noteEdge(a, b, bs) {
+    if (a.state !== TRACKED) return;
+    if (b !== undefined && b.state === YOUNG && bs !== null && bs !== undefined) promote(b, bs);
+    event(a.id, EV_PIPE, b !== undefined && announced(b) ? b.id : 0, 0);
+    touch(a);
+    if (b !== undefined && b.state === TRACKED) touch(b);
   }
   function sendPipeline(p) {
     if (p.sent) return;
@@ -495,13 +504,19 @@ exports.install = function install(addon, intervalMs, threadId) {
     }
     if (rlen > rec.peakR) { rec.peakR = rlen; if (rec.rhwm > 0 && rlen > OVERFILL_FACTOR * rec.rhwm) promote(rec, s); }
     if (wlen > rec.peakW) { rec.peakW = wlen; if (rec.whwm > 0 && wlen > OVERFILL_FACTOR * rec.whwm) promote(rec, s); }
-    if (rec.state === YOUNG && (rlen > 0 || wlen > 0 || busy) && !rec.watched && rec.ref === null &&
-        watchRecs.length < MAX_YOUNG) {
+    // Pending: unread data that is not flowing out (or fills the buffer), or a write in progress.
+    // Data in a flowing readable below its mark is on its way out and is not watched.
+    if (rec.state === YOUNG && !rec.watched && rec.ref === null && watchRecs.length < MAX_YOUNG &&
+        ((rlen > 0 && (rlen >= rec.rhwm || !flowingNow(s))) || wlen > 0 || busy)) {
       rec.watched = true;
       watchRecs.push(rec);
       watchStreams.push(s);
       if (!watchScheduled) { watchScheduled = true; setImmediate(checkWatched).unref(); }
     }
+  }
+  function flowingNow(s) {
+    const rs = s._readableState;
+    return rs !== undefined && rs.flowing === true;
   }
   // Streams left with buffered data or a pending callback by their last write/push are held
   // strongly until the end of the current turn of the event loop (setImmediate), no longer. Most
@@ -516,6 +531,11 @@ exports.install = function install(addon, intervalMs, threadId) {
       rec.watched = false;
       if (rec.state !== YOUNG || !enabled) continue;
       try {
+        if (!(rec.kind & K_WEB)) {  // the common case drained already: a few reads and done
+          const rs = s._readableState, ws = s._writableState;
+          if ((rs === undefined || rs.length === 0) && (ws === undefined || (ws.length === 0 && !ws.writing)) &&
+              (rs !== undefined || ws !== undefined)) continue;
+        }
         const { flags, rlen, wlen } = readState(rec, s);
         if (flags & F_ERRORED) promote(rec, s);
         else if (terminal(rec, flags)) fold(rec, s);
@@ -528,10 +548,6 @@ exports.install = function install(addon, intervalMs, threadId) {
     watchRecs.length = 0;
     watchStreams.length = 0;
   }
-  function writableLength(s) {
-    const ws = s._writableState;
-    return ws !== undefined ? ws.length : (s.writableLength || 0);
-  }
 
   const wrapped = new WeakSet();  // our wrapper functions, so a prototype is never wrapped twice
   function wrapMethod(proto, name, make) {
@@ -543,17 +559,22 @@ exports.install = function install(addon, intervalMs, threadId) {
   }
   function makeWrite(orig) {
     const write = function write(chunk, encoding, cb) {
+      // .call with the named parameters rather than apply(arguments): every write passes here.
       const rec = enabled ? recOf(this) : undefined;
-      if (rec === undefined || rec.state === RETIRED) return orig.apply(this, arguments);
+      if (rec === undefined || rec.state === RETIRED) return orig.call(this, chunk, encoding, cb);
       try {
         const ws = this._writableState;
         countWrite(rec, this, chunkBytes(chunk, encoding), ws !== undefined ? ws.needDrain : this.writableNeedDrain, write);
       } catch (_) { /* ignore */ }
-      const r = orig.apply(this, arguments);
+      const r = orig.call(this, chunk, encoding, cb);
       if (rec.state === YOUNG) {
         try {
           const ws = this._writableState;
-          afterYoung(rec, this, 0, writableLength(this), ws !== undefined && ws.writing);
+          // The OutgoingMessage family counts its socket's pending bytes as its own: pending only
+          // once it asks for drain.
+          if (ws !== undefined) afterYoung(rec, this, 0, ws.length, ws.writing);
+          else if (this.writableNeedDrain) afterYoung(rec, this, 0, this.writableLength || 0, true);
+          else afterYoung(rec, this, 0, 0, false);
         } catch (_) { /* ignore */ }
       }
       return r;
@@ -563,7 +584,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   function makePush(orig) {
     const push = function push(chunk, encoding) {
       const rec = enabled ? recOf(this) : undefined;
-      if (rec === undefined || rec.state === RETIRED || chunk === null) return orig.apply(this, arguments);
+      if (rec === undefined || rec.state === RETIRED || chunk === null) return orig.call(this, chunk, encoding);
       const rs = this._readableState;
       try {
         const len = rs.length;
@@ -572,7 +593,7 @@ exports.install = function install(addon, intervalMs, threadId) {
         countPush(rec, this, chunkBytes(chunk, encoding),
           len > 0 && len >= rs.highWaterMark && !rs.ended && !rs.reading, push);
       } catch (_) { /* ignore */ }
-      const r = orig.apply(this, arguments);
+      const r = orig.call(this, chunk, encoding);
       if (rec.state === YOUNG) try { afterYoung(rec, this, rs.length, 0, false); } catch (_) { /* ignore */ }
       return r;
     };
@@ -584,8 +605,7 @@ exports.install = function install(addon, intervalMs, threadId) {
         const a = enabled ? recOf(this) : undefined;
         if (a !== undefined && a.state !== RETIRED) {
           const b = recOf(dest);
-          const live = b !== undefined && b.state !== RETIRED;
-          noteEdge(a, live ? b : undefined, this, live ? dest : null);
+          noteEdge(a, b, dest);
         }
       } catch (_) { /* ignore */ }
       return orig.apply(this, arguments);
@@ -596,11 +616,6 @@ exports.install = function install(addon, intervalMs, threadId) {
       try {
         const a = enabled ? recOf(this) : undefined;
         const pipes = this._readableState && this._readableState.pipes;
-        if (a !== undefined && a.edges !== null) {
-          for (const e of a.edges) {
-            if (e.src === a && (dest === undefined || e.dstS === dest)) { e.unpiped = true; e.srcS = null; e.dstS = null; }
-          }
-        }
         if (a !== undefined && a.state === TRACKED && Array.isArray(pipes)) {
           for (const d of pipes) {
             if (dest !== undefined && d !== dest) continue;
@@ -724,7 +739,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   function notePipeline(args, hasCallback, fn) {
     if (!enabled) return;
     try {
-      let stages = Array.prototype.slice.call(args);
+      let stages = args.slice();
       const last = stages[stages.length - 1];
       if (hasCallback && typeof last === 'function') stages.pop();
       else if (!hasCallback && stages.length > 1 && last !== null && typeof last === 'object' &&
@@ -736,7 +751,7 @@ exports.install = function install(addon, intervalMs, threadId) {
       for (const st of stages) {
         const rec = recOf(st);
         let label;
-        if (rec !== undefined) label = (st.constructor && st.constructor.name) || 'Stream';
+        if (rec !== undefined) { recs.push(rec.state !== RETIRED ? rec : null); handles.push(rec.state !== RETIRED ? st : null); labels.push(rec.ti.nameId); if (rec.state === TRACKED) anyTracked = true; continue; }
         else if (typeof st === 'function') {
           const k = st.constructor && st.constructor.name;
           label = (k === 'AsyncGeneratorFunction' ? 'async generator' : k === 'GeneratorFunction'
@@ -744,10 +759,9 @@ exports.install = function install(addon, intervalMs, threadId) {
         } else if (st != null && (typeof st[Symbol.asyncIterator] === 'function' ||
                    typeof st[Symbol.iterator] === 'function')) label = 'iterable';
         else label = typeof st;
-        recs.push(rec !== undefined && rec.state !== RETIRED ? rec : null);
-        handles.push(rec !== undefined && rec.state !== RETIRED ? st : null);
+        recs.push(null);
+        handles.push(null);
         labels.push(str(label));
-        if (rec !== undefined && rec.state === TRACKED) anyTracked = true;
       }
       if (take(pipelineSites)) {
         const site = captureSite(fn);
@@ -760,13 +774,13 @@ exports.install = function install(addon, intervalMs, threadId) {
   }
   const streamPromises = require('stream/promises');
   const origPipelineP = streamPromises.pipeline, origPipeline = stream.pipeline;
-  const pipelineP = function pipeline() {
-    notePipeline(arguments, false, pipelineP);
-    return origPipelineP.apply(this, arguments);
+  const pipelineP = function pipeline(...args) {
+    notePipeline(args, false, pipelineP);
+    return origPipelineP.apply(this, args);
   };
-  const pipelineCb = function pipeline() {
-    notePipeline(arguments, true, pipelineCb);
-    return origPipeline.apply(this, arguments);
+  const pipelineCb = function pipeline(...args) {
+    notePipeline(args, true, pipelineCb);
+    return origPipeline.apply(this, args);
   };
   const custom = require('util').promisify.custom;
   Object.defineProperty(pipelineCb, custom, { value: pipelineP, configurable: true });
@@ -932,6 +946,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     try {
       const t = nowUs();
       epoch++;
+      refillBuckets();
       sampleProcess(t);
       settleYoung(final === true);
       const current = hot;

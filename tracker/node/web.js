@@ -70,7 +70,7 @@ exports.install = function install(api) {
   if (typeof OrigTS === 'function') {
     TS = proxied(OrigTS, false, (t, args) => {
       const w = track(t.writable, false, args[1], TS), r = track(t.readable, true, args[2], TS);
-      if (w !== undefined && r !== undefined) api.noteEdge(w, r, t.writable, t.readable);
+      if (w !== undefined && r !== undefined) api.noteEdge(w, r, t.readable);
     });
   }
   for (const [name, P] of [['ReadableStream', RS], ['WritableStream', WS], ['TransformStream', TS]]) {
@@ -131,7 +131,7 @@ exports.install = function install(api) {
     try {
       if (api.enabled() && dest instanceof OrigWS) {
         const a = track(this, true, undefined, pipeTo), b = track(dest, false, undefined, pipeTo);
-        if (a !== undefined && b !== undefined) api.noteEdge(a, b, this, dest);
+        if (a !== undefined && b !== undefined) { if (b.state === api.TRACKED) api.promote(a, this); api.noteEdge(a, b, dest); }
       }
     } catch (_) { /* ignore */ }
     return orig.apply(this, arguments);
@@ -140,10 +140,10 @@ exports.install = function install(api) {
     try {
       if (api.enabled() && pair && pair.writable instanceof OrigWS) {
         const a = track(this, true, undefined, pipeThrough), b = track(pair.writable, false, undefined, pipeThrough);
-        if (a !== undefined && b !== undefined) api.noteEdge(a, b, this, pair.writable);
+        if (a !== undefined && b !== undefined) { if (b.state === api.TRACKED) api.promote(a, this); api.noteEdge(a, b, pair.writable); }
         if (pair.readable instanceof OrigRS) {
           const c = track(pair.readable, true, undefined, pipeThrough);
-          if (b !== undefined && c !== undefined) api.noteEdge(b, c, pair.writable, pair.readable);
+          if (b !== undefined && c !== undefined) api.noteEdge(b, c, pair.readable);
         }
       }
     } catch (_) { /* ignore */ }
