@@ -19,6 +19,11 @@ constexpr const char* kFix =
     "Transform that forwards to another writable, call the transform callback only after that "
     "writable has drained.";
 
+constexpr const char* kWebFix =
+    "Await writer.ready before each writer.write() (it resolves when desiredSize is positive again), "
+    "or connect the streams with readable.pipeTo(writable) / pipeThrough(), which respect the "
+    "queuing strategy's highWaterMark for you.";
+
 }  // namespace
 
 void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions& options,
@@ -42,8 +47,11 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
         f.site = site->site;
         char ratio_text[32];
         std::snprintf(ratio_text, sizeof ratio_text, "%.0f", ratio);
-        f.message = "write() kept being called on " + stream_label(s) + " after it returned false, from " +
-                    site->site + ": its buffer reached " + amount(static_cast<double>(o->peak), objects) +
+        const bool web = s.kind & proto::kKindWeb;  // WHATWG: no false, a desiredSize <= 0
+        f.message = (web ? "writer.write() kept being called on " + stream_label(s) +
+                               " while its desiredSize was <= 0 (writer.ready not awaited), from "
+                         : "write() kept being called on " + stream_label(s) + " after it returned false, from ") +
+                    site->site + ": its " + (web ? "queue" : "buffer") + " reached " + amount(static_cast<double>(o->peak), objects) +
                     ", " + ratio_text + "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
         if (o->still_growing)
             f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
@@ -58,7 +66,7 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
                          ", outside any pipe()/pipeline() backpressure — that is the broken link.";
         else if (const std::string c = chain_sentence(timeline, chain_views, s.id); !c.empty())
             f.message += " " + c;
-        f.fix = kFix;
+        f.fix = web ? kWebFix : kFix;
         f.evidence = overfill_evidence(*o, hwm, ratio, objects, "writes_after_false");
         out.push_back(std::move(f));
     }

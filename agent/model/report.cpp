@@ -113,7 +113,10 @@ const char* stream_api(uint32_t kind) {
 
 std::vector<const StreamAggregateInfo*> aggregates_by_count(const Timeline& timeline) {
     std::vector<const StreamAggregateInfo*> v;
-    for (const auto& a : timeline.aggregates()) v.push_back(&a);
+    // An aggregate whose streams all moved to another key (the tracker re-keys http streams to
+    // their server's site once it knows it) stands for nothing.
+    for (const auto& a : timeline.aggregates())
+        if (a.latest.created > 0) v.push_back(&a);
     std::stable_sort(v.begin(), v.end(), [](const StreamAggregateInfo* a, const StreamAggregateInfo* b) {
         return a->latest.created > b->latest.created;
     });

@@ -200,7 +200,8 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
             size_t tracked = 0;
             uint64_t folded = 0;
             for (const auto& st : timeline.streams()) tracked += st.proc == p.proc;
-            for (const auto& a : timeline.aggregates()) folded += a.proc == p.proc ? a.latest.created : 0;
+            for (const auto& a : timeline.aggregates())
+                if (a.proc == p.proc && a.latest.created > a.latest.promoted) folded += a.latest.created - a.latest.promoted;
             std::string label = worker_label(p);
             label[0] = 'W';
             out << "\n" << label << ": " << fmt_seconds(s.duration_s) << ", " << tracked

@@ -8,100 +8,23 @@
 #include <string>
 #include <vector>
 
-#include "run_helpers.h"
-
-using tidemark::test::ends_with;
-using tidemark::test::line_of;
-using tidemark::test::report_json;
-using tidemark::test::run_tidemark;
-using tidemark::test::TempDir;
+#include "judge_helpers.h"
 
 namespace {
 
-std::string detector_fixture(const std::string& name) {
-    return std::string(TIDEMARK_FIXTURES) + "/detectors/" + name + ".js";
-}
+using namespace tidemark::test;
 
-struct Judged {
-    nlohmann::json report;
-    std::string err;  // tidemark run's stderr (live findings, summary)
-};
+const FixtureDir kDetectors{"detectors"};
 
-Judged run_fixture(const std::string& name) {
-    TempDir dir;
-    const std::string trace = dir.file(name + ".tidemark");
-    tidemark::test::SpawnOptions opt;
-    opt.timeout_s = 60;
-    const auto r = run_tidemark({"run", "--out", trace, "--", "node", detector_fixture(name)}, opt);
-    INFO("tidemark run stderr:\n" << r.err);
-    REQUIRE_FALSE(r.timed_out);
-    REQUIRE(r.exit_code == 0);
-    return {report_json(trace), r.err};
-}
+Judged run_fixture(const std::string& name) { return tidemark::test::run_fixture(kDetectors, name); }
 
-// "file.js:LINE" of the line carrying `marker` in the fixture.
-std::string site_of(const std::string& name, const std::string& marker) {
-    const int line = line_of(detector_fixture(name), marker);
-    REQUIRE(line > 0);
-    return name + ".js:" + std::to_string(line);
-}
-
-std::vector<nlohmann::json> findings_of(const nlohmann::json& report, const std::string& kind) {
-    std::vector<nlohmann::json> out;
-    for (const auto& f : report.at("findings"))
-        if (f.at("kind") == kind) out.push_back(f);
-    return out;
-}
-
-std::string describe(const nlohmann::json& report) {
-    std::string s;
-    for (const auto& f : report.at("findings"))
-        s += f.value("severity", "?") + " " + f.value("kind", "?") + ": " + f.value("message", "") + "\n";
-    return s.empty() ? "(no findings)" : s;
-}
-
-// The single finding of `kind` on a stream of `type`; checks severity and, when given, the sites.
 nlohmann::json expect_finding(const Judged& j, const std::string& fixture, const std::string& kind,
                               const std::string& severity, const std::string& type,
                               const std::string& site_marker, const std::string& created_marker) {
-    INFO("findings:\n" << describe(j.report));
-    std::vector<nlohmann::json> matching;
-    for (const auto& f : findings_of(j.report, kind))
-        if (f.contains("stream") && f["stream"].value("type", "") == type) matching.push_back(f);
-    REQUIRE(matching.size() == 1);
-    const auto& f = matching[0];
-    CHECK(f.at("severity") == severity);
-    CHECK_FALSE(f.at("message").get<std::string>().empty());
-    CHECK_FALSE(f.value("fix", "").empty());
-    CHECK(f.at("evidence").size() > 0);
-    CHECK(f.at("onset_s").get<double>() >= 0);
-    if (!site_marker.empty()) {
-        const std::string site = f.value("site", "");
-        INFO("site " << site);
-        CHECK(ends_with(site, "/" + site_of(fixture, site_marker)));
-    }
-    if (!created_marker.empty()) {
-        // For a subclass, node's first user frame is inside the class (its constructor, or the class
-        // line for an implicit one) rather than the `new` expression: both name the user's stream.
-        const auto created = f["stream"].value("created_at", "");
-        INFO("created_at " << created);
-        const bool at_new = ends_with(created, "/" + site_of(fixture, created_marker));
-        const bool in_class = line_of(detector_fixture(fixture), "@class") > 0 &&
-                              ends_with(created, "/" + site_of(fixture, "@class"));
-        CHECK((at_new || in_class));
-    }
-    return f;
+    return tidemark::test::expect_finding(kDetectors, j, fixture, kind, severity, type, site_marker, created_marker);
 }
 
-void expect_healthy(const std::string& fixture) {
-    const Judged j = run_fixture(fixture);
-    INFO(fixture << " findings:\n" << describe(j.report));
-    size_t loud = 0;
-    for (const auto& f : j.report.at("findings")) loud += f.at("severity") != "info";
-    CHECK(loud == 0);
-    CHECK(j.err.find("tidemark: [error]") == std::string::npos);
-    CHECK(j.err.find("tidemark: [warning]") == std::string::npos);
-}
+void expect_healthy(const std::string& fixture) { tidemark::test::expect_healthy(kDetectors, fixture); }
 
 }  // namespace
 
@@ -212,4 +135,26 @@ TEST_CASE("detectors: healthy — a saw-tooth heap", "[detectors][integration]")
 
 TEST_CASE("detectors: healthy — 20 concurrent gzip pipelines over files", "[detectors][integration]") {
     expect_healthy("gzip_many");
+}
+
+TEST_CASE("detectors: among thousands of healthy requests a periodic job ignores false", "[detectors][integration]") {
+    const Judged j = run_fixture("busy_service_bad_job");
+    INFO(describe(j.report));
+    expect_finding(j, "busy_service_bad_job", "ignored-backpressure", "error", "AuditStore", "@site", "@created");
+    // Nothing else is blamed: the request/response streams and sockets are healthy.
+    CHECK(findings_of(j.report, "ignored-backpressure").size() == 1);
+    // The per-request streams were folded, and attributed to the server's creation line.
+    const int server_line = line_of(kDetectors.path("busy_service_bad_job"), "http.createServer");
+    uint64_t requests = 0;
+    for (const auto& a : j.report.at("stream_aggregates"))
+        if (a.value("type", "") == "IncomingMessage") {
+            requests += a.value("count", uint64_t{0});
+            CHECK(ends_with(a.value("created_at", ""), "busy_service_bad_job.js:" + std::to_string(server_line)));
+        }
+    CHECK(requests > 2000);
+    CHECK(streams_of_type(j.report, "IncomingMessage").size() < 50);
+}
+
+TEST_CASE("detectors: healthy — the same busy service whose job waits for drain", "[detectors][integration]") {
+    expect_healthy("busy_service_bad_job_ok");
 }

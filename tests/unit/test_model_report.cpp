@@ -307,7 +307,7 @@ TEST_CASE("text report: folded streams table after the streams — workers marke
     const std::string text = report_text(timeline_with_aggregates(), {});
     INFO(text);
     const auto table = text.find("Streams: 4 seen");
-    const auto folded = text.find("Short-lived streams folded by type and site: 3 kinds, 1730 streams");
+    const auto folded = text.find("Short-lived streams folded by type and site: 3 kinds, 1727 streams");
     REQUIRE(table != std::string::npos);
     REQUIRE(folded != std::string::npos);
     CHECK(table < folded);
@@ -323,13 +323,13 @@ TEST_CASE("text report: folded streams table after the streams — workers marke
     CHECK_THAT(line, Catch::Contains("1200") && Catch::Contains("8.0 KiB / -") &&
                          Catch::Contains("1.1 MiB / -") && Catch::Contains("<10 ms"));
     // The worker appears as a thread of its process, not as another process.
-    CHECK_THAT(text, Catch::Contains("Worker thread 1 of pid 321 (node app.js): 3.00 s, 1 stream tracked, 500 folded, exit code 0"));
+    CHECK_THAT(text, Catch::Contains("Worker thread 1 of pid 321 (node app.js): 3.00 s, 1 stream tracked, 499 folded, exit code 0"));
     CHECK(text.find("Process node app.js (pid 321)") == text.rfind("Process node app.js (pid 321)"));
     CHECK(text.find("… and") == std::string::npos);
 
     // Bounded: 20 rows by count, then how many more.
     const std::string many = report_text(timeline_with_aggregates(25), {});
-    CHECK_THAT(many, Catch::Contains("28 kinds, 1780 streams") && Catch::Contains("… and 8 more"));
+    CHECK_THAT(many, Catch::Contains("28 kinds, 1777 streams") && Catch::Contains("… and 8 more"));
     ReportOptions few;
     few.max_aggregates_text = 2;
     CHECK_THAT(report_text(timeline_with_aggregates(), {}, few), Catch::Contains("… and 1 more"));
@@ -339,7 +339,7 @@ TEST_CASE("text report: folded streams table after the streams — workers marke
 
 TEST_CASE("markdown report: folded streams and worker threads", "[model][report]") {
     const std::string md = report_markdown(timeline_with_aggregates(), {});
-    CHECK_THAT(md, Catch::Contains("### Short-lived streams folded by type and site: 3 kinds, 1730 streams") &&
+    CHECK_THAT(md, Catch::Contains("### Short-lived streams folded by type and site: 3 kinds, 1727 streams") &&
                        Catch::Contains("| IncomingMessage | server.js:10 (site inferred for 40) | 1200 | 2 |") &&
                        Catch::Contains("| 321 (worker thread 1) |") &&
                        Catch::Contains("ReadableStream [worker 1]"));

@@ -722,7 +722,11 @@ exports.install = function install(addon, intervalMs, threadId) {
   });
   function serverSite(s) {
     try {
-      let sock = s.socket || (s.req && s.req.socket) || null;
+      if (s.server !== undefined && s.server !== null && typeof s.server === 'object') {  // a server's socket
+        const site = serverSites.get(s.server);
+        if (site !== undefined) return site;
+      }
+      const sock = s.socket || (s.req && s.req.socket) || null;
       if (sock && sock.server) return serverSites.get(sock.server) || 0;
       const req = s.req;  // a client response: where its request was made
       const r = req && recOf(req);

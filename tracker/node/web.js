@@ -29,7 +29,7 @@ exports.install = function install(api) {
     if (!c || !c[kState] || typeof c[kState].queueTotalSize !== 'number') return none;
   } catch (_) { return none; }
   const OrigRS = g.ReadableStream, OrigWS = g.WritableStream, OrigTS = g.TransformStream;
-  const ByteLength = g.ByteLengthQueuingStrategy;
+  const ByteLength = g.ByteLengthQueuingStrategy, Count = g.CountQueuingStrategy;
 
   function controllerState(s) {
     const st = s[kState];
@@ -39,9 +39,11 @@ exports.install = function install(api) {
   function objectKind(s, readable, strategy) {
     if (readable && s[kState] && s[kState].controller && s[kState].controller.constructor &&
         s[kState].controller.constructor.name === 'ReadableByteStreamController') return 0;
-    if (strategy && ByteLength && strategy instanceof ByteLength) return 0;
-    if (strategy && typeof strategy.size === 'function') return 0;  // a custom size: its own units
-    return readable ? K_R_OBJ : K_W_OBJ;
+    const objects = readable ? K_R_OBJ : K_W_OBJ;
+    if (strategy === undefined || strategy === null) return objects;  // the default counts chunks
+    if (ByteLength && strategy instanceof ByteLength) return 0;
+    if (Count && strategy instanceof Count) return objects;
+    return typeof strategy.size === 'function' ? 0 : objects;  // a custom size: its own units
   }
   function track(s, readable, strategy, skipFn) {
     let rec = api.recOf(s);
