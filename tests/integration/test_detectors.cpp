@@ -144,7 +144,7 @@ TEST_CASE("detectors: among thousands of healthy requests a periodic job ignores
     // Nothing else is blamed: the request/response streams and sockets are healthy.
     CHECK(findings_of(j.report, "ignored-backpressure").size() == 1);
     // The per-request streams were folded, and attributed to the server's creation line.
-    const int server_line = line_of(kDetectors.path("busy_service_bad_job"), "http.createServer");
+    const int server_line = line_of(kDetectors.path("busy_service_bad_job"), "http.createServer(handler)");
     uint64_t requests = 0;
     for (const auto& a : j.report.at("stream_aggregates"))
         if (a.value("type", "") == "IncomingMessage") {
