@@ -24,7 +24,7 @@ TEST_CASE("the user's NODE_OPTIONS are kept and a tracker path with spaces works
     // A copy of the tracker in a directory whose name needs quoting.
     const std::filesystem::path lib = std::filesystem::path(dir.path()) / "lib dir \"quoted\"";
     std::filesystem::create_directories(lib);
-    for (const char* f : {"preload.js", "tracker.js", "web.js", "tidemark_node.node"})
+    for (const char* f : {"preload.js", "tracker.js", "sites.js", "web.js", "tidemark_node.node"})
         std::filesystem::copy_file(std::filesystem::path(TIDEMARK_LIB_DIR) / f, lib / f);
     SpawnOptions opt;
     opt.env = {{"TIDEMARK_LIB_DIR", lib.string()}, {"NODE_OPTIONS", "--title=tidemark-title-test"}};

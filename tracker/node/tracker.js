@@ -57,7 +57,7 @@ class Stamp extends StampBase {
 }
 
 exports.install = function install(addon, intervalMs, threadId) {
-  const { performance, monitorEventLoopDelay } = require('perf_hooks');
+  const { performance } = require('perf_hooks');
   const EE = require('events');
   const stream = require('stream');
   const { OutgoingMessage } = require('_http_outgoing');
@@ -110,89 +110,9 @@ exports.install = function install(addon, intervalMs, threadId) {
     return id;
   }
 
-  // ---- call sites ------------------------------------------------------------------------
-  // The site is the first frame in the app's own code: outside node: internals, the tracker and
-  // node_modules; else the first node_modules frame (a library the app calls); else the first
-  // node: frame past the stream machinery.
-  const holder = {};
-  // Token buckets refilled at each tick (no clock read on the hot path).
-  const buckets = [];
-  function bucket(burst, perS) {
-    const b = { tokens: burst, burst, perTick: perS * intervalMs / 1000 };
-    buckets.push(b);
-    return b;
-  }
-  function refillBuckets() {
-    for (let i = 0; i < buckets.length; i++) {
-      const b = buckets[i];
-      if (b.tokens < b.burst) b.tokens = Math.min(b.burst, b.tokens + b.perTick);
-    }
-  }
-  const globalSites = bucket(SITE_BURST, SITE_CAPTURES_PER_S);
-  function take(b) {
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
-  }
-  function captureSite(skipFn, ownClasses) {
-    if (!take(globalSites)) return null;
-    return captureNow(skipFn, ownClasses);
-  }
-  function captureNow(skipFn, ownClasses) {
-    // Structured frames (V8 CallSite objects) instead of the formatted stack text.
-    const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
-    let frames;
-    try {
-      Error.stackTraceLimit = 12;
-      Error.prepareStackTrace = structuredFrames;
-      Error.captureStackTrace(holder, skipFn);
-      frames = holder.stack;
-    } finally {
-      Error.stackTraceLimit = limit;
-      Error.prepareStackTrace = prepare;
-      holder.stack = undefined;
-    }
-    return Array.isArray(frames) ? firstUserFrame(frames, ownClasses) : '';
-  }
-  function structuredFrames(_, callSites) { return callSites; }
-  // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
-  // super() chain of a user subclass; the site is where `new` was called, one frame further.
-  function firstUserFrame(frames, ownClasses) {
-    let internal = '', library = '', ownCtor = '';
-    for (let i = 0; i < frames.length; i++) {
-      const cs = frames[i];
-      let file = cs.getFileName();
-      const line = cs.getLineNumber();
-      if (typeof file !== 'string' || !file || !line) continue;
-      if (file.startsWith('file://')) file = file.slice(7);
-      const loc = file + ':' + line;
-      if (file.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
-        if (!internal || (internal.startsWith('node:events') || internal.startsWith('node:internal/streams/') ||
-            internal.startsWith('node:internal/webstreams/')))
-          internal = loc;
-        continue;
-      }
-      if (file.startsWith(selfDir) || file.startsWith('<')) continue;
-      if (ownClasses !== undefined && cs.isConstructor() && ownClasses.includes(cs.getFunctionName())) {
-        ownCtor = loc;
-        continue;
-      }
-      if (file.includes('/node_modules/')) {
-        if (!library) library = loc;
-        continue;
-      }
-      return loc;
-    }
-    return ownCtor || library || internal;
-  }
-  function classNames(proto) {  // constructor names along the prototype chain (a few levels)
-    const names = [];
-    for (let p = proto; p !== null && names.length < 8; p = Object.getPrototypeOf(p)) {
-      const d = Object.getOwnPropertyDescriptor(p, 'constructor');
-      if (d !== undefined && typeof d.value === 'function' && d.value.name) names.push(d.value.name);
-    }
-    return names;
-  }
+  // ---- call sites (sites.js) -------------------------------------------------------------
+  const { bucket, refillBuckets, take, captureSite, captureNow, classNames } =
+    require('./sites.js').create(selfDir, intervalMs, SITE_CAPTURES_PER_S, SITE_BURST);
 
   // ---- types, aggregates and records -----------------------------------------------------
   // Per constructor: its name, capture budget, last captured site and its aggregates by site.
@@ -242,6 +162,7 @@ exports.install = function install(addon, intervalMs, threadId) {
       this.flags = -1; this.rlen = 0; this.wlen = 0;  // last sampled state
       this.destroySent = false; this.sites = null; this.siteCaptures = 0;
       this.pipeline = null;  // a pipeline() it is a stage of, sent when a stage is promoted
+      this.lifeBucket = -1;  // once folded: its lifetime bucket in the aggregate
     }
   }
   const all = [];      // every tracked Rec; swap-removed when its stream retires or is gone
@@ -324,12 +245,14 @@ exports.install = function install(addon, intervalMs, threadId) {
     a.writeCalls += rec.writeCalls; a.pushCalls += rec.pushCalls;
     if (rec.peakR > a.peakR) a.peakR = rec.peakR;
     if (rec.peakW > a.peakW) a.peakW = rec.peakW;
-    a.hist[lifetimeBucket(lived)]++;
+    rec.lifeBucket = lifetimeBucket(lived);
+    a.hist[rec.lifeBucket]++;
+    markAgg(a);
     rec.state = RETIRED; rec.ref = null;
     if (pipeline !== null) { pipeline.streams = null; rec.pipeline = null; }
-    rec.flags = s !== undefined ? endFlags(s) : F_DESTROYED;
+    // The final state is needed only if it may be announced later (as a pipeline stage, or now).
+    if (pipeline !== null || lived >= intervalMs) rec.flags = s !== undefined ? endFlags(s) : F_DESTROYED;
     if (lived >= intervalMs) {
-      a.hist[lifetimeBucket(lived)]--;
       resurrect(rec);
       if (pipeline !== null) sendPipeline(pipeline);
     }
@@ -350,6 +273,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     if (rec.state !== RETIRED || rec.id !== 0 || !enabled) return;
     const a = rec.agg;
     a.retired--; a.promoted++;
+    if (rec.lifeBucket >= 0) a.hist[rec.lifeBucket]--;
     a.bytesIn -= rec.bytesIn; a.bytesPushed -= rec.bytesPushed;
     a.writeCalls -= rec.writeCalls; a.pushCalls -= rec.pushCalls;
     markAgg(a);
@@ -449,7 +373,8 @@ exports.install = function install(addon, intervalMs, threadId) {
   function initWrapper(opts) {
     const r = origInit.apply(this, arguments);
     try {
-      if (enabled && isStream(this) && Stamp.get(this) === undefined) registerNode(this);
+      // A second init of the same object fails to stamp it again and is ignored (register()).
+      if (enabled && isStream(this)) registerNode(this);
     } catch (_) { /* ignore */ }
     return r;
   }
@@ -631,7 +556,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   function makeDestroy(orig) {
     return function destroy(err, cb) {
       const rec = enabled ? recOf(this) : undefined;
-      if (rec === undefined || rec.state === RETIRED) return orig.apply(this, arguments);
+      if (rec === undefined || rec.state === RETIRED) return orig.call(this, err, cb);
       try {
         if (rec.state === YOUNG && err) promote(rec, this);  // an error is notable
         if (rec.state === TRACKED && !rec.destroySent) {
@@ -640,7 +565,7 @@ exports.install = function install(addon, intervalMs, threadId) {
           touch(rec);
         }
       } catch (_) { /* ignore */ }
-      const r = orig.apply(this, arguments);
+      const r = orig.call(this, err, cb);
       if (rec.state === YOUNG) try { fold(rec, this); } catch (_) { /* ignore */ }
       return r;
     };
@@ -702,7 +627,9 @@ exports.install = function install(addon, intervalMs, threadId) {
     const site = captureNow(skipFn);
     if (site && !site.startsWith('node:')) serverSites.set(server, str(site));
   }
-  for (const mod of [http, require('https')]) {
+  // (https.createServer is not wrapped: requiring https would initialise OpenSSL's certificate
+  // store in every tracked process; an https server's site comes from its listen() call.)
+  for (const mod of [http]) {
     const orig = mod.createServer;
     if (typeof orig !== 'function') continue;
     const createServer = function createServer() {
@@ -929,18 +856,27 @@ exports.install = function install(addon, intervalMs, threadId) {
 
   // Process counters come from the main thread only (rss and external are process-wide; a
   // worker's heap is its own isolate's and is not sampled yet).
-  // The histogram's own timer costs ~0.7 % of a core at 10 ms resolution, ~0.3 % at 50 ms.
-  // Node 20's histogram records the whole period between its timer's wake-ups (resolution
-  // included), so an idle loop reads ≈ resolution; subtract it to report the delay itself.
+  // Event-loop delay: how late an unref'd probe timer fires (every 20-50 ms), mean and max per
+  // interval. monitorEventLoopDelay's histogram cost more than everything else per tick (reading
+  // its mean walks every bucket, reset() clears them all: ~0.5 M instructions a tick).
   const delayResolutionMs = Math.max(20, Math.min(50, intervalMs >> 1));
-  const delay = threadId === 0 ? monitorEventLoopDelay({ resolution: delayResolutionMs }) : null;
-  if (delay !== null) delay.enable();
-  const lateUs = (ns) => Math.max(0, ns / 1000 - delayResolutionMs * 1000);
+  let lateSumMs = 0, lateMaxMs = 0, lateCount = 0, probeDue = 0, probe = null;
+  function onProbe() {
+    const now = performance.now(), late = Math.max(0, now - probeDue);
+    lateSumMs += late; lateCount++;
+    if (late > lateMaxMs) lateMaxMs = late;
+    probeDue = now + delayResolutionMs;
+  }
+  if (threadId === 0) {
+    probeDue = performance.now() + delayResolutionMs;
+    probe = setInterval(onProbe, delayResolutionMs);
+    probe.unref();
+  }
   function sampleProcess(t) {
-    if (delay === null) return;
+    if (probe === null) return;
     const m = process.memoryUsage();
-    const mean = delay.count > 0 ? lateUs(delay.mean) : 0, max = delay.count > 0 ? lateUs(delay.max) : 0;
-    delay.reset();
+    const mean = lateCount > 0 ? Math.round(lateSumMs / lateCount * 1000) : 0, max = Math.round(lateMaxMs * 1000);
+    lateSumMs = 0; lateMaxMs = 0; lateCount = 0;
     const o = row(ROW_PROCESS, t);
     rows[o] = m.rss; rows[o + 1] = m.heapUsed; rows[o + 2] = m.heapTotal; rows[o + 3] = m.external;
     rows[o + 4] = m.arrayBuffers; rows[o + 5] = mean; rows[o + 6] = max;
@@ -999,7 +935,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   function stopTracking() {
     enabled = false;
     clearTimeout(timer);
-    if (delay !== null) delay.disable();
+    if (probe !== null) clearInterval(probe);
     all.length = 0;
     hot = [];
     young = [];

@@ -1,0 +1,94 @@
+// Call sites for the tracker: the first frame of the app's own code in a stack, captured within
+// budgets. Stack captures cost ~10-40 µs each, so every capture takes a token from a bucket that
+// the tracker refills at each tick (no clock read on the hot path); past the budget the caller
+// falls back on what it captured before and says so. Frames are read structurally (V8 CallSite
+// objects through Error.prepareStackTrace), never by formatting and parsing the stack text.
+'use strict';
+
+// The site is the first frame in the app's own code: outside node: internals, the tracker and
+// node_modules; else the first node_modules frame (a library the app calls); else the first
+// node: frame past the stream machinery.
+exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurst) {
+  const holder = {};
+  // Token buckets refilled at each tick (no clock read on the hot path).
+  const buckets = [];
+  function bucket(burst, perS) {
+    const b = { tokens: burst, burst, perTick: perS * intervalMs / 1000 };
+    buckets.push(b);
+    return b;
+  }
+  function refillBuckets() {
+    for (let i = 0; i < buckets.length; i++) {
+      const b = buckets[i];
+      if (b.tokens < b.burst) b.tokens = Math.min(b.burst, b.tokens + b.perTick);
+    }
+  }
+  const globalSites = bucket(siteBurst, siteCapturesPerS);
+  function take(b) {
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+  function captureSite(skipFn, ownClasses) {
+    if (!take(globalSites)) return null;
+    return captureNow(skipFn, ownClasses);
+  }
+  function captureNow(skipFn, ownClasses) {
+    // Structured frames (V8 CallSite objects) instead of the formatted stack text.
+    const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
+    let frames;
+    try {
+      Error.stackTraceLimit = 12;
+      Error.prepareStackTrace = structuredFrames;
+      Error.captureStackTrace(holder, skipFn);
+      frames = holder.stack;
+    } finally {
+      Error.stackTraceLimit = limit;
+      Error.prepareStackTrace = prepare;
+      holder.stack = undefined;
+    }
+    return Array.isArray(frames) ? firstUserFrame(frames, ownClasses) : '';
+  }
+  function structuredFrames(_, callSites) { return callSites; }
+  // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
+  // super() chain of a user subclass; the site is where `new` was called, one frame further.
+  function firstUserFrame(frames, ownClasses) {
+    let internal = '', library = '', ownCtor = '';
+    for (let i = 0; i < frames.length; i++) {
+      const cs = frames[i];
+      let file = cs.getFileName();
+      const line = cs.getLineNumber();
+      if (typeof file !== 'string' || !file || !line) continue;
+      if (file.startsWith('file://')) file = file.slice(7);
+      const loc = file + ':' + line;
+      if (file.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
+        if (!internal || (internal.startsWith('node:events') || internal.startsWith('node:internal/streams/') ||
+            internal.startsWith('node:internal/webstreams/')))
+          internal = loc;
+        continue;
+      }
+      if (file.startsWith(selfDir) || file.startsWith('<')) continue;
+      if (ownClasses !== undefined && cs.isConstructor() && ownClasses.includes(cs.getFunctionName())) {
+        ownCtor = loc;
+        continue;
+      }
+      if (file.includes('/node_modules/')) {
+        if (!library) library = loc;
+        continue;
+      }
+      return loc;
+    }
+    return ownCtor || library || internal;
+  }
+  function classNames(proto) {  // constructor names along the prototype chain (a few levels)
+    const names = [];
+    for (let p = proto; p !== null && names.length < 8; p = Object.getPrototypeOf(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, 'constructor');
+      if (d !== undefined && typeof d.value === 'function' && d.value.name) names.push(d.value.name);
+    }
+    return names;
+  }
+
+
+  return { bucket, refillBuckets, take, captureSite, captureNow, classNames };
+};
