@@ -295,6 +295,12 @@ exports.install = function install(addon, intervalMs, threadId) {
     rec.state = TRACKED;
     rec.id = nextId++;
     if (rec.ref === null) rec.ref = new WeakRef(s);
+    // readable-stream v2/v3 Duplexes run EventEmitter.init before their writable state exists.
+    if (!(rec.kind & (K_WRITABLE | K_WEB)) && s._writableState) {
+      const ws = s._writableState;
+      rec.kind |= K_WRITABLE | (ws.objectMode ? K_W_OBJ : 0);
+      rec.whwm = ws.highWaterMark;
+    }
     rec.idx = all.length;
     all.push(rec);
     announce(rec);
