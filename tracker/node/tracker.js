@@ -54,6 +54,10 @@ class Stamp extends StampBase {
   #rec;
   constructor(o, rec) { super(o); this.#rec = rec; }
   static get(o) { return #rec in o ? o.#rec : undefined; }
+  // For `this` in the stream wrappers: every stream made after the tracker loaded carries a Rec,
+  // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and the
+  // rare unstamped one costs an exception instead.
+  static of(o) { try { return o.#rec; } catch (_) { return undefined; } }
 }
 
 exports.install = function install(addon, intervalMs, threadId) {
@@ -118,9 +122,10 @@ exports.install = function install(addon, intervalMs, threadId) {
   // Per constructor: its name, capture budget, last captured site and its aggregates by site.
   const types = new Map();
   let aggregateCount = 0;
-  function typeOf(ctor, proto, name) {
+  function typeOf(ctor, s) {
     let ti = types.get(ctor);
-    if (ti === undefined) {
+    if (ti === undefined) {  // the prototype and name are read on a constructor's first stream only
+      const proto = Object.getPrototypeOf(s), name = ctor.name;
       ti = { nameId: str(name || 'Stream'), classes: classNames(proto), sites: bucket(CTOR_SITE_BURST, CTOR_SITE_CAPTURES_PER_S),
         lastSite: 0, lastInternal: false, internalRun: 0, capture: true, userland: wrapUserland(proto), aggs: new Map() };
       types.set(ctor, ti);
@@ -180,7 +185,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   // the creation-site capture starts above.
   function register(s, kind, rhwm, whwm, skipFn) {
     const ctor = s.constructor;
-    const ti = typeOf(typeof ctor === 'function' ? ctor : Object, Object.getPrototypeOf(s), ctor && ctor.name);
+    const ti = typeOf(typeof ctor === 'function' ? ctor : Object, s);
     if (ti.userland) kind |= K_USERLAND;
     let siteId = ti.lastSite;
     let inferred = true;
@@ -377,7 +382,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   }
   const origInit = EE.init;
   function initWrapper(opts) {
-    const r = origInit.apply(this, arguments);
+    const r = origInit.call(this, opts);
     try {
       // A second init of the same object fails to stamp it again and is ignored (register()).
       if (enabled && isStream(this)) registerNode(this);
@@ -387,7 +392,11 @@ exports.install = function install(addon, intervalMs, threadId) {
   EE.init = initWrapper;
 
   function chunkBytes(chunk, encoding) {
-    if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+    if (typeof chunk === 'string') {
+      // One byte per character for the single-byte encodings (http writes its headers in latin1).
+      if (encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') return chunk.length;
+      return Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+    }
     if (chunk !== null && typeof chunk === 'object' && typeof chunk.byteLength === 'number') return chunk.byteLength;
     return 0;
   }
@@ -491,7 +500,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   function makeWrite(orig) {
     const write = function write(chunk, encoding, cb) {
       // .call with the named parameters rather than apply(arguments): every write passes here.
-      const rec = enabled ? recOf(this) : undefined;
+      const rec = enabled ? Stamp.of(this) : undefined;
       if (rec === undefined || rec.state === RETIRED) return orig.call(this, chunk, encoding, cb);
       try {
         const ws = this._writableState;
@@ -514,7 +523,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   }
   function makePush(orig) {
     const push = function push(chunk, encoding) {
-      const rec = enabled ? recOf(this) : undefined;
+      const rec = enabled ? Stamp.of(this) : undefined;
       if (rec === undefined || rec.state === RETIRED || chunk === null) return orig.call(this, chunk, encoding);
       const rs = this._readableState;
       try {
@@ -561,7 +570,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   }
   function makeDestroy(orig) {
     return function destroy(err, cb) {
-      const rec = enabled ? recOf(this) : undefined;
+      const rec = enabled ? Stamp.of(this) : undefined;
       if (rec === undefined || rec.state === RETIRED) return orig.call(this, err, cb);
       try {
         if (rec.state === YOUNG && err) promote(rec, this);  // an error is notable
@@ -599,7 +608,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   wrapMethod(SR, 'detachSocket', (orig) => function detachSocket(socket) {
     const r = orig.apply(this, arguments);
     try {
-      const rec = enabled ? recOf(this) : undefined;
+      const rec = enabled ? Stamp.of(this) : undefined;
       if (rec !== undefined) {
         if (rec.state === YOUNG && this.writableFinished) fold(rec, this);
         else if (rec.state === TRACKED) touch(rec);
