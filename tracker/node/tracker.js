@@ -35,6 +35,7 @@ const MAX_SITES_PER_STREAM = 4;
 const COLD_PERIOD_MS = 2000;    // every tracked stream is looked at at least this often
 const MIN_SWEEP_PER_TICK = 64;  // ~15 µs: small sets are swept quickly
 const HOT_IDLE_TICKS = 10;      // unchanged ticks before a buffered stream goes cold
+const WATCH_TURNS = 3;          // event-loop turns a pending young stream is held before a WeakRef
 const OVERFILL_FACTOR = 2;      // a young stream buffering past this × its highWaterMark is promoted
 const MAX_YOUNG = 200000;       // past this many unsettled streams new ones are counted, not watched
 const MAX_AGGREGATES = 10000;   // past this many (type, site) keys new sites fold into site 0
@@ -159,7 +160,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     constructor(ti, kind, rhwm, whwm, siteId, internal, bornMs) {
       this.state = YOUNG; this.ti = ti; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
       this.siteId = siteId; this.internal = internal; this.ref = null; this.born = bornMs; this.epoch = epoch;
-      this.agg = null; this.settled = false; this.watched = false;
+      this.agg = null; this.settled = false; this.watched = false; this.turns = 0;
       this.id = 0; this.idx = -1; this.hot = false; this.idle = 0; this.dirty = true;
       this.writeCalls = 0; this.bytesIn = 0; this.waf = 0;
       this.pushCalls = 0; this.bytesPushed = 0; this.paf = 0;
@@ -459,34 +460,43 @@ exports.install = function install(addon, intervalMs, threadId) {
     return rs !== undefined && rs.flowing === true;
   }
   // Streams left with buffered data or a pending callback by their last write/push are held
-  // strongly until the end of the current turn of the event loop (setImmediate), no longer. Most
-  // have drained by then and are forgotten; one still pending gets a WeakRef and is settled at
-  // the next tick, so a stall or an unread buffer is found even if no hook is called again.
+  // strongly until the end of the current turn of the event loop (setImmediate), for at most
+  // WATCH_TURNS turns. Most have drained by then and are forgotten; one still pending gets a WeakRef
+  // and is settled at the next tick, so a stall or an unread buffer is found even if no hook is
+  // called again.
   const watchRecs = [], watchStreams = [];
   let watchScheduled = false;
+  // A stream still pending is looked at again at the next turns, up to WATCH_TURNS in all, before
+  // it gets a WeakRef: a WeakRef keeps its target through scavenges until the next tick, and a
+  // busy service's per-request streams that wait a turn or two for their socket would otherwise
+  // reach the old generation and cost major collections.
   function checkWatched() {
     watchScheduled = false;
-    for (let i = 0; i < watchRecs.length; i++) {
+    const n = watchRecs.length;
+    for (let i = 0; i < n; i++) {
       const rec = watchRecs[i], s = watchStreams[i];
       rec.watched = false;
       if (rec.state !== YOUNG || !enabled) continue;
       try {
-        if (!(rec.kind & K_WEB)) {  // the common case drained already: a few reads and done
-          const rs = s._readableState, ws = s._writableState;
-          if ((rs === undefined || rs.length === 0) && (ws === undefined || (ws.length === 0 && !ws.writing)) &&
-              (rs !== undefined || ws !== undefined)) continue;
-        }
         const { flags, rlen, wlen } = readState(rec, s);
-        if (flags & F_ERRORED) promote(rec, s);
-        else if (terminal(rec, flags)) fold(rec, s);
-        else if ((rlen > 0 || wlen > 0 || (flags & (F_WRITING | F_NEED_DRAIN)) !== 0) && rec.ref === null) {
+        if (flags & F_ERRORED) { promote(rec, s); continue; }
+        if (terminal(rec, flags)) { fold(rec, s); continue; }
+        const flowing = (flags & 3) === 2;
+        const pending = (rlen > 0 && (rlen >= rec.rhwm || !flowing)) || wlen > 0 || (flags & (F_WRITING | F_NEED_DRAIN)) !== 0;
+        if (!pending || rec.ref !== null) continue;
+        if (++rec.turns < WATCH_TURNS) {
+          rec.watched = true;
+          watchRecs.push(rec);
+          watchStreams.push(s);
+        } else {
           rec.ref = new WeakRef(s);
           young.push(rec);
         }
       } catch (_) { /* ignore */ }
     }
-    watchRecs.length = 0;
-    watchStreams.length = 0;
+    watchRecs.splice(0, n);
+    watchStreams.splice(0, n);
+    if (watchRecs.length > 0 && !watchScheduled) { watchScheduled = true; setImmediate(checkWatched).unref(); }
   }
 
   const wrapped = new WeakSet();  // our wrapper functions, so a prototype is never wrapped twice
