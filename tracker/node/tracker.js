@@ -398,7 +398,10 @@ exports.install = function install(addon, intervalMs, threadId) {
       if (encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') return chunk.length;
       return Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8');
     }
-    if (chunk !== null && typeof chunk === 'object' && typeof chunk.byteLength === 'number') return chunk.byteLength;
+    if (chunk !== null && typeof chunk === 'object') {
+      const n = chunk.byteLength;  // read once: a getter on every typed array
+      return typeof n === 'number' ? n : 0;
+    }
     return 0;
   }
   function noteSite(rec, kind, skipFn) {
