@@ -542,3 +542,20 @@ TEST_CASE("node tracker: creation sites of user classes name the new expression"
         CHECK(ends_with(run.text(folded->site_str), site));
     }
 }
+
+TEST_CASE("node tracker: streams the app released are collected", "[tracker][node]") {
+    // Pending young streams are held strongly for a few loop turns, then by WeakRef only.
+    Options opt;
+    opt.node_flags = {"--expose-gc"};
+    const Run run = run_node("released.js", {}, opt);
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output == "collected 4000 of 4000\n");
+    CHECK(run.decode_error.empty());
+    // The tracker did see them all.
+    const auto* w = run.aggregate("Writable");
+    const auto* r = run.aggregate("Readable");
+    REQUIRE(w);
+    REQUIRE(r);
+    CHECK(w->created == 2000);
+    CHECK(r->created == 2000);
+}
