@@ -709,9 +709,16 @@ exports.install = function install(addon, intervalMs, threadId) {
       let anyTracked = false;
       for (const st of stages) {
         const rec = recOf(st);
+        if (rec !== undefined) {  // a stream stage: its rec (and its type's name as the label)
+          const live = rec.state !== RETIRED;
+          recs.push(live ? rec : null);
+          handles.push(live ? st : null);
+          labels.push(rec.ti.nameId);
+          if (rec.state === TRACKED) anyTracked = true;
+          continue;
+        }
         let label;
-        if (rec !== undefined) { recs.push(rec.state !== RETIRED ? rec : null); handles.push(rec.state !== RETIRED ? st : null); labels.push(rec.ti.nameId); if (rec.state === TRACKED) anyTracked = true; continue; }
-        else if (typeof st === 'function') {
+        if (typeof st === 'function') {
           const k = st.constructor && st.constructor.name;
           label = (k === 'AsyncGeneratorFunction' ? 'async generator' : k === 'GeneratorFunction'
             ? 'generator' : k === 'AsyncFunction' ? 'async function' : 'function') + (st.name ? ' ' + st.name : '');
