@@ -6,11 +6,11 @@
 #include <ostream>
 #include <sstream>
 
-#include "model/detectors.h"
-#include "model/gate.h"
-#include "model/gate_config.h"
-#include "model/gate_report.h"
-#include "model/trace_reader.h"
+#include "tidemark/model/detect/detectors.h"
+#include "tidemark/model/gate/gate.h"
+#include "tidemark/model/gate/config.h"
+#include "tidemark/model/gate/report.h"
+#include "tidemark/model/trace/reader.h"
 
 namespace tidemark::agent {
 namespace {

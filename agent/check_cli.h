@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "model/timeline.h"
+#include "tidemark/model/timeline/timeline.h"
 
 namespace tidemark::agent {
 

@@ -7,7 +7,7 @@
 #include <system_error>
 
 #include "commands.h"
-#include "model/dump.h"
+#include "tidemark/model/report/dump.h"
 
 namespace tidemark::agent {
 

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "commands.h"
-#include "model/detectors.h"
-#include "model/report.h"
+#include "tidemark/model/detect/detectors.h"
+#include "tidemark/model/report/report.h"
 #include "trace_input.h"
 
 namespace tidemark::agent {

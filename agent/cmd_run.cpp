@@ -12,7 +12,7 @@
 #include "check_cli.h"
 #include "commands.h"
 #include "live_findings.h"
-#include "model/detectors.h"
+#include "tidemark/model/detect/detectors.h"
 #include "run_session.h"
 #include "tracker_location.h"
 

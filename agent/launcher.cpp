@@ -73,16 +73,6 @@ std::vector<SignalWatch::Signal> SignalWatch::read_pending() {
 
 // ---- ExitStatus ----------------------------------------------------------------------------
 
-ExitStatus ExitStatus::from_wait_status(int status) {
-    ExitStatus e;
-    if (WIFEXITED(status)) {
-        e.code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-        e.signal = WTERMSIG(status);
-    }
-    return e;
-}
-
 // ---- ChildProcess --------------------------------------------------------------------------
 
 ChildProcess::~ChildProcess() {

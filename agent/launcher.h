@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "exit_status.h"
+
 namespace tidemark::agent {
 
 // Blocks SIGCHLD, SIGINT, SIGTERM, SIGHUP and SIGQUIT and reads them from a signalfd, so the
@@ -41,15 +43,6 @@ struct LaunchSpec {
     std::vector<std::string> argv;                           // argv[0] is looked up in PATH
     std::vector<std::pair<std::string, std::string>> set_env;  // added or replaced
     std::vector<std::string> unset_env;
-};
-
-// How a process ended, from its wait status.
-struct ExitStatus {
-    int code = -1;    // exit code, -1 when a signal ended it
-    int signal = 0;   // terminating signal, 0 when none
-    // What a shell would report: the code, or 128 + signal.
-    int shell_status() const { return signal ? 128 + signal : code; }
-    static ExitStatus from_wait_status(int status);
 };
 
 class ChildProcess {

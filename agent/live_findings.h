@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/detectors.h"
+#include "tidemark/model/detect/detectors.h"
 
 namespace tidemark::agent {
 

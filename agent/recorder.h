@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "launcher.h"
+#include "exit_status.h"
 #include "tidemark/protocol.h"
 
 namespace tidemark::agent {

@@ -21,7 +21,7 @@
 
 #include "listener.h"
 #include "live_findings.h"
-#include "model/trace_writer.h"
+#include "tidemark/model/trace/writer.h"
 #include "recorder.h"
 
 namespace tidemark::agent {

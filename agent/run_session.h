@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "launcher.h"
-#include "model/timeline.h"
+#include "tidemark/model/timeline/timeline.h"
 
 namespace tidemark::agent {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "model/trace_reader.h"
+#include "tidemark/model/trace/reader.h"
 
 namespace tidemark::agent {
 

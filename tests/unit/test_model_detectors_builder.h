@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "model/detectors.h"
-#include "model/timeline.h"
+#include "tidemark/model/detect/detectors.h"
+#include "tidemark/model/timeline/timeline.h"
 
 namespace tidemark::test {
 

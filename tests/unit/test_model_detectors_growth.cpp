@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "model/stats.h"
+#include "tidemark/model/util/stats.h"
 #include "test_model_detectors_builder.h"
 
 using namespace tidemark;

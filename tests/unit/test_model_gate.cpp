@@ -7,7 +7,7 @@
 #include <functional>
 #include <random>
 
-#include "model/gate.h"
+#include "tidemark/model/gate/gate.h"
 
 using namespace tidemark;
 using namespace tidemark::model;

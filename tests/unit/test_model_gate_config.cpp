@@ -2,7 +2,7 @@
 // overriding it, and error messages that name the option, the bad value and a good example.
 #include <catch2/catch.hpp>
 
-#include "model/gate_config.h"
+#include "tidemark/model/gate/config.h"
 
 using namespace tidemark::model;
 

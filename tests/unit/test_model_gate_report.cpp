@@ -3,7 +3,7 @@
 // survive pipes.
 #include <catch2/catch.hpp>
 
-#include "model/gate_report.h"
+#include "tidemark/model/gate/report.h"
 
 using namespace tidemark::model;
 

@@ -2,7 +2,7 @@
 // including the messages a user sees for bad input.
 #include <catch2/catch.hpp>
 
-#include "model/gate_units.h"
+#include "tidemark/model/gate/units.h"
 
 using namespace tidemark::model;
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/report.h"
+#include "tidemark/model/report/report.h"
 
 using namespace tidemark;
 using namespace tidemark::model;

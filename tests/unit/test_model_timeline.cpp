@@ -3,7 +3,7 @@
 // keyframe's repeated state changes nothing.
 #include <catch2/catch.hpp>
 
-#include "model/timeline.h"
+#include "tidemark/model/timeline/timeline.h"
 
 using namespace tidemark;
 using namespace tidemark::model;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "model/trace_keyframe.h"
+#include "tidemark/model/trace/keyframe.h"
 #include "test_model_trace_fixture.h"
 
 using namespace trace_test;

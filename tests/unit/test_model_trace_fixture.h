@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <vector>
 
-#include "model/trace_format.h"
-#include "model/trace_reader.h"
-#include "model/trace_writer.h"
+#include "tidemark/model/trace/format.h"
+#include "tidemark/model/trace/reader.h"
+#include "tidemark/model/trace/writer.h"
 
 namespace trace_test {
 

@@ -1,0 +1,143 @@
+// Readable-side detectors: unbounded-readable (push() keeps adding after it returned false, its
+// buffer far past readableHighWaterMark) and no-consumer (a readable holds data with
+// readableFlowing === null — nothing ever consumed it — beyond the grace period; an error when
+// its buffer keeps climbing, a warning when it filled up and stopped).
+#include <cstdio>
+
+#include "detect/util.h"
+
+namespace tidemark::model::detail {
+namespace {
+
+uint64_t pushes_after_false(const proto::StreamSample& s) { return s.pushes_after_false; }
+
+constexpr const char* kUnboundedFix =
+    "Stop producing when push() returns false and produce again only when _read() is called: "
+    "pause the underlying source (socket.pause(), unsubscribe, stop the timer) and resume it from "
+    "_read(). If you cannot pause the source, bound it (drop or coalesce) instead of buffering.";
+
+constexpr const char* kNoConsumerFix =
+    "Give the readable a consumer — pipeline(readable, destination), a 'data' handler, or "
+    "`for await (const chunk of readable)` — or destroy() it when its data is not needed. A "
+    "producer pushing into it must stop when push() returns false.";
+
+bool never_consumed(const StreamInfo& s, const Run& r) {
+    for (size_t k = r.first; k <= r.last; ++k)
+        if (s.samples[k].s.flowing() != proto::Flowing::Null) return false;
+    return true;
+}
+
+void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const DetectorOptions& options,
+                        const std::vector<ChainView>& chain_views, std::vector<Finding>& out) {
+    const CallSiteCount* site = user_call_site(s, proto::CallSiteKind::PushAfterFalse);
+    if (!site) return;
+    const auto o = find_overfill(s, Side::Readable, observed_until(timeline, s), options, &pushes_after_false,
+                                 site, [](const StreamInfo& st, const Run& r) { return !never_consumed(st, r); });
+    if (!o) return;
+    const bool objects = side_object_mode(s, Side::Readable);
+    const uint64_t hwm = side_hwm(s, Side::Readable);
+    const double ratio = static_cast<double>(o->peak) / static_cast<double>(hwm);
+    const proto::Flowing flowing = s.samples.back().s.flowing();
+    Finding f;
+    f.kind = "unbounded-readable";
+    f.severity = o->growing ? Severity::Error : Severity::Warning;
+    f.onset_s = o->onset_s;
+    f.stream = stream_ref(s);
+    f.site = site->site;
+    char ratio_text[32];
+    std::snprintf(ratio_text, sizeof ratio_text, "%.0f", ratio);
+    f.message = "push() kept adding to " + stream_label(s) + " after it returned false, from " + site->site +
+                ": its buffer reached " + amount(static_cast<double>(o->peak), objects) + ", " + ratio_text +
+                "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
+    if (o->still_growing) f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
+    else if (o->growing)
+        f.message += std::string(", growing ") + amount(o->slope, objects) + "/s while the pushes continued" +
+                     (o->open ? "; it is still that full" : "; it has drained since");
+    else if (!o->open) f.message += ", then drained";
+    f.message += "; " + std::to_string(o->offending) + " pushes after false";
+    f.message += flowing == proto::Flowing::Paused ? " while its consumer has it paused (readableFlowing === false)."
+                                                   : " while its consumer reads slower than it is fed.";
+    if (const std::string c = chain_sentence(timeline, chain_views, s.id); !c.empty()) f.message += " " + c;
+    f.fix = kUnboundedFix;
+    f.evidence = overfill_evidence(*o, hwm, ratio, objects, "pushes_after_false");
+    out.push_back(std::move(f));
+}
+
+void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOptions& options,
+                 std::vector<Finding>& out) {
+    constexpr uint32_t kDone = proto::kFlagDestroyed | proto::kFlagReadableEnded | proto::kFlagClosed;
+    const double until = observed_until(timeline, s);
+    const uint64_t threshold = overfill_threshold(s, Side::Readable, options);
+    for (const Run& r : runs(s, until, [](const proto::StreamSample& x) {
+             return x.flowing() == proto::Flowing::Null && x.readable_length > 0 && !(x.flags & kDone);
+         })) {
+        // Someone calling read() without switching modes still drains it: not "no consumer".
+        bool consumed = false;
+        uint64_t peak = 0;
+        std::optional<double> over_s;
+        for (size_t k = r.first; k <= r.last; ++k) {
+            const uint64_t len = s.samples[k].s.readable_length;
+            if (k > r.first && len < s.samples[k - 1].s.readable_length) consumed = true;
+            peak = std::max(peak, len);
+            if (!over_s && len >= threshold) over_s = s.samples[k].t_s;
+        }
+        if (consumed) continue;
+        size_t recent = r.first;
+        while (recent + 3 <= r.last && s.samples[recent].t_s < r.end_s - 2.0) ++recent;
+        double lower = 0;
+        const double slope = length_slope(s, Side::Readable, recent, r.last, &lower);
+        const bool growing = over_s && r.end_s - *over_s >= options.sustain_s && lower > 0;
+        const double held_s = r.end_s - r.start_s;
+        if (!growing && held_s < options.grace_s) continue;
+
+        const bool objects = side_object_mode(s, Side::Readable);
+        const uint64_t hwm = side_hwm(s, Side::Readable);
+        const CallSiteCount* push_site = user_call_site(s, proto::CallSiteKind::PushAfterFalse);
+        Finding f;
+        f.kind = "no-consumer";
+        f.severity = growing ? Severity::Error : Severity::Warning;
+        f.onset_s = r.start_s;
+        f.stream = stream_ref(s);
+        f.site = push_site ? push_site->site : s.site;
+        f.message = stream_label(s) + " holds " + amount(static_cast<double>(s.samples[r.last].s.readable_length), objects) +
+                    " with readableFlowing === null — nothing has ever consumed it — for " + seconds(held_s);
+        if (growing) {
+            char ratio_text[32];
+            std::snprintf(ratio_text, sizeof ratio_text, "%.0f", static_cast<double>(peak) / static_cast<double>(hwm));
+            f.message += ", and its buffer keeps climbing: " + amount(static_cast<double>(peak), objects) + ", " +
+                         ratio_text + "x its highWaterMark, +" + amount(slope, objects) + "/s";
+            if (push_site) f.message += ", from pushes at " + push_site->site;
+            f.message += ".";
+        } else {
+            f.message += peak >= hwm ? "; it filled to its highWaterMark (" + amount(static_cast<double>(hwm), objects) +
+                                           ") and its source stopped."
+                                     : ".";
+        }
+        f.fix = kNoConsumerFix;
+        const std::string unit = objects ? "_objects" : "_bytes";
+        f.evidence = {
+            {"buffered_now" + unit, static_cast<double>(s.samples[r.last].s.readable_length)},
+            {"peak_buffered" + unit, static_cast<double>(peak)},
+            {"high_water_mark" + unit, static_cast<double>(hwm)},
+            {"peak_to_hwm_ratio", static_cast<double>(peak) / static_cast<double>(hwm)},
+            {"held_s", held_s},
+            {"growth" + unit + "_per_s", slope},
+            {"pushes_after_false", static_cast<double>(s.samples[r.last].s.pushes_after_false)},
+        };
+        out.push_back(std::move(f));
+        return;  // one finding per stream: the first time it was left unconsumed
+    }
+}
+
+}  // namespace
+
+void detect_readable_buffers(const Timeline& timeline, const DetectorOptions& options,
+                             const std::vector<ChainView>& chain_views, std::vector<Finding>& out) {
+    for (const StreamInfo& s : timeline.streams()) {
+        if (!s.readable() || s.samples.empty()) continue;
+        unbounded_readable(timeline, s, options, chain_views, out);
+        no_consumer(timeline, s, options, out);
+    }
+}
+
+}  // namespace tidemark::model::detail
