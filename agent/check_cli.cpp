@@ -88,8 +88,9 @@ void add_budget_options(CLI::App& cmd, CheckOptions& o, bool add_format_and_juni
     }
 }
 
-int run_check(const model::Timeline& timeline, const CheckOptions& options, std::ostream& out,
+int run_check(const model::Analysis& analysis, const CheckOptions& options, std::ostream& out,
               std::ostream& err) {
+    const model::Timeline& timeline = analysis.timeline();
     const std::string format = options.format.empty() ? "text" : options.format;
     if (format != "text" && format != "json" && format != "markdown" && format != "junit") {
         err << "tidemark check: --format: '" << format
@@ -119,14 +120,14 @@ int run_check(const model::Timeline& timeline, const CheckOptions& options, std:
         return 2;
     }
 
-    std::optional<model::LoadedTrace> baseline;
+    std::optional<model::AnalyzedTrace> baseline;
     if (!baseline_path.empty()) {
-        baseline = model::load_timeline(baseline_path);
+        baseline.emplace(model::analyze_trace(baseline_path, timeline.limits()));
         if (!baseline->error.empty()) {
             err << "tidemark check: --baseline '" << baseline_path << "': " << baseline->error << '\n';
             return 2;
         }
-        if (!has_samples(baseline->timeline)) {
+        if (!has_samples(baseline->timeline())) {
             err << "tidemark check: --baseline '" << baseline_path
                 << "' holds no memory samples: record it with `tidemark run --out FILE -- CMD`\n";
             return 2;
@@ -140,8 +141,8 @@ int run_check(const model::Timeline& timeline, const CheckOptions& options, std:
 
     model::DetectorOptions detector_options;
     detector_options.warmup_s = budgets.warmup_s;
-    const auto findings = model::detect(timeline, detector_options);
-    const auto result = model::judge(timeline, findings, budgets, baseline ? &baseline->timeline : nullptr);
+    const auto findings = analysis.engine().findings(timeline, detector_options);
+    const auto result = model::judge(timeline, findings, budgets, baseline ? &baseline->timeline() : nullptr);
 
     if (format == "json") out << model::gate_json(result);
     else if (format == "markdown") out << model::gate_markdown(result);

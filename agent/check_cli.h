@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "tidemark/model/timeline/timeline.h"
+#include "tidemark/model/detect/analysis.h"
 
 namespace tidemark::agent {
 
@@ -31,9 +31,10 @@ struct CheckOptions {
 // Adds the budget options (--max-peak-rss … --baseline, --junit, --format where not present) to cmd.
 void add_budget_options(CLI::App& cmd, CheckOptions& options, bool add_format_and_junit = true);
 
-// Judges the timeline against the budgets; prints the verdict to out, problems to err.
+// Judges the analysed timeline (its findings, with the growth rules re-run under the gate's
+// warm-up) against the budgets; prints the verdict to out, problems to err.
 // Returns 0 when the gate passes, 1 when it fails, 2 for a usage error or unreadable input.
-int run_check(const model::Timeline& timeline, const CheckOptions& options, std::ostream& out,
+int run_check(const model::Analysis& analysis, const CheckOptions& options, std::ostream& out,
               std::ostream& err);
 
 }  // namespace tidemark::agent

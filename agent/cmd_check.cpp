@@ -7,6 +7,7 @@
 #include "cli.h"  // first: check_cli.h includes CLI11 too
 #include "check_cli.h"
 #include "commands.h"
+#include "memory_budget.h"
 #include "trace_input.h"
 
 namespace tidemark::agent {
@@ -16,16 +17,22 @@ namespace {
 struct CheckArgs {
     std::string trace;
     CheckOptions options;
+    std::string memory_budget;
 };
 
 int run_check_command(const CheckArgs& args) {
-    TraceInput in = load_trace_input(args.trace);
+    model::Timeline::Limits limits;
+    if (std::string error; !timeline_limits(args.memory_budget, limits, error)) {
+        std::cerr << "tidemark check: " << error << "\n";
+        return kExitUsage;
+    }
+    TraceInput in = load_trace_input(args.trace, limits);
     if (!in.problem.empty()) {
         std::cerr << "tidemark: " << in.problem << "\n";
         if (in.damaged) std::cerr << "  the gate judges complete traces only\n";
         return kExitUsage;
     }
-    return run_check(in.loaded.timeline, args.options, std::cout, std::cerr);
+    return run_check(in.loaded.analysis, args.options, std::cout, std::cerr);
 }
 
 }  // namespace
@@ -37,6 +44,7 @@ Command add_check_command(CLI::App& parent) {
                  "(exit 0 pass, 1 fail, 2 usage error or unreadable trace)");
     cmd->add_option("TRACE", args->trace, "A .tidemark file written by `tidemark run`")->required();
     add_budget_options(*cmd, args->options, true);
+    add_memory_budget_option(*cmd, args->memory_budget);
     return {cmd, [args] { return run_check_command(*args); }, nullptr};
 }
 

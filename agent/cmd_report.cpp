@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "commands.h"
-#include "tidemark/model/detect/detectors.h"
 #include "tidemark/model/report/report.h"
+#include "memory_budget.h"
 #include "trace_input.h"
 
 namespace tidemark::agent {
@@ -18,13 +18,19 @@ namespace {
 struct ReportArgs {
     std::string trace;
     std::string format = "text";
+    std::string memory_budget;
 };
 
 int run_report(const ReportArgs& args) {
-    TraceInput in = load_trace_input(args.trace);
+    model::Timeline::Limits limits;
+    if (std::string error; !timeline_limits(args.memory_budget, limits, error)) {
+        std::cerr << "tidemark report: " << error << "\n";
+        return kExitUsage;
+    }
+    TraceInput in = load_trace_input(args.trace, limits);
     if (in.anything_readable) {
-        const auto& timeline = in.loaded.timeline;
-        const auto findings = model::detect(timeline);
+        const auto& timeline = in.loaded.timeline();
+        const auto findings = in.loaded.analysis.findings();
         if (args.format == "json") {
             std::cout << model::report_json(timeline, findings);
         } else if (args.format == "markdown") {
@@ -38,7 +44,7 @@ int run_report(const ReportArgs& args) {
     }
     if (!in.problem.empty()) {
         std::ostringstream upto;
-        upto << std::fixed << std::setprecision(1) << in.loaded.timeline.end_s();
+        upto << std::fixed << std::setprecision(1) << in.loaded.timeline().end_s();
         std::cerr << "tidemark: " << in.problem;
         if (in.anything_readable)
             std::cerr << "\n  the report above covers what was readable (up to t=" << upto.str() << " s)";
@@ -60,6 +66,7 @@ Command add_report_command(CLI::App& parent) {
     cmd->add_option("--format", args->format, "Output format")
         ->check(CLI::IsMember({"text", "json", "markdown", "junit"}))
         ->capture_default_str();
+    add_memory_budget_option(*cmd, args->memory_budget);
     return {cmd, [args] { return run_report(*args); }, nullptr};
 }
 

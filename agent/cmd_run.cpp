@@ -12,7 +12,8 @@
 #include "check_cli.h"
 #include "commands.h"
 #include "live_findings.h"
-#include "tidemark/model/detect/detectors.h"
+#include "memory_budget.h"
+#include "tidemark/model/detect/analysis.h"
 #include "run_session.h"
 #include "tracker_location.h"
 
@@ -27,6 +28,7 @@ struct RunArgs {
     bool follow_children = false;
     bool check = false;
     CheckOptions check_options;
+    std::string memory_budget;
 };
 
 std::string describe_status(const ExitStatus& st) {
@@ -52,11 +54,18 @@ int run_run(const RunArgs& args) {
     config.follow_children = args.follow_children;
     config.preload_path = tracker.preload_path;
 
-    model::Timeline timeline;
-    const SessionOutcome outcome = run_session(config, timeline, std::cerr);
+    model::Timeline::Limits limits;
+    if (std::string error; !timeline_limits(args.memory_budget, limits, error)) {
+        std::cerr << "tidemark run: " << error << "\n";
+        return kExitUsage;
+    }
+    model::Analysis analysis(limits);
+    const model::Timeline& timeline = analysis.timeline();
+    const SessionOutcome outcome = run_session(config, analysis, std::cerr);
     if (!outcome.target_ran) return outcome.agent_exit_code;
 
-    const auto findings = model::detect(timeline);
+    analysis.finish();
+    const auto findings = analysis.findings();
     LiveFindings::print_summary(findings, std::cerr);
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", timeline.end_s());
@@ -71,7 +80,7 @@ int run_run(const RunArgs& args) {
     }
 
     if (args.check) {
-        const int verdict = run_check(timeline, args.check_options, std::cerr, std::cerr);
+        const int verdict = run_check(analysis, args.check_options, std::cerr, std::cerr);
         if (verdict != 0) return verdict;
     }
     return outcome.status.shell_status();
@@ -89,6 +98,7 @@ Command add_run_command(CLI::App& parent) {
     cmd->add_option("--interval", args->interval_ms, "Sampling interval of the tracker, in ms")
         ->check(CLI::Range(10u, 60000u))
         ->capture_default_str();
+    add_memory_budget_option(*cmd, args->memory_budget);
     cmd->add_flag("--follow-children", args->follow_children,
                   "Also track every Node.js process the command starts (default: only the first)");
     CLI::Option* check = cmd->add_flag(

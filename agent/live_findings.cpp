@@ -13,9 +13,9 @@ std::string LiveFindings::one_line(const model::Finding& f) {
            f.message + " (t=" + when + " s)";
 }
 
-size_t LiveFindings::update(const model::Timeline& timeline, std::ostream& err) {
+size_t LiveFindings::update(const model::DetectionEngine& engine, std::ostream& err) {
     size_t fresh = 0;
-    for (const auto& f : model::detect(timeline)) {
+    for (const auto& f : engine.findings()) {
         // Printed once per identity, and again only when its severity rises: a warning that turns
         // into an error (a bounded buffer that starts growing) is news.
         const auto [it, inserted] = seen_.try_emplace(model::finding_key(f), f.severity);

@@ -1,4 +1,4 @@
-// Findings as they appear during `tidemark run`: re-runs the detectors on the live Timeline and
+// Findings as they appear during `tidemark run`: reads the live DetectionEngine's findings and
 // prints each finding the first time it is seen (deduplicated by finding_key), then the list of
 // all findings at exit.
 #pragma once
@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "tidemark/model/detect/detectors.h"
+#include "tidemark/model/detect/engine.h"
 
 namespace tidemark::agent {
 
 class LiveFindings {
 public:
-    // Runs detect() and prints findings not printed before. Returns how many were new.
-    size_t update(const model::Timeline& timeline, std::ostream& err);
+    // Prints the engine's findings not printed before (or whose severity rose). Returns how many.
+    size_t update(const model::DetectionEngine& engine, std::ostream& err);
 
     // "tidemark: [error] ignored-backpressure: <message> (t=3.2 s)"
     static std::string one_line(const model::Finding& f);

@@ -22,6 +22,7 @@
 #include "listener.h"
 #include "live_findings.h"
 #include "tidemark/model/trace/writer.h"
+#include "tidemark/model/detect/analysis.h"
 #include "recorder.h"
 
 namespace tidemark::agent {
@@ -62,8 +63,8 @@ struct Connection {
 // Owns the loop state; one instance per run.
 class Session {
 public:
-    Session(const SessionConfig& config, model::Timeline& timeline, std::ostream& err)
-        : config_(config), timeline_(timeline), err_(err),
+    Session(const SessionConfig& config, model::Analysis& analysis, std::ostream& err)
+        : config_(config), analysis_(analysis), timeline_(analysis.timeline()), err_(err),
           recorder_([this](const proto::Record& r) { record(r); }) {}
 
     SessionOutcome run();
@@ -74,9 +75,12 @@ private:
     void service(Connection& c, bool& keep);
     void handle_signals();
     void warn_write_failure(const model::Status& s);
+    void note_coarsenings();
 
     const SessionConfig& config_;
+    model::Analysis& analysis_;
     model::Timeline& timeline_;
+    size_t coarsenings_noted_ = 0;
     std::ostream& err_;
     Recorder recorder_;
     Listener listener_;
@@ -94,9 +98,24 @@ private:
 };
 
 void Session::record(const proto::Record& r) {
-    timeline_.apply(r);
-    if (!writer_ || write_failed_) return;
-    if (auto s = writer_->append(r); !s.ok()) warn_write_failure(s);
+    analysis_.apply(r);
+    if (writer_ && !write_failed_)
+        if (auto s = writer_->append(r); !s.ok()) warn_write_failure(s);
+}
+
+// The live timeline coarsened under its memory budget: the trace and the user hear of it. Called
+// from the loop, not from record(): a note is itself a record.
+void Session::note_coarsenings() {
+    const auto& coarsenings = timeline_.coarsenings();
+    while (coarsenings_noted_ < coarsenings.size()) {
+        const model::Coarsening& c = coarsenings[coarsenings_noted_++];
+        char text[200];
+        std::snprintf(text, sizeof text,
+                      "agent: live memory budget reached at t=%.1f s; the live history is coarsened to at most "
+                      "%zu points per stream", c.t_s, c.max_points);
+        err_ << "tidemark: " << text << "\n";
+        recorder_.note(text, wall_us());
+    }
 }
 
 void Session::warn_write_failure(const model::Status& s) {
@@ -272,7 +291,8 @@ SessionOutcome Session::run() {
             next_flush = after + kFlushTickUs;
         }
         if (after >= next_detect) {
-            live_.update(timeline_, err_);
+            note_coarsenings();
+            live_.update(analysis_.engine(), err_);
             next_detect = after + kDetectTickUs;
         }
     }
@@ -314,8 +334,8 @@ std::string node_options_with_preload(const std::string& existing, const std::st
     return opts + "--require " + quoted;
 }
 
-SessionOutcome run_session(const SessionConfig& config, model::Timeline& timeline, std::ostream& err) {
-    Session session(config, timeline, err);
+SessionOutcome run_session(const SessionConfig& config, model::Analysis& analysis, std::ostream& err) {
+    Session session(config, analysis, err);
     return session.run();
 }
 

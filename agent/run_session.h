@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "launcher.h"
-#include "tidemark/model/timeline/timeline.h"
+#include "tidemark/model/detect/analysis.h"
 
 namespace tidemark::agent {
 
@@ -32,7 +32,7 @@ struct SessionOutcome {
     uint64_t streams = 0;
 };
 
-SessionOutcome run_session(const SessionConfig& config, model::Timeline& timeline, std::ostream& err);
+SessionOutcome run_session(const SessionConfig& config, model::Analysis& analysis, std::ostream& err);
 
 // NODE_OPTIONS for the target: the user's own options plus `--require "<preload>"`, quoted the
 // way Node parses NODE_OPTIONS (double quotes; backslash escapes inside them).

@@ -6,8 +6,8 @@
 
 namespace tidemark::agent {
 
-TraceInput load_trace_input(const std::string& path) {
-    TraceInput in;
+TraceInput load_trace_input(const std::string& path, const model::Timeline::Limits& limits) {
+    TraceInput in{model::AnalyzedTrace{model::Analysis(limits), {}, {}, false}, false, {}, false};
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
         in.problem = "cannot read " + path + ": no such file; check the path (`tidemark run` writes "
@@ -18,8 +18,9 @@ TraceInput load_trace_input(const std::string& path) {
         in.problem = "cannot read " + path + ": it is a directory; give the path of a .tidemark file";
         return in;
     }
-    in.loaded = model::load_timeline(path);
-    in.anything_readable = !in.loaded.timeline.processes().empty() || !in.loaded.timeline.streams().empty();
+    in.loaded = model::analyze_trace(path, limits);
+    in.anything_readable = !in.loaded.timeline().processes().empty() || !in.loaded.timeline().streams().empty() ||
+                           in.loaded.timeline().retired_count() > 0;
     if (!in.loaded.error.empty()) {
         // The model's message names the file and where the damage starts.
         in.problem = in.loaded.error + (in.anything_readable

@@ -20,13 +20,14 @@ public:
 
     TimelineBuilder() {
         tl.set_start_us(kStartUs);
+        records.reserve(1024);
         proto::Hello h;
         h.t_us = kStartUs;
         h.pid = 4242;
         h.runtime = proto::Runtime::Node;
         h.interval_ms = 100;
         h.proc = 0;
-        tl.apply(h);
+        put(h);
     }
 
     static uint64_t us(double t_s) { return kStartUs + static_cast<uint64_t>(t_s * 1e6 + 0.5); }
@@ -36,7 +37,7 @@ public:
         if (it != strings_.end()) return it->second;
         const uint32_t id = next_str_++;
         strings_[s] = id;
-        tl.apply(proto::StringDef{kStartUs, id, s});
+        put(proto::StringDef{kStartUs, id, s});
         return id;
     }
 
@@ -48,7 +49,7 @@ public:
         p.external_bytes = external;
         p.array_buffers_bytes = array_buffers ? array_buffers : external / 2;
         p.rss_bytes = rss ? rss : 40'000'000 + heap + external;
-        tl.apply(p);
+        put(p);
     }
 
     void created(uint64_t id, uint32_t kind, const std::string& type, const std::string& site, double t = 0,
@@ -61,7 +62,7 @@ public:
         c.site_str = str(site);
         c.readable_hwm = readable_hwm;
         c.writable_hwm = writable_hwm;
-        tl.apply(c);
+        put(c);
     }
 
     // A sample: start from the stream's last state and change what the caller sets.
@@ -73,7 +74,7 @@ public:
     void sample(double t, uint64_t id) {
         proto::StreamSample s = state(id);
         s.t_us = us(t);
-        tl.apply(s);
+        put(s);
     }
 
     void event(double t, uint64_t id, proto::StreamEventKind kind, uint64_t other = 0, const std::string& text = "") {
@@ -83,7 +84,7 @@ public:
         e.kind = kind;
         e.other = other;
         e.str = text.empty() ? 0 : str(text);
-        tl.apply(e);
+        put(e);
     }
 
     void call_site(double t, uint64_t id, proto::CallSiteKind kind, const std::string& site, uint64_t count) {
@@ -93,7 +94,7 @@ public:
         c.kind = kind;
         c.site_str = str(site);
         c.count = count;
-        tl.apply(c);
+        put(c);
     }
 
     void pipeline(double t, uint64_t id, const std::vector<uint64_t>& stages, const std::string& site) {
@@ -103,7 +104,7 @@ public:
         p.site_str = str(site);
         p.stages = stages;
         p.stage_strs.assign(stages.size(), 0);
-        tl.apply(p);
+        put(p);
     }
 
     // Another connection of the same pid: a worker_threads Worker (its own proc, no samples).
@@ -115,7 +116,7 @@ public:
         h.interval_ms = 100;
         h.proc = proc;
         h.thread_id = thread_id;
-        tl.apply(h);
+        put(h);
     }
 
     // created() for a stream of another proc (a worker thread's).
@@ -130,19 +131,28 @@ public:
         c.site_str = str(site);
         c.readable_hwm = readable_hwm;
         c.writable_hwm = writable_hwm;
-        tl.apply(c);
+        put(c);
     }
 
     void exit(double t, int code = 0) {
         proto::ProcessExit x;
         x.t_us = us(t);
         x.code = code;
-        tl.apply(x);
+        put(x);
     }
 
-    model::Timeline tl;
+    // Raw history (no coarsening): the detector tests judge exactly the samples they wrote.
+    model::Timeline tl{model::Timeline::unbounded()};
+    // Every record applied, in order: replayable through a model::Analysis or a TraceWriter.
+    std::vector<proto::Record> records;
 
 private:
+    template <typename T>
+    void put(const T& record) {
+        tl.apply(record);
+        records.emplace_back(record);
+    }
+
     uint32_t next_str_ = 1;
     std::unordered_map<std::string, uint32_t> strings_;
     std::unordered_map<uint64_t, proto::StreamSample> last_;

@@ -14,16 +14,24 @@ namespace tidemark::model {
 std::vector<Finding> detect(const Timeline& timeline, const DetectorOptions& options) {
     std::vector<Finding> out;
     const std::vector<ChainView> chain_views = chains(timeline, options);
-    detail::detect_ignored_backpressure(timeline, options, chain_views, out);
-    detail::detect_readable_buffers(timeline, options, chain_views, out);
-    detail::detect_stalls(timeline, options, out);
+    detail::StreamList all;
+    all.reserve(timeline.streams().size());
+    for (const StreamInfo& s : timeline.streams())
+        if (!s.folded) all.push_back(&s);
+    detail::detect_ignored_backpressure(timeline, options, chain_views, all, out);
+    detail::detect_readable_buffers(timeline, options, chain_views, all, out);
+    detail::detect_stalls(timeline, options, all, out);
     detail::detect_left_open(timeline, options, out);
     detail::detect_growth(timeline, options, out);
-    std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
+    sort_findings(out);
+    return out;
+}
+
+void sort_findings(std::vector<Finding>& findings) {
+    std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
         if (a.severity != b.severity) return a.severity > b.severity;
         return a.onset_s < b.onset_s;
     });
-    return out;
 }
 
 std::string finding_key(const Finding& f) {

@@ -132,8 +132,10 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
 }  // namespace
 
 void detect_readable_buffers(const Timeline& timeline, const DetectorOptions& options,
-                             const std::vector<ChainView>& chain_views, std::vector<Finding>& out) {
-    for (const StreamInfo& s : timeline.streams()) {
+                             const std::vector<ChainView>& chain_views, const StreamList& streams,
+                             std::vector<Finding>& out) {
+    for (const StreamInfo* sp : streams) {
+        const StreamInfo& s = *sp;
         if (!s.readable() || s.samples.empty()) continue;
         unbounded_readable(timeline, s, options, chain_views, out);
         no_consumer(timeline, s, options, out);

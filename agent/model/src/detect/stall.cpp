@@ -52,8 +52,10 @@ constexpr const char* kFix =
 
 }  // namespace
 
-void detect_stalls(const Timeline& timeline, const DetectorOptions& options, std::vector<Finding>& out) {
-    for (const StreamInfo& s : timeline.streams()) {
+void detect_stalls(const Timeline& timeline, const DetectorOptions& options, const StreamList& streams,
+                   std::vector<Finding>& out) {
+    for (const StreamInfo* sp : streams) {
+        const StreamInfo& s = *sp;
         const auto& pts = s.samples;
         if (pts.empty()) continue;
         const proto::StreamSample& last = pts.back().s;

@@ -58,12 +58,15 @@ std::string seconds(double s);                       // "2.4 s"
 std::string chain_sentence(const Timeline& timeline, const std::vector<ChainView>& chains,
                            StreamId id);
 
-// Per-detector entry points (each appends its findings).
+// Per-detector entry points (each appends its findings). The per-stream ones judge only the
+// streams they are given (the incremental engine passes the ones that changed, detect() all that
+// are not folded); left-open and growth look at the whole timeline.
+using StreamList = std::vector<const StreamInfo*>;
 void detect_ignored_backpressure(const Timeline&, const DetectorOptions&,
-                                 const std::vector<ChainView>&, std::vector<Finding>&);
+                                 const std::vector<ChainView>&, const StreamList&, std::vector<Finding>&);
 void detect_readable_buffers(const Timeline&, const DetectorOptions&,
-                             const std::vector<ChainView>&, std::vector<Finding>&);
-void detect_stalls(const Timeline&, const DetectorOptions&, std::vector<Finding>&);
+                             const std::vector<ChainView>&, const StreamList&, std::vector<Finding>&);
+void detect_stalls(const Timeline&, const DetectorOptions&, const StreamList&, std::vector<Finding>&);
 void detect_left_open(const Timeline&, const DetectorOptions&, std::vector<Finding>&);
 void detect_growth(const Timeline&, const DetectorOptions&, std::vector<Finding>&);
 

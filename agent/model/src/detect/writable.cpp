@@ -27,8 +27,10 @@ constexpr const char* kWebFix =
 }  // namespace
 
 void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions& options,
-                                 const std::vector<ChainView>& chain_views, std::vector<Finding>& out) {
-    for (const StreamInfo& s : timeline.streams()) {
+                                 const std::vector<ChainView>& chain_views, const StreamList& streams,
+                                 std::vector<Finding>& out) {
+    for (const StreamInfo* sp : streams) {
+        const StreamInfo& s = *sp;
         if (!s.writable() || s.samples.empty()) continue;
         const CallSiteCount* site = user_call_site(s, proto::CallSiteKind::WriteAfterFalse);
         if (!site) continue;  // only node: frames wrote after false (e.g. the http client's socket)

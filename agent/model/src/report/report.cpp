@@ -27,13 +27,13 @@ ProcessSummary summarize_process(const Timeline& timeline, const ProcessInfo& p)
     s.proc = p.proc;
     s.pid = p.pid;
     s.thread_id = p.thread_id;
-    s.samples = p.samples.size();
+    s.samples = std::max<uint64_t>(p.sample_count, p.samples.size());  // received, not kept
     s.dropped = p.dropped_records;
-    for (const auto& pt : p.samples) {
-        s.peak_rss_bytes = std::max(s.peak_rss_bytes, pt.rss_bytes);
-        s.peak_heap_used_bytes = std::max(s.peak_heap_used_bytes, pt.heap_used_bytes);
-        s.peak_external_bytes = std::max(s.peak_external_bytes, pt.external_bytes);
-        s.peak_array_buffers_bytes = std::max(s.peak_array_buffers_bytes, pt.array_buffers_bytes);
+    for (const auto& pt : p.samples) {  // a coarsened bucket carries its maxima
+        s.peak_rss_bytes = std::max({s.peak_rss_bytes, pt.rss_bytes, pt.rss_max});
+        s.peak_heap_used_bytes = std::max({s.peak_heap_used_bytes, pt.heap_used_bytes, pt.heap_used_max});
+        s.peak_external_bytes = std::max({s.peak_external_bytes, pt.external_bytes, pt.external_max});
+        s.peak_array_buffers_bytes = std::max({s.peak_array_buffers_bytes, pt.array_buffers_bytes, pt.array_buffers_max});
     }
     double end = p.end_s.value_or(p.samples.empty() ? timeline.end_s() : p.samples.back().t_s);
     if (!p.end_s && !p.samples.empty()) end = std::max(end, p.samples.back().t_s);
@@ -318,12 +318,46 @@ nlohmann::json report_json_value(const Timeline& timeline, const std::vector<Fin
     nlohmann::json aggregates = nlohmann::json::array();
     for (const StreamAggregateInfo* a : aggregates_by_count(timeline)) aggregates.push_back(aggregate_json(timeline, *a));
     j["stream_aggregates"] = aggregates;
+    // Tracked streams that retired and were folded past the listed detail, totalled per key.
+    nlohmann::json retired = nlohmann::json::array();
+    for (const RetiredStreams& r : timeline.retired())
+        retired.push_back({{"type", r.type},
+                           {"created_at", r.site},
+                           {"count", r.count},
+                           {"first_created_s", r.first_created_s},
+                           {"last_retired_s", r.last_retired_s},
+                           {"peak_readable_length", r.peak_readable_length},
+                           {"peak_writable_length", r.peak_writable_length},
+                           {"bytes_in", r.bytes_in},
+                           {"bytes_pushed", r.bytes_pushed},
+                           {"writes_after_false", r.writes_after_false},
+                           {"pushes_after_false", r.pushes_after_false},
+                           {"errored", r.errored},
+                           {"mean_lifetime_s", r.count ? r.total_lifetime_s / static_cast<double>(r.count) : 0.0},
+                           {"max_lifetime_s", r.max_lifetime_s},
+                           {"pid", timeline.process(r.proc) ? timeline.process(r.proc)->pid : 0}});
+    j["retired_streams"] = retired;
     nlohmann::json list = nlohmann::json::array();
     for (const Finding* f : sorted_findings(findings)) list.push_back(finding_json(*f));
     j["findings"] = list;
     nlohmann::json notes = nlohmann::json::array();
     for (const auto& n : timeline.notes()) notes.push_back({{"t_s", n.t_s}, {"text", n.text}});
-    j["trace"] = {{"start_us", timeline.start_us()}, {"duration_s", timeline.end_s()}, {"notes", notes}};
+    nlohmann::json coarsenings = nlohmann::json::array();
+    for (const Coarsening& c : timeline.coarsenings())
+        coarsenings.push_back({{"t_s", c.t_s},
+                               {"estimated_bytes", c.estimated_bytes},
+                               {"max_points_per_series", c.max_points},
+                               {"retired_streams_listed", c.max_retired_detail}});
+    j["trace"] = {{"start_us", timeline.start_us()},
+                  {"duration_s", timeline.end_s()},
+                  {"notes", notes},
+                  {"notes_dropped", timeline.notes_dropped()},
+                  {"history",
+                   {{"memory_budget_bytes", timeline.limits().budget_bytes},
+                    {"estimated_bytes", timeline.estimated_bytes()},
+                    {"coarsened", !coarsenings.empty()},
+                    {"coarsenings", coarsenings},
+                    {"streams_folded_unlisted", timeline.retired_count()}}}};
     return j;
 }
 

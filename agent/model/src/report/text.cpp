@@ -226,6 +226,7 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
             << (s.dropped ? " records (the tracker shed data; figures may be incomplete)" : "") << "\n";
     }
     for (const auto& n : timeline.notes()) out << "note at " << fmt_seconds(n.t_s) << ": " << n.text << "\n";
+    if (timeline.notes_dropped()) out << "(" << timeline.notes_dropped() << " more notes not kept)\n";
 
     const auto streams = streams_by_peak(timeline);
     out << "\nStreams: " << streams.size() << " seen";
@@ -238,6 +239,28 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
         for (size_t i = 0; i < shown; ++i) rows.push_back(cells(stream_row(timeline, *streams[i])));
         print_table(out, rows);
         if (streams.size() > shown) out << "  … " << (streams.size() - shown) << " more\n";
+    }
+
+    if (!timeline.retired().empty()) {
+        // Tracked streams that retired long ago: totals per type and site, not one row each.
+        out << "\nRetired tracked streams no longer listed one by one: " << timeline.retired_count()
+            << ", by type and site\n";
+        std::vector<std::vector<std::string>> rows = {{"COUNT", "TYPE", "CREATED AT", "PEAK BUFFERED", "WRITES AFTER FALSE",
+                                                        "MEAN LIFETIME"}};
+        std::vector<const RetiredStreams*> sorted_retired;
+        for (const RetiredStreams& r : timeline.retired()) sorted_retired.push_back(&r);
+        std::stable_sort(sorted_retired.begin(), sorted_retired.end(),
+                         [](const RetiredStreams* a, const RetiredStreams* b) { return a->count > b->count; });
+        const size_t shown = std::min(sorted_retired.size(), options.max_aggregates_text);
+        for (size_t i = 0; i < shown; ++i) {
+            const RetiredStreams& r = *sorted_retired[i];
+            rows.push_back({std::to_string(r.count), r.type, r.site.empty() ? "?" : r.site,
+                            format_bytes(double(std::max(r.peak_readable_length, r.peak_writable_length))),
+                            std::to_string(r.writes_after_false),
+                            fmt_seconds(r.count ? r.total_lifetime_s / double(r.count) : 0.0)});
+        }
+        print_table(out, rows);
+        if (sorted_retired.size() > shown) out << "  … and " << (sorted_retired.size() - shown) << " more\n";
     }
 
     const auto aggregates = folded_aggregates(timeline);

@@ -1,9 +1,13 @@
 // Timeline::apply — folds records into the in-memory timeline (timeline.h). Amortized O(1) per
-// record: hash lookups by id, appends to per-stream vectors, identical-sample runs collapsed.
-// Applying the same record twice (a keyframe's copy of earlier state) changes nothing.
+// record: hash lookups by id, appends to per-stream vectors, identical-sample runs collapsed, a
+// series that passes its cap merged pairwise in its oldest half (amortized O(1) too). Applying the
+// same record twice (a keyframe's copy of earlier state) changes nothing. The long-session half
+// (folding retired streams, the memory budget) is at the end of the file.
 #include "tidemark/model/timeline/timeline.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <limits>
 #include <type_traits>
 
 namespace tidemark::model {
@@ -56,7 +60,31 @@ StreamInfo& Timeline::stream_mut(StreamId id, double t_s) {
     }
     StreamInfo& s = streams_[it->second];
     s.last_seen_s = std::max(s.last_seen_s, t_s);
+    mark_dirty(s);
     return s;
+}
+
+void Timeline::mark_dirty(StreamInfo& s) {
+    if (dirty_set_.insert(s.id).second) dirty_.push_back(s.id);
+}
+
+std::vector<StreamId> Timeline::take_dirty() {
+    std::vector<StreamId> out;
+    out.swap(dirty_);
+    dirty_set_.clear();
+    return out;
+}
+
+// A stream is retired once nothing more can happen to it: collected, destroyed or closed, or every
+// side it has is done (a readable that ended, a writable that finished).
+void Timeline::note_retired(StreamInfo& s, double t_s) {
+    if (s.retired_s || s.folded) return;
+    bool done = s.gone_s || s.destroyed_s || s.closed_s;
+    if (!done && (s.readable() || s.writable()))
+        done = (!s.readable() || s.ended_s) && (!s.writable() || s.finished_s);
+    if (!done) return;
+    s.retired_s = t_s;
+    retire_queue_.emplace_back(t_s, s.id);
 }
 
 ProcessInfo& Timeline::process_mut(uint32_t proc) {
@@ -81,6 +109,7 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
         v.back().s.t_us = x.t_us;
     } else {
         v.push_back({t_s, x});
+        if (limits_.max_points && v.size() > limits_.max_points) coarsen_stream(s);
     }
     ++s.sample_count;
     s.peak_readable_length = std::max(s.peak_readable_length, x.readable_length);
@@ -91,6 +120,7 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
     if (x.flags & proto::kFlagReadableEnded) set_once(s.ended_s, t_s);
     if (x.flags & proto::kFlagFinished) set_once(s.finished_s, t_s);
     if (x.flags & proto::kFlagClosed) set_once(s.closed_s, t_s);
+    note_retired(s, t_s);
 }
 
 void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
@@ -129,6 +159,7 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
         case StreamEventKind::Finish: set_once(s.finished_s, t_s); break;
         case StreamEventKind::Close: set_once(s.closed_s, t_s); break;
     }
+    note_retired(s, t_s);
 }
 
 void Timeline::apply_aggregate(const proto::StreamAggregate& a, double t_s) {
@@ -178,10 +209,18 @@ void Timeline::apply(const proto::Record& r) {
                 if (p.samples.empty() && p.pid == 0) p.start_s = t_s;
                 ProcessPoint pt{t_s, x.rss_bytes, x.heap_used_bytes, x.heap_total_bytes,
                                 x.external_bytes, x.array_buffers_bytes, x.loop_delay_mean_us,
-                                x.loop_delay_max_us, x.native_live_bytes};
+                                x.loop_delay_max_us, x.native_live_bytes, 1,
+                                x.heap_used_bytes, x.heap_used_bytes, x.rss_bytes, x.rss_bytes,
+                                x.external_bytes, x.external_bytes, x.array_buffers_bytes};
                 if (!p.samples.empty() && t_s < p.samples.back().t_s) return;  // keyframe repeat
-                if (!p.samples.empty() && t_s == p.samples.back().t_s) p.samples.back() = pt;
-                else p.samples.push_back(pt);
+                if (!p.samples.empty() && t_s == p.samples.back().t_s) {
+                    p.samples.back() = pt;
+                } else {
+                    p.samples.push_back(pt);
+                    ++p.sample_count;
+                    if (limits_.max_process_points && p.samples.size() > limits_.max_process_points)
+                        coarsen_process(p);
+                }
             } else if constexpr (std::is_same_v<T, proto::StreamCreated>) {
                 const bool known = stream_index_.count(x.id) != 0;
                 StreamInfo& s = stream_mut(x.id, t_s);
@@ -237,7 +276,8 @@ void Timeline::apply(const proto::Record& r) {
                 }
                 if (!p.end_s || t_s > *p.end_s) p.end_s = t_s;
             } else if constexpr (std::is_same_v<T, proto::AgentNote>) {
-                notes_.push_back({t_s, x.text});
+                if (limits_.max_notes && notes_.size() >= limits_.max_notes) ++notes_dropped_;
+                else notes_.push_back({t_s, x.text});
             } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
                 apply_aggregate(x, t_s);
             } else {
@@ -245,6 +285,220 @@ void Timeline::apply(const proto::Record& r) {
             }
         },
         r);
+}
+
+// ---- long sessions ------------------------------------------------------------------------------
+
+namespace {
+
+// Merges pairs of neighbours in the oldest half of `v` with `merge(earlier, later)`, which writes
+// the merged bucket into `earlier`. The newest half is left as it is.
+template <typename Point, typename Merge>
+void merge_oldest_half(std::vector<Point>& v, Merge merge) {
+    const size_t half = (v.size() / 2) & ~size_t{1};
+    size_t out = 0;
+    for (size_t i = 0; i + 1 < half; i += 2) {
+        Point a = v[i];
+        merge(a, v[i + 1]);
+        v[out++] = a;
+    }
+    for (size_t i = half; i < v.size(); ++i) v[out++] = v[i];
+    v.resize(out);
+}
+
+template <typename T>
+void keep_min(T& a, T b) { a = std::min(a, b); }
+template <typename T>
+void keep_max(T& a, T b) { a = std::max(a, b); }
+
+}  // namespace
+
+void Timeline::coarsen_stream(StreamInfo& s) {
+    const size_t cap = std::max<size_t>(limits_.max_points, 4);
+    while (s.samples.size() > cap) {
+        merge_oldest_half(s.samples, [](StreamPoint& a, const StreamPoint& b) {
+            const uint64_t rl = std::max(a.s.readable_length, b.s.readable_length);
+            const uint64_t wl = std::max(a.s.writable_length, b.s.writable_length);
+            a.s = b.s;  // counters are cumulative: the later state says it all
+            a.s.readable_length = rl;
+            a.s.writable_length = wl;
+        });
+        s.coarsened = true;
+    }
+}
+
+void Timeline::coarsen_process(ProcessInfo& p) {
+    const size_t cap = std::max<size_t>(limits_.max_process_points, 4);
+    while (p.samples.size() > cap) {
+        merge_oldest_half(p.samples, [](ProcessPoint& a, const ProcessPoint& b) {
+            ProcessPoint m = b;
+            m.t_s = a.t_s;
+            m.merged = a.merged + b.merged;
+            keep_min(m.heap_used_min, a.heap_used_min);
+            keep_max(m.heap_used_max, a.heap_used_max);
+            keep_min(m.rss_min, a.rss_min);
+            keep_max(m.rss_max, a.rss_max);
+            keep_min(m.external_min, a.external_min);
+            keep_max(m.external_max, a.external_max);
+            keep_max(m.array_buffers_max, a.array_buffers_max);
+            keep_max(m.loop_delay_max_us, a.loop_delay_max_us);
+            a = m;
+        });
+    }
+}
+
+std::vector<StreamId> Timeline::retired_before(double t_s) const {
+    std::vector<StreamId> out;
+    for (const auto& [when, id] : retire_queue_)
+        if (when <= t_s) out.push_back(id);
+    return out;
+}
+
+void Timeline::fold(const std::vector<StreamId>& ids) {
+    if (ids.empty()) return;
+    std::unordered_set<StreamId> folding;
+    for (StreamId id : ids) {
+        auto it = stream_index_.find(id);
+        if (it == stream_index_.end()) continue;
+        StreamInfo& s = streams_[it->second];
+        if (s.folded || !s.retired_s) continue;
+        s.folded = true;
+        if (s.samples.size() > 1) {
+            StreamPoint last = s.samples.back();
+            s.samples.assign(1, last);
+            s.samples.shrink_to_fit();
+        }
+        folded_order_.push_back(id);
+        folding.insert(id);
+    }
+    if (folding.empty()) return;
+    std::erase_if(retire_queue_, [&](const auto& e) { return folding.count(e.second) != 0; });
+    drop_oldest_folded();
+}
+
+// Past max_retired_detail listed folded streams, the oldest leave streams() and are totalled per
+// (process, type, site); their pipes and pipelines go with them.
+void Timeline::drop_oldest_folded() {
+    const size_t listed = folded_order_.size() - folded_head_;
+    if (!limits_.max_retired_detail || listed <= limits_.max_retired_detail) return;
+    std::unordered_set<StreamId> gone;
+    while (folded_order_.size() - folded_head_ > limits_.max_retired_detail) {
+        const StreamId id = folded_order_[folded_head_++];
+        auto it = stream_index_.find(id);
+        if (it == stream_index_.end()) continue;
+        const StreamInfo& s = streams_[it->second];
+        auto key = std::make_tuple(s.proc, s.type, s.site);
+        auto [rit, inserted] = retired_index_.try_emplace(key, retired_.size());
+        if (inserted) {
+            RetiredStreams r;
+            r.proc = s.proc;
+            r.type = s.type;
+            r.site = s.site;
+            r.first_created_s = s.created_s;
+            retired_.push_back(std::move(r));
+        }
+        RetiredStreams& r = retired_[rit->second];
+        ++r.count;
+        r.first_created_s = std::min(r.first_created_s, s.created_s);
+        const double retired_at = s.retired_s.value_or(s.last_seen_s);
+        r.last_retired_s = std::max(r.last_retired_s, retired_at);
+        keep_max(r.peak_readable_length, s.peak_readable_length);
+        keep_max(r.peak_writable_length, s.peak_writable_length);
+        if (const proto::StreamSample* last = s.last()) {
+            r.bytes_in += last->bytes_in;
+            r.bytes_pushed += last->bytes_pushed;
+            r.writes_after_false += last->writes_after_false;
+            r.pushes_after_false += last->pushes_after_false;
+        }
+        r.errored += s.error_s ? 1 : 0;
+        const double life = std::max(0.0, retired_at - s.created_s);
+        r.total_lifetime_s += life;
+        r.max_lifetime_s = std::max(r.max_lifetime_s, life);
+        ++retired_count_;
+        gone.insert(id);
+    }
+    if (folded_head_ > 4096 && folded_head_ * 2 > folded_order_.size()) {
+        folded_order_.erase(folded_order_.begin(), folded_order_.begin() + static_cast<std::ptrdiff_t>(folded_head_));
+        folded_head_ = 0;
+    }
+    if (gone.empty()) return;
+    std::erase_if(streams_, [&](const StreamInfo& s) { return gone.count(s.id) != 0; });
+    rebuild_stream_index();
+    // Pipes and pipelines that no longer touch a listed stream leave too.
+    auto listed_id = [&](StreamId id) { return stream_index_.count(id) != 0; };
+    std::erase_if(edges_, [&](const PipeEdge& e) { return !listed_id(e.src) && !listed_id(e.dst); });
+    latest_edge_.clear();
+    for (size_t i = 0; i < edges_.size(); ++i) latest_edge_[{edges_[i].src, edges_[i].dst}] = i;
+    std::erase_if(pipelines_, [&](const PipelineInfo& p) {
+        return std::none_of(p.stages.begin(), p.stages.end(), [&](StreamId id) { return id && listed_id(id); }) &&
+               std::any_of(p.stages.begin(), p.stages.end(), [](StreamId id) { return id != 0; });
+    });
+    pipeline_index_.clear();
+    for (size_t i = 0; i < pipelines_.size(); ++i) pipeline_index_[pipelines_[i].id] = i;
+    for (StreamInfo& s : streams_) {
+        std::erase_if(s.piped_to, [&](StreamId id) { return gone.count(id) != 0; });
+        std::erase_if(s.piped_from, [&](StreamId id) { return gone.count(id) != 0; });
+    }
+}
+
+void Timeline::rebuild_stream_index() {
+    stream_index_.clear();
+    stream_index_.reserve(streams_.size());
+    for (size_t i = 0; i < streams_.size(); ++i) stream_index_[streams_[i].id] = i;
+}
+
+uint64_t Timeline::estimated_bytes() const {
+    uint64_t n = sizeof(Timeline);
+    for (const StreamInfo& s : streams_) {
+        n += sizeof(StreamInfo) + s.samples.capacity() * sizeof(StreamPoint) + s.type.capacity() +
+             s.site.capacity() + s.error_message.capacity() +
+             (s.piped_to.capacity() + s.piped_from.capacity()) * sizeof(StreamId);
+        for (const auto& c : s.call_sites) n += sizeof(CallSiteCount) + c.site.capacity();
+    }
+    n += stream_index_.size() * (sizeof(StreamId) + sizeof(size_t) + 16);
+    for (const ProcessInfo& p : processes_)
+        n += sizeof(ProcessInfo) + p.samples.capacity() * sizeof(ProcessPoint) + p.cmdline.capacity();
+    n += edges_.capacity() * sizeof(PipeEdge) + latest_edge_.size() * 64;
+    for (const auto& p : pipelines_) n += sizeof(PipelineInfo) + p.stages.capacity() * 8 + p.stage_labels.size() * 40;
+    for (const auto& [id, text] : strings_) n += 48 + text.capacity();
+    n += aggregates_.capacity() * sizeof(StreamAggregateInfo) + aggregate_index_.size() * 96;
+    n += retired_.capacity() * sizeof(RetiredStreams) + retired_index_.size() * 96;
+    n += folded_order_.capacity() * sizeof(StreamId) + retire_queue_.capacity() * 16;
+    for (const auto& note : notes_) n += sizeof(Note) + note.text.capacity();
+    return n;
+}
+
+bool Timeline::enforce_budget() {
+    if (!limits_.budget_bytes) return false;
+    const uint64_t estimate = estimated_bytes();
+    if (estimate <= limits_.budget_bytes) return false;
+    constexpr size_t kFloorPoints = 16, kFloorProcessPoints = 256, kFloorDetail = 64;
+    const bool at_floor = limits_.max_points == kFloorPoints && limits_.max_process_points == kFloorProcessPoints &&
+                          limits_.max_retired_detail == kFloorDetail;
+    fold(retired_before(std::numeric_limits<double>::infinity()));
+    if (at_floor) return false;  // said so once, when the floor was reached
+    auto halve = [](size_t v, size_t floor) { return v == 0 || v / 2 < floor ? floor : v / 2; };
+    limits_.max_points = halve(limits_.max_points, kFloorPoints);
+    limits_.max_process_points = halve(limits_.max_process_points, kFloorProcessPoints);
+    limits_.max_retired_detail = halve(limits_.max_retired_detail, kFloorDetail);
+    for (StreamInfo& s : streams_)
+        if (s.samples.size() > limits_.max_points) coarsen_stream(s);
+    for (ProcessInfo& p : processes_)
+        if (p.samples.size() > limits_.max_process_points) coarsen_process(p);
+    drop_oldest_folded();
+    for (StreamInfo& s : streams_) s.samples.shrink_to_fit();
+    for (ProcessInfo& p : processes_) p.samples.shrink_to_fit();
+    Coarsening c{end_s_, estimate, limits_.max_points, limits_.max_retired_detail};
+    coarsenings_.push_back(c);
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "memory budget of %.0f MiB reached (estimated %.0f MiB): history coarsened to at most %zu "
+                  "points per stream, %zu retired streams listed%s",
+                  static_cast<double>(limits_.budget_bytes) / 1048576.0, static_cast<double>(estimate) / 1048576.0,
+                  limits_.max_points, limits_.max_retired_detail,
+                  limits_.max_points == kFloorPoints ? " (the floor: it coarsens no further)" : "");
+    notes_.push_back({end_s_, text});
+    return true;
 }
 
 }  // namespace tidemark::model

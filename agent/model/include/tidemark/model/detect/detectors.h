@@ -1,6 +1,7 @@
 // Detectors: rules over a Timeline that name what is wrong, where and since when (docs/DETECTORS.md).
-// The same call serves a live session (the agent re-runs it on the growing timeline) and a replay.
-// Findings are recomputed from scratch on each call; callers deduplicate with finding_key().
+// detect() judges a whole timeline from scratch (streams not folded); the agent, `report` and
+// `check` use the incremental DetectionEngine (engine.h), which runs the same rules on what changed
+// and keeps what it found about streams that have since been folded.
 // chains() is the pipe-chain view the stream detectors quote: for each chain, where the pressure stops.
 #pragma once
 
@@ -39,6 +40,7 @@ struct DetectorOptions {
 
 // Runs every detector; the result is sorted most severe first, then by onset.
 std::vector<Finding> detect(const Timeline& timeline, const DetectorOptions& options = {});
+void sort_findings(std::vector<Finding>& findings);  // most severe first, then by onset
 
 // A stable identity for deduplicating findings across repeated live runs: kind + stream + site.
 std::string finding_key(const Finding& f);

@@ -2,6 +2,13 @@
 // call sites, in trace seconds. Built incrementally from records (Timeline::apply), so the same
 // object serves a replay (fed from a TraceReader) and a live session (fed by the agent as records
 // arrive). Everything a report prints, the gate judges or the viewer shows is computed from this.
+//
+// Bounded for long sessions (docs/ARCHITECTURE.md "Long sessions"): history is kept at decreasing
+// resolution with age (each series keeps at most Limits::max_points; when it overflows, the oldest
+// half is merged pairwise, so old data is coarser than recent data), retired streams are folded
+// (fold(): their samples leave memory, a summary stays, and past max_retired_detail only a
+// per-(process, type, site) total), and enforce_budget() coarsens further when the estimated
+// memory passes Limits::budget_bytes, saying so in notes() and coarsenings().
 #pragma once
 
 #include <cstdint>
@@ -10,6 +17,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -19,8 +27,10 @@ namespace tidemark::model {
 
 using StreamId = uint64_t;  // trace-global stream id (the agent remaps per-process ids)
 
+// One process sample, or (after coarsening) a bucket of merged samples: the values are the last
+// sample's, `*_min` / `*_max` the extremes over the bucket, `merged` how many samples it holds.
 struct ProcessPoint {
-    double t_s = 0;
+    double t_s = 0;     // the bucket's first sample time
     uint64_t rss_bytes = 0;
     uint64_t heap_used_bytes = 0;
     uint64_t heap_total_bytes = 0;
@@ -29,6 +39,11 @@ struct ProcessPoint {
     uint64_t loop_delay_mean_us = 0;
     uint64_t loop_delay_max_us = 0;
     uint64_t native_live_bytes = 0;
+    uint32_t merged = 1;
+    uint64_t heap_used_min = 0, heap_used_max = 0;
+    uint64_t rss_min = 0, rss_max = 0;
+    uint64_t external_min = 0, external_max = 0;
+    uint64_t array_buffers_max = 0;
 };
 
 struct ProcessInfo {
@@ -44,7 +59,8 @@ struct ProcessInfo {
     std::string cmdline;
     uint32_t interval_ms = 0;
     double start_s = 0;
-    std::vector<ProcessPoint> samples;
+    std::vector<ProcessPoint> samples;  // bounded: coarsened with age (see Timeline::Limits)
+    uint64_t sample_count = 0;          // samples received (before coarsening)
     uint64_t dropped_records = 0;
     std::optional<int> exit_code;    // set when it exited normally
     std::optional<int> exit_signal;  // set when a signal ended it
@@ -56,6 +72,8 @@ struct ProcessInfo {
 // A stream's samples are stored as state changes: a run of identical samples is kept as its
 // first and its last point (the last one's t_s advances), so an idle stream costs two points
 // however long the trace is. Read a stream's state as holding from one point until the next.
+// After coarsening, a point stands for a merged run: its state is the run's last one, except the
+// buffered lengths, which are the run's maxima (a peak is never coarsened away).
 struct StreamPoint {
     double t_s = 0;
     proto::StreamSample s;  // full state at t_s (deltas already applied)
@@ -94,6 +112,12 @@ struct StreamInfo {
     uint64_t peak_writable_length = 0;
     uint8_t flowing_seen = 0;           // bit (1 << proto::Flowing value) per mode seen
     double last_seen_s = 0;             // time of the last record about this stream
+    // Long-session bookkeeping:
+    bool coarsened = false;  // some of its history was merged (older points are buckets)
+    bool folded = false;     // retired and folded: only its last point remains; detectors judged it
+                             // before the fold and do not look at it again
+    std::optional<double> retired_s;  // when it reached a terminal state (gone, destroyed, closed,
+                                      // or ended and finished)
 
     bool readable() const { return kind & proto::kKindReadable; }
     bool writable() const { return kind & proto::kKindWritable; }
@@ -112,6 +136,34 @@ struct StreamAggregateInfo {
     proto::StreamAggregate latest;
 
     uint32_t kind() const { return latest.kind; }
+};
+
+// Tracked streams that retired and were folded past Limits::max_retired_detail, totalled per
+// (process, type, site): what the report says about streams it no longer lists one by one.
+struct RetiredStreams {
+    uint32_t proc = 0;
+    std::string type;
+    std::string site;
+    uint64_t count = 0;
+    double first_created_s = 0;
+    double last_retired_s = 0;
+    uint64_t peak_readable_length = 0;
+    uint64_t peak_writable_length = 0;
+    uint64_t bytes_in = 0;       // written into them, in total
+    uint64_t bytes_pushed = 0;   // pushed by them, in total
+    uint64_t writes_after_false = 0;
+    uint64_t pushes_after_false = 0;
+    uint64_t errored = 0;
+    double total_lifetime_s = 0;
+    double max_lifetime_s = 0;
+};
+
+// One step of coarsening under the memory budget (Timeline::enforce_budget).
+struct Coarsening {
+    double t_s = 0;
+    uint64_t estimated_bytes = 0;  // the estimate that passed the budget
+    size_t max_points = 0;         // the per-series cap from then on
+    size_t max_retired_detail = 0;
 };
 
 struct PipeEdge {
@@ -137,6 +189,25 @@ struct Note {
 
 class Timeline {
 public:
+    struct Limits {
+        // Points per series (a stream's samples, a process's samples). When a series passes it,
+        // its oldest half is merged pairwise. 0 = unbounded (tests that want raw history).
+        size_t max_points = 2048;
+        size_t max_process_points = 8192;
+        // Folded streams kept with their summary (listed by reports); older ones are only counted
+        // in retired(). 0 = unbounded.
+        size_t max_retired_detail = 5000;
+        // Estimated bytes the timeline may hold; past it enforce_budget() coarsens. 0 = none.
+        uint64_t budget_bytes = 256ull << 20;
+        // Notes kept (agent notes); older ones are counted, not kept.
+        size_t max_notes = 1000;
+    };
+    static Limits unbounded() { return Limits{0, 0, 0, 0, 0}; }
+
+    Timeline() = default;
+    explicit Timeline(const Limits& limits) : limits_(limits) {}
+    const Limits& limits() const { return limits_; }
+
     // Wall-clock µs of trace time 0. Set from the trace header (or the first record when live).
     void set_start_us(uint64_t start_us) { start_us_ = start_us; }
     uint64_t start_us() const { return start_us_; }
@@ -162,17 +233,56 @@ public:
     // One entry per (proc, type, site) key, in the order keys were first seen.
     const std::vector<StreamAggregateInfo>& aggregates() const { return aggregates_; }
     const std::vector<Note>& notes() const { return notes_; }
+    uint64_t notes_dropped() const { return notes_dropped_; }
     const std::string& string(uint32_t id) const;
 
+    // ---- long sessions ----------------------------------------------------------------------
+    // Streams touched by records since the last take_dirty() (samples, events, call sites, pipes:
+    // both ends), in first-touched order. The incremental detector judges only these.
+    std::vector<StreamId> take_dirty();
+    // Streams retired at or before `t_s` and not folded yet, oldest first.
+    std::vector<StreamId> retired_before(double t_s) const;
+    // Folds retired streams: keeps each one's summary and last point, drops its samples, call
+    // sites beyond the user ones and its closed pipe history; past max_retired_detail the oldest
+    // folded streams leave streams() and are totalled in retired(). Ids that are not retired are
+    // ignored.
+    void fold(const std::vector<StreamId>& ids);
+    const std::vector<RetiredStreams>& retired() const { return retired_; }
+    uint64_t retired_count() const { return retired_count_; }  // folded streams no longer listed
+    // The estimated bytes held (series, streams, strings, edges); O(streams).
+    uint64_t estimated_bytes() const;
+    // When the estimate passes Limits::budget_bytes: folds every retired stream, halves the
+    // per-series caps and the retired detail, and records a Coarsening and a note. Returns true
+    // when it coarsened. Called by the detection engine on each tick.
+    bool enforce_budget();
+    const std::vector<Coarsening>& coarsenings() const { return coarsenings_; }
+
 private:
+    void coarsen_stream(StreamInfo& s);
+    void coarsen_process(ProcessInfo& p);
+    void mark_dirty(StreamInfo& s);
+    void note_retired(StreamInfo& s, double t_s);
+    void drop_oldest_folded();
+    void rebuild_stream_index();
     StreamInfo& stream_mut(StreamId id, double t_s);
     ProcessInfo& process_mut(uint32_t proc);
     void apply_stream_event(const proto::StreamEvent& e, double t_s);
     void add_stream_sample(const proto::StreamSample& s, double t_s);
     void apply_aggregate(const proto::StreamAggregate& a, double t_s);
 
+    Limits limits_;
     uint64_t start_us_ = 0;
     double end_s_ = 0;
+    std::vector<StreamId> dirty_;
+    std::unordered_set<StreamId> dirty_set_;  // ids queued in dirty_
+    std::vector<std::pair<double, StreamId>> retire_queue_;  // (retired_s, id), not yet folded
+    std::vector<StreamId> folded_order_;  // folded streams still listed, oldest fold first
+    size_t folded_head_ = 0;              // folded_order_[folded_head_..] are still listed
+    std::vector<RetiredStreams> retired_;
+    std::map<std::tuple<uint32_t, std::string, std::string>, size_t> retired_index_;
+    uint64_t retired_count_ = 0;
+    std::vector<Coarsening> coarsenings_;
+    uint64_t notes_dropped_ = 0;
     std::vector<ProcessInfo> processes_;
     std::vector<StreamInfo> streams_;
     std::unordered_map<StreamId, size_t> stream_index_;

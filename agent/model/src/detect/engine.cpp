@@ -1,0 +1,184 @@
+// DetectionEngine (engine.h): incremental ticks over what changed, a last judgement before a
+// retired stream is folded, and the process-wide rules on their own cadence.
+#include "tidemark/model/detect/engine.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "detect/util.h"
+
+namespace tidemark::model {
+namespace {
+
+// Whether time passing alone can still change what the detectors say about this stream: it holds
+// data or a pending write (a stall, an overfill that lasts), or it errored (left open).
+bool needs_watch(const StreamInfo& s) {
+    if (s.folded) return false;
+    const proto::StreamSample* last = s.last();
+    if (!last) return false;
+    return last->readable_length > 0 || last->writable_length > 0 || (last->flags & proto::kFlagWriting) ||
+           (last->flags & proto::kFlagNeedDrain) || s.error_s.has_value();
+}
+
+}  // namespace
+
+DetectionEngine::DetectionEngine(const DetectorOptions& detector, const EngineOptions& engine)
+    : detector_(detector), engine_(engine) {}
+
+bool DetectionEngine::observe(Timeline& timeline) {
+    const double now = timeline.end_s();
+    if (!started_) {
+        started_ = true;
+        next_tick_s_ = now + engine_.tick_s;
+        next_global_s_ = now + engine_.global_every_s;
+        return false;
+    }
+    if (now < next_tick_s_) return false;
+    tick(timeline);
+    return true;
+}
+
+void DetectionEngine::keep(const Finding& f, bool replace) {
+    const std::string key = finding_key(f);
+    auto [it, inserted] = stream_findings_.try_emplace(key, f);
+    if (!inserted) {
+        if (!replace && f.severity < it->second.severity) return;  // never downgrade a kept one
+        it->second = f;
+    }
+    if (inserted && f.stream) keys_of_stream_[f.stream->id].push_back(key);
+}
+
+void DetectionEngine::judge(Timeline& timeline, const std::vector<StreamId>& ids) {
+    if (ids.empty()) return;
+    detail::StreamList list;
+    list.reserve(ids.size());
+    for (StreamId id : ids)
+        if (const StreamInfo* s = timeline.stream(id); s && !s->folded) list.push_back(s);
+    if (list.empty()) return;
+    stats_.streams_judged += list.size();
+    const std::vector<ChainView> chain_views =
+        timeline.edges().empty() && timeline.pipelines().empty() ? std::vector<ChainView>{} : chains(timeline, detector_);
+    std::vector<Finding> found;
+    detail::detect_ignored_backpressure(timeline, detector_, chain_views, list, found);
+    detail::detect_readable_buffers(timeline, detector_, chain_views, list, found);
+    detail::detect_stalls(timeline, detector_, list, found);
+    // A stream judged with its raw history is judged afresh: what it no longer shows goes. One
+    // whose older history was coarsened keeps what it showed while it was raw.
+    for (const StreamInfo* s : list) {
+        if (s->coarsened) continue;
+        auto it = keys_of_stream_.find(s->id);
+        if (it == keys_of_stream_.end()) continue;
+        for (const std::string& key : it->second) stream_findings_.erase(key);
+        keys_of_stream_.erase(it);
+    }
+    for (const Finding& f : found) keep(f, true);
+    for (const StreamInfo* s : list) {
+        if (needs_watch(*s)) watch_.insert(s->id);
+        else watch_.erase(s->id);
+    }
+}
+
+void DetectionEngine::run_global(const Timeline& timeline) {
+    ++stats_.global_runs;
+    std::vector<Finding> left_open;
+    detail::detect_left_open(timeline, detector_, left_open);
+    for (Finding& f : left_open) {
+        const std::string key = finding_key(f);
+        auto [it, inserted] = latched_findings_.try_emplace(key, f);
+        if (!inserted && f.severity >= it->second.severity) it->second = std::move(f);
+    }
+    growth_findings_.clear();
+    detail::detect_growth(timeline, detector_, growth_findings_);
+}
+
+void DetectionEngine::tick(Timeline& timeline) {
+    ++stats_.ticks;
+    const double now = timeline.end_s();
+    next_tick_s_ = now + engine_.tick_s;
+
+    // What changed, with its pipe and pipeline neighbours (their messages quote each other).
+    std::vector<StreamId> ids = timeline.take_dirty();
+    std::unordered_set<StreamId> chosen(ids.begin(), ids.end());
+    auto add = [&](StreamId id) {
+        if (id && chosen.insert(id).second) ids.push_back(id);
+    };
+    const size_t changed = ids.size();
+    if (!timeline.edges().empty() || !timeline.pipelines().empty()) {
+        std::unordered_map<StreamId, std::vector<StreamId>> partners;
+        for (const PipelineInfo& p : timeline.pipelines())
+            for (StreamId a : p.stages)
+                for (StreamId b : p.stages)
+                    if (a && b && a != b) partners[a].push_back(b);
+        for (size_t i = 0; i < changed; ++i) {
+            if (const StreamInfo* s = timeline.stream(ids[i])) {
+                for (StreamId o : s->piped_to) add(o);
+                for (StreamId o : s->piped_from) add(o);
+            }
+            if (auto it = partners.find(ids[i]); it != partners.end())
+                for (StreamId o : it->second) add(o);
+        }
+    }
+    for (StreamId id : watch_) add(id);
+    // Retired long enough: judged one last time, then folded.
+    const std::vector<StreamId> to_fold = timeline.retired_before(now - engine_.linger_s);
+    for (StreamId id : to_fold) add(id);
+    judge(timeline, ids);
+
+    if (now >= next_global_s_) {
+        run_global(timeline);
+        next_global_s_ = now + engine_.global_every_s;
+    }
+    if (!to_fold.empty()) {
+        timeline.fold(to_fold);
+        stats_.streams_folded += to_fold.size();
+        for (StreamId id : to_fold) watch_.erase(id);
+    }
+    timeline.enforce_budget();
+    // enforce_budget may have folded streams too: stop watching them.
+    std::erase_if(watch_, [&](StreamId id) {
+        const StreamInfo* s = timeline.stream(id);
+        return !s || s->folded;
+    });
+}
+
+void DetectionEngine::finish(Timeline& timeline) {
+    ++stats_.ticks;
+    timeline.take_dirty();
+    std::vector<StreamId> ids;
+    ids.reserve(timeline.streams().size());
+    for (const StreamInfo& s : timeline.streams())
+        if (!s.folded) ids.push_back(s.id);
+    judge(timeline, ids);
+    run_global(timeline);
+    next_tick_s_ = timeline.end_s() + engine_.tick_s;
+    next_global_s_ = timeline.end_s() + engine_.global_every_s;
+}
+
+std::vector<Finding> DetectionEngine::findings() const {
+    std::vector<Finding> out;
+    out.reserve(stream_findings_.size() + latched_findings_.size() + growth_findings_.size());
+    for (const auto& [key, f] : stream_findings_) out.push_back(f);
+    for (const auto& [key, f] : latched_findings_)
+        if (!stream_findings_.count(key)) out.push_back(f);
+    for (const Finding& f : growth_findings_) out.push_back(f);
+    // detect() emits per-stream rules in stream order; keep a deterministic order before sorting.
+    std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
+        const StreamId ia = a.stream ? a.stream->id : std::numeric_limits<StreamId>::max();
+        const StreamId ib = b.stream ? b.stream->id : std::numeric_limits<StreamId>::max();
+        return ia < ib;
+    });
+    sort_findings(out);
+    return out;
+}
+
+std::vector<Finding> DetectionEngine::findings(const Timeline& timeline, const DetectorOptions& growth_options) const {
+    std::vector<Finding> out;
+    for (const auto& [key, f] : stream_findings_) out.push_back(f);
+    for (const auto& [key, f] : latched_findings_)
+        if (!stream_findings_.count(key)) out.push_back(f);
+    detail::detect_growth(timeline, growth_options, out);
+    sort_findings(out);
+    return out;
+}
+
+}  // namespace tidemark::model
