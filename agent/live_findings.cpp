@@ -9,7 +9,7 @@ namespace tidemark::agent {
 std::string LiveFindings::one_line(const model::Finding& f) {
     char when[32];
     std::snprintf(when, sizeof when, "%.1f", f.onset_s);
-    return std::string("tidemark: [") + model::severity_name(f.severity) + "] " + f.kind + ": " +
+    return std::string("tidemark: [") + model::severity_name(f.severity) + "] " + model::finding_kind_name(f.kind) + ": " +
            f.message + " (t=" + when + " s)";
 }
 

@@ -7,8 +7,10 @@
 // chunks to a slow Writable side store (drains 64 KiB per 20 ms) ignoring write()'s false, until
 // --bad-job-mb MB (BENCH_BAD_JOB_MB, default 32, at most 64) have been written in total: memory
 // stays bounded by that total, and the tracker has an ignored-backpressure finding to report.
+// With --bad-job-cycle S (BENCH_BAD_JOB_CYCLE_S) the job is periodic instead: 3 s of writes every
+// S s for as long as the service runs, its backlog bounded at 16 MiB (agent_long.sh uses it).
 //
-// Usage: node http_service.js [--port P | P] [--seconds S] [--bad-job MS] [--bad-job-mb MB]
+// Usage: node http_service.js [--port P | P] [--seconds S] [--bad-job MS] [--bad-job-mb MB] [--bad-job-cycle S]
 //   port: argv, else BENCH_PORT, else 0 (the kernel picks one). Listens on 127.0.0.1 only.
 //   --seconds S (BENCH_SECONDS, default 60): exits by itself after S s; SIGTERM/SIGINT end it sooner.
 // Prints exactly two lines on stdout: `listening 127.0.0.1:PORT pid PID` once listening, and at
@@ -34,6 +36,7 @@ function option(name, envName, fallback) {
 const port = +(flags['--port'] ?? positional[0] ?? option('', 'BENCH_PORT', 0));
 const seconds = +option('--seconds', 'BENCH_SECONDS', 60);
 const badJobMs = +option('--bad-job', 'BENCH_BAD_JOB_MS', 0);
+const badJobCycleS = +option('--bad-job-cycle', 'BENCH_BAD_JOB_CYCLE_S', 0);
 const badJobBytes = Math.min(64, Math.max(1, +option('--bad-job-mb', 'BENCH_BAD_JOB_MB', 32))) * 1024 * 1024;
 if (!Number.isInteger(port) || port < 0 || port > 65535 || !(seconds > 0) || !(badJobMs >= 0)) {
   process.stderr.write('usage: node http_service.js [--port P] [--seconds S] [--bad-job MS] [--bad-job-mb MB]\n');
@@ -84,7 +87,21 @@ class SlowSideStore extends Writable {
 let badJobTimer = null;
 let badJobWritten = 0;
 let badJobFalse = 0;
-if (badJobMs > 0) {
+if (badJobMs > 0 && badJobCycleS > 0) {
+  // Periodic mode (--bad-job-cycle S): for the first 3 s of every S s, a tick every MS ms writes
+  // 256 KiB ignoring false; the store drains ~3.2 MB/s, so each burst backs it up by several MiB.
+  // Memory stays bounded by the backlog (no write while it is above 16 MiB), not by a total.
+  const store = new SlowSideStore();
+  const t0 = Date.now();
+  badJobTimer = setInterval(() => {
+    if (((Date.now() - t0) / 1000) % badJobCycleS >= 3) return;
+    for (let i = 0; i < 4 && store.writableLength < 16 * 1024 * 1024; i++) {
+      const chunk = Buffer.alloc(64 * 1024, i);
+      badJobWritten += chunk.length;
+      if (!store.write(chunk)) badJobFalse++;     // the bug: false is ignored, no 'drain' wait
+    }
+  }, badJobMs);
+} else if (badJobMs > 0) {
   const store = new SlowSideStore();
   badJobTimer = setInterval(() => {
     for (let i = 0; i < 16 && badJobWritten < badJobBytes; i++) {

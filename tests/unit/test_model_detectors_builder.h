@@ -161,7 +161,7 @@ private:
 inline std::vector<model::Finding> of_kind(const std::vector<model::Finding>& all, const std::string& kind) {
     std::vector<model::Finding> out;
     for (const auto& f : all)
-        if (f.kind == kind) out.push_back(f);
+        if (model::finding_kind_name(f.kind) == kind) out.push_back(f);
     return out;
 }
 

@@ -35,7 +35,7 @@ TEST_CASE("live: ignored-backpressure appears within 2 s of the first ignored fa
             next_detect += 0.5;
             for (const auto& f : model::detect(b.tl)) {
                 keys.insert(model::finding_key(f));
-                if (f.kind == "ignored-backpressure" && !seen_at) seen_at = t;
+                if (f.kind == model::FindingKind::IgnoredBackpressure && !seen_at) seen_at = t;
             }
         }
     }
@@ -59,7 +59,7 @@ TEST_CASE("findings are sorted most severe first, then by onset", "[detectors]")
         b.process(i * 0.1, static_cast<uint64_t>(8e6 + 7e6 * i * 0.1 + 1e7 * ((i % 15) / 15.0)), 2'000'000);
     const auto all = model::detect(b.tl);
     REQUIRE(all.size() == 2);
-    CHECK(all[0].kind == "heap-growth");
-    CHECK(all[1].kind == "no-consumer");
+    CHECK(all[0].kind == model::FindingKind::HeapGrowth);
+    CHECK(all[1].kind == model::FindingKind::NoConsumer);
     CHECK(model::finding_key(all[1]) == "no-consumer|11|/app/a.js:1");
 }

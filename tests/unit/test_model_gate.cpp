@@ -56,7 +56,7 @@ Budgets growth_budget(double mb_per_min, Metric m = Metric::HeapUsed) {
 
 Finding finding(const std::string& kind, Severity sev, const std::string& site) {
     Finding f;
-    f.kind = kind;
+    f.kind = parse_finding_kind(kind).value();
     f.severity = sev;
     f.message = kind + " on a stream";
     f.site = site;
@@ -85,7 +85,7 @@ TEST_CASE("peak budget fails with the measured peak the overshoot and when it ha
     CHECK_FALSE(rss.passed);
     CHECK(rss.measured == Approx(410 * MB).epsilon(0.001));
     CHECK(rss.at_s.value() == Approx(6.2));
-    CHECK(rss.message.find("410.0 MB > 256MB budget") != std::string::npos);
+    CHECK(rss.message.find("410 MB > 256MB budget") != std::string::npos);
     CHECK(rss.message.find("t=6.2 s") != std::string::npos);
     CHECK(rss.message.find("pid 4242") != std::string::npos);
     CHECK_FALSE(r.passed());

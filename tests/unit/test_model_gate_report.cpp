@@ -31,7 +31,7 @@ GateResult sample_result() {
     r.budgets.push_back(growth);
     FindingVerdict v;
     v.outcome = FindingOutcome::Fails;
-    v.finding.kind = "ignored-backpressure";
+    v.finding.kind = FindingKind::IgnoredBackpressure;
     v.finding.severity = Severity::Error;
     // Hostile text from the target: markup, quotes, a control character, invalid UTF-8, a pipe.
     v.finding.message = "write() on <Sink \"a&b\"> 'x' | y\x01z\xff end";

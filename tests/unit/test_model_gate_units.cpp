@@ -112,10 +112,10 @@ TEST_CASE("percentages need a % sign") {
 }
 
 TEST_CASE("sizes and rates print in decimal units") {
-    CHECK(format_size(412e6) == "412.0 MB");
-    CHECK(format_size(980) == "980 B");
-    CHECK(format_size(1.5e9) == "1.50 GB");
-    CHECK(format_size(-3.2e6) == "-3.2 MB");
+    CHECK(format_bytes(412e6, SizeUnits::Decimal) == "412 MB");
+    CHECK(format_bytes(980, SizeUnits::Decimal) == "980 B");
+    CHECK(format_bytes(1.5e9, SizeUnits::Decimal) == "1.5 GB");
+    CHECK(format_bytes(-3.2e6, SizeUnits::Decimal) == "-3.2 MB");
     CHECK(format_rate(2e6 / 60) == "2.0 MB/min");
     CHECK(format_rate(1e3, 1, "s") == "1.0 KB/s");
     CHECK(format_seconds(12.44) == "12.4 s");

@@ -277,7 +277,7 @@ TEST_CASE("incremental engine: the same findings as detect() on the whole timeli
     model::Analysis live = replay(b.records);
     const auto inc = live.findings();
     std::set<std::string> kinds;
-    for (const auto& f : whole) kinds.insert(f.kind);
+    for (const auto& f : whole) kinds.insert(model::finding_kind_name(f.kind));
     CHECK(kinds.count("ignored-backpressure"));
     CHECK(kinds.count("no-consumer"));
     CHECK(signature(inc) == signature(whole));
@@ -286,7 +286,7 @@ TEST_CASE("incremental engine: the same findings as detect() on the whole timeli
     REQUIRE(job);
     CHECK(job->folded);
     bool job_found = false;
-    for (const auto& f : inc) job_found |= f.stream && f.stream->id == 2000 && f.kind == "ignored-backpressure";
+    for (const auto& f : inc) job_found |= f.stream && f.stream->id == 2000 && f.kind == model::FindingKind::IgnoredBackpressure;
     CHECK(job_found);
     // Incremental: the 300 idle sockets were judged when they changed, not on every tick.
     const auto& st = live.engine().stats();
@@ -322,7 +322,7 @@ TEST_CASE("incremental engine: a finding prints within 2 s of onset when fed rec
         a.apply(r);
         if (seen_at) continue;
         for (const auto& f : a.engine().findings())
-            if (f.kind == "ignored-backpressure" && f.stream && f.stream->id == 7) seen_at = a.timeline().end_s();
+            if (f.kind == model::FindingKind::IgnoredBackpressure && f.stream && f.stream->id == 7) seen_at = a.timeline().end_s();
     }
     REQUIRE(seen_at);
     CHECK(*seen_at - 3.0 <= 2.0);  // its writes after false began at 3.0 s

@@ -58,14 +58,14 @@ Timeline sample_timeline(int extra_streams = 0, bool child = false) {
 
 std::vector<Finding> sample_findings() {
     Finding warn;
-    warn.kind = "external-growth";
+    warn.kind = model::FindingKind::ExternalGrowth;
     warn.severity = Severity::Warning;
     warn.message = "external memory climbs while the heap stays flat";
     warn.fix = "look for Buffers kept alive";
     warn.onset_s = 0.5;
     warn.evidence = {{"external_slope_bytes_per_s", 14'000'000}, {"r2", 0.97}};
     Finding err;
-    err.kind = "ignored-backpressure";
+    err.kind = model::FindingKind::IgnoredBackpressure;
     err.severity = Severity::Error;
     err.message = "Writable #1 created at app.js:7 kept receiving write() after it returned false";
     err.fix = "wait for 'drain' before writing again, or use pipeline()";

@@ -93,7 +93,7 @@ void summarize(ChainView& c) {
         const auto& up = c.stages[static_cast<size_t>(c.broken_after)];
         const auto& down = c.stages[static_cast<size_t>(c.broken_after) + 1];
         s += "pressure stops between " + up.label + " and " + down.label + " — " + down.label +
-             " went far past its highWaterMark (peak " + detail::human_bytes(static_cast<double>(down.peak_buffered)) +
+             " went far past its highWaterMark (peak " + format_bytes(static_cast<double>(down.peak_buffered)) +
              ") while " + up.label + " kept flowing: that link is broken.";
     } else if (std::any_of(c.stages.begin(), c.stages.end(), [](const ChainStage& st) { return st.overfilled; })) {
         s += "a stage went far past its highWaterMark although its upstream paused: the extra data was "

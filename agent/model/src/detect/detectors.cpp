@@ -35,7 +35,7 @@ void sort_findings(std::vector<Finding>& findings) {
 }
 
 std::string finding_key(const Finding& f) {
-    std::string key = f.kind;
+    std::string key = finding_kind_name(f.kind);
     key += '|';
     if (f.stream) key += std::to_string(f.stream->id);
     key += '|';

@@ -99,7 +99,7 @@ void detect_left_open(const Timeline& timeline, const DetectorOptions& options, 
             const double buffered = last ? static_cast<double>(last->readable_length + last->writable_length) : 0;
             const StreamInfo* neighbour = timeline.stream(from);
             Finding f;
-            f.kind = "left-open-after-error";
+            f.kind = FindingKind::LeftOpenAfterError;
             f.severity = Severity::Warning;
             f.onset_s = err_s;
             f.stream = stream_ref(*n);
@@ -116,7 +116,7 @@ void detect_left_open(const Timeline& timeline, const DetectorOptions& options, 
                         (e.error_message.empty() ? "" : " (\"" + e.error_message + "\")") + "; " +
                         seconds(open_s) + " later it is " + (released ? "only now released" : "still open") +
                         " — not destroyed" + (holds_descriptor(*n) ? ", holding a file descriptor" : "") +
-                        (buffered > 0 ? " and " + human_bytes(buffered) + " of buffered data" : "") +
+                        (buffered > 0 ? " and " + format_bytes(buffered) + " of buffered data" : "") +
                         ". pipe() does not propagate errors or destroy the other streams.";
             f.fix = kFix;
             f.evidence = {

@@ -156,7 +156,7 @@ double onset_from_baseline(const Trend& t, double baseline, double process_start
 }
 
 std::string rate(double bytes_per_s) {
-    return (bytes_per_s >= 0 ? "+" : "-") + human_bytes(std::abs(bytes_per_s)) + "/s";
+    return (bytes_per_s >= 0 ? "+" : "-") + format_bytes(std::abs(bytes_per_s)) + "/s";
 }
 
 void process_growth(const Timeline& timeline, const ProcessInfo& p, const DetectorOptions& o,
@@ -190,15 +190,15 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
                                            : Retention{};
     if (const auto& t = heap_trend; t && heap_kept.confirmed) {
         Finding f;
-        f.kind = "heap-growth";
+        f.kind = FindingKind::HeapGrowth;
         f.severity = Severity::Error;
         f.onset_s = onset_from_baseline(*t, heap_kept.baseline, p.start_s);
         f.message = "The JS heap of " + who + " climbs steadily after warm-up: heapUsed " + rate(t->est.slope) +
                     " (Theil–Sen, 95 % lower bound " + rate(t->est.lower) + "), from about " +
-                    human_bytes(t->start_level) + " to " + human_bytes(t->end_level) + " over " +
+                    format_bytes(t->start_level) + " to " + format_bytes(t->end_level) + " over " +
                     seconds(t->est.span_s) + ", and garbage collection does not bring it back: since its first "
-                    "collection in the window it never fell below " + human_bytes(heap_kept.floor) + " (" +
-                    human_bytes(heap_kept.baseline) + " before). Objects are being retained: something only grows "
+                    "collection in the window it never fell below " + format_bytes(heap_kept.floor) + " (" +
+                    format_bytes(heap_kept.baseline) + " before). Objects are being retained: something only grows "
                     "(a cache, a Map, an array, listeners, closures).";
         f.fix = "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
                 "compare what is retained; bound or evict the collection that only grows, and remove "
@@ -242,7 +242,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     const double buf_slope = slope_of(buffered.series, o);
     const bool heap_flat = heap_slope < 0.1 * lead.est.slope;
     Finding f;
-    f.kind = "external-growth";
+    f.kind = FindingKind::ExternalGrowth;
     f.severity = Severity::Error;
     f.onset_s = std::min({ext ? ext->onset_s : 1e300, ab ? ab->onset_s : 1e300, buf ? buf->onset_s : 1e300});
     f.message = "Memory outside the JS heap of " + who + " climbs steadily after warm-up: external " + rate(ext_slope) +
@@ -263,7 +263,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         f.message += " The stream buffers that grew most: ";
         for (size_t i = 0; i < buffered.growth.size() && i < 3; ++i)
             f.message += (i ? ", " : "") + stream_label(*buffered.growth[i].second) + " +" +
-                         human_bytes(buffered.growth[i].first);
+                         format_bytes(buffered.growth[i].first);
         f.message += ".";
     }
     f.fix = "Find the stream whose buffer grows (see the ignored-backpressure / unbounded-readable findings and "

@@ -39,7 +39,7 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
     const double ratio = static_cast<double>(o->peak) / static_cast<double>(hwm);
     const proto::Flowing flowing = s.samples.back().s.flowing();
     Finding f;
-    f.kind = "unbounded-readable";
+    f.kind = FindingKind::UnboundedReadable;
     f.severity = o->growing ? Severity::Error : Severity::Warning;
     f.onset_s = o->onset_s;
     f.stream = stream_ref(s);
@@ -94,7 +94,7 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
         const uint64_t hwm = side_hwm(s, Side::Readable);
         const CallSiteCount* push_site = user_call_site(s, proto::CallSiteKind::PushAfterFalse);
         Finding f;
-        f.kind = "no-consumer";
+        f.kind = FindingKind::NoConsumer;
         f.severity = growing ? Severity::Error : Severity::Warning;
         f.onset_s = r.start_s;
         f.stream = stream_ref(s);

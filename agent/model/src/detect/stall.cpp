@@ -104,7 +104,7 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
             continue;
         }
         Finding f;
-        f.kind = "stalled-pipeline";
+        f.kind = FindingKind::StalledPipeline;
         f.severity = Severity::Error;
         f.onset_s = stall_start;
         f.stream = stream_ref(s);

@@ -103,19 +103,9 @@ FindingStream stream_ref(const StreamInfo& stream) {
     return FindingStream{stream.id, stream.type, stream.site};
 }
 
-std::string human_bytes(double bytes) {
-    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    double v = bytes;
-    while (std::abs(v) >= 1024 && u < 4) { v /= 1024; ++u; }
-    char buf[48];
-    if (u == 0) std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
-    else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-    return buf;
-}
 
 std::string amount(double value, bool object_mode) {
-    if (!object_mode) return human_bytes(value);
+    if (!object_mode) return format_bytes(value);
     char buf[48];
     std::snprintf(buf, sizeof buf, "%.0f objects", value);
     return buf;

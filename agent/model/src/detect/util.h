@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tidemark/model/detect/detectors.h"
+#include "tidemark/model/util/bytes.h"
 
 namespace tidemark::model::detail {
 
@@ -51,7 +52,6 @@ bool is_user_site(const std::string& site);
 std::string stream_label(const StreamInfo& stream);
 FindingStream stream_ref(const StreamInfo& stream);
 std::string amount(double value, bool object_mode);  // "1.5 MiB" or "1200 objects"
-std::string human_bytes(double bytes);
 std::string seconds(double s);                       // "2.4 s"
 
 // One sentence placing the stream in its pipe chain, naming the broken link ("" when none).

@@ -42,7 +42,7 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
         const double ratio = static_cast<double>(o->peak) / static_cast<double>(hwm);
 
         Finding f;
-        f.kind = "ignored-backpressure";
+        f.kind = FindingKind::IgnoredBackpressure;
         f.severity = o->growing ? Severity::Error : Severity::Warning;
         f.onset_s = o->onset_s;
         f.stream = stream_ref(s);

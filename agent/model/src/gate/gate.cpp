@@ -91,10 +91,10 @@ BudgetResult peak_budget(const Timeline& t, Metric m, const SizeBudget& b) {
     r.pid = p.pid;
     r.passed = p.bytes <= r.limit;
     if (r.passed) {
-        r.message = format_size(p.bytes) + " <= " + b.text + " budget (" + where_peak(p) + ")";
+        r.message = format_bytes(p.bytes, SizeUnits::Decimal) + " <= " + b.text + " budget (" + where_peak(p) + ")";
     } else {
         const double over = p.bytes - r.limit;
-        r.message = format_size(p.bytes) + " > " + b.text + " budget, " + format_size(over) + " over" +
+        r.message = format_bytes(p.bytes, SizeUnits::Decimal) + " > " + b.text + " budget, " + format_bytes(over, SizeUnits::Decimal) + " over" +
                     (r.limit > 0 ? " (+" + percent(over / r.limit) + ")" : "") + " (" + where_peak(p) + ")";
     }
     return r;
@@ -151,8 +151,8 @@ void baseline_budgets(const Timeline& t, const Timeline& base, const Budgets& bu
             r.pid = p.pid;
             r.passed = p.bytes <= r.limit;
             const double change = (p.bytes - bp.bytes) / bp.bytes;
-            r.message = std::string(metric_name(m)) + " peak " + format_size(p.bytes) + " vs baseline " +
-                        format_size(bp.bytes) + " (" + (change >= 0 ? "+" : "") + percent(change) + ", " +
+            r.message = std::string(metric_name(m)) + " peak " + format_bytes(p.bytes, SizeUnits::Decimal) + " vs baseline " +
+                        format_bytes(bp.bytes, SizeUnits::Decimal) + " (" + (change >= 0 ? "+" : "") + percent(change) + ", " +
                         (r.passed ? "within " : "over ") + tol + " tolerance; " + where_peak(p) + ")";
         }
         out.push_back(std::move(r));
@@ -225,9 +225,11 @@ std::optional<Metric> parse_metric(const std::string& name) {
 }
 
 const std::vector<std::string>& known_finding_kinds() {
-    static const std::vector<std::string> kinds = {
-        "ignored-backpressure", "unbounded-readable", "no-consumer",   "stalled-pipeline",
-        "left-open-after-error", "external-growth",   "heap-growth",   "native-leak"};
+    static const std::vector<std::string> kinds = [] {
+        std::vector<std::string> v;
+        for (FindingKind k : kFindingKinds) v.emplace_back(finding_kind_name(k));
+        return v;
+    }();
     return kinds;
 }
 
@@ -272,7 +274,7 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
 }
 
 bool allow_matches(const AllowRule& rule, const Finding& f) {
-    if (rule.kind != f.kind) return false;
+    if (rule.kind != finding_kind_name(f.kind)) return false;
     if (rule.site.empty()) return true;
     if (site_matches(rule.site, f.site)) return true;
     if (f.stream && site_matches(rule.site, f.stream->created_at)) return true;
@@ -308,7 +310,7 @@ GateResult judge(const Timeline& timeline, const std::vector<Finding>& findings,
         v.finding = f;
         const auto rule = std::find_if(budgets.allow.begin(), budgets.allow.end(),
                                        [&](const AllowRule& r) { return allow_matches(r, f); });
-        const bool listed = std::find(budgets.fail_on.begin(), budgets.fail_on.end(), f.kind) !=
+        const bool listed = std::find(budgets.fail_on.begin(), budgets.fail_on.end(), finding_kind_name(f.kind)) !=
                             budgets.fail_on.end();
         if (rule != budgets.allow.end()) {
             v.outcome = FindingOutcome::Allowed;

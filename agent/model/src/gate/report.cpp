@@ -54,7 +54,7 @@ std::string summary_line(const GateResult& r) {
 
 std::string case_name(const FindingVerdict& v, std::map<std::string, int>& seen) {
     const Finding& f = v.finding;
-    std::string name = f.kind;
+    std::string name = finding_kind_name(f.kind);
     if (!f.site.empty()) name += " @ " + f.site;
     else if (f.stream && !f.stream->created_at.empty()) name += " @ " + f.stream->created_at;
     const int n = ++seen[name];
@@ -147,7 +147,7 @@ std::string gate_text(const GateResult& r) {
     for (const auto& b : r.budgets) out << budget_status(b) << ' ' << b.name << ": " << b.message << '\n';
     for (const auto& v : r.findings) {
         const Finding& f = v.finding;
-        out << finding_status(v) << ' ' << f.kind << " (" << severity_name(f.severity) << "): " << f.message
+        out << finding_status(v) << ' ' << finding_kind_name(f.kind) << " (" << severity_name(f.severity) << "): " << f.message
             << "\n    " << where(f) << '\n';
         if (v.outcome == FindingOutcome::Fails && !f.fix.empty()) out << "    fix: " << f.fix << '\n';
         if (v.outcome != FindingOutcome::Fails) out << "    " << v.reason << '\n';
@@ -181,7 +181,7 @@ nlohmann::json gate_json_value(const GateResult& r) {
     j["findings"] = nlohmann::json::array();
     for (const auto& v : r.findings) {
         const Finding& f = v.finding;
-        nlohmann::json e = {{"kind", f.kind},
+        nlohmann::json e = {{"kind", finding_kind_name(f.kind)},
                             {"severity", severity_name(f.severity)},
                             {"outcome", v.outcome == FindingOutcome::Fails     ? "fail"
                                         : v.outcome == FindingOutcome::Allowed ? "allowed"
@@ -224,7 +224,7 @@ std::string gate_markdown(const GateResult& r) {
             std::string what = f.message;
             if (v.outcome == FindingOutcome::Fails && !f.fix.empty()) what += " Fix: " + f.fix;
             if (v.outcome != FindingOutcome::Fails) what += " (" + v.reason + ")";
-            out << "| " << icon << " | " << md_cell(f.kind) << " | " << severity_name(f.severity) << " | "
+            out << "| " << icon << " | " << md_cell(finding_kind_name(f.kind)) << " | " << severity_name(f.severity) << " | "
                 << md_cell(what) << " | " << md_cell(where(f)) << " |\n";
         }
         out << '\n';
@@ -267,7 +267,7 @@ std::string gate_junit(const GateResult& r) {
               << "\" time=\"0\">\n";
         if (v.outcome == FindingOutcome::Fails) {
             ++failures;
-            cases << "      <failure type=\"" << xml_escape(f.kind) << "\" message=\"" << xml_escape(f.message)
+            cases << "      <failure type=\"" << xml_escape(finding_kind_name(f.kind)) << "\" message=\"" << xml_escape(f.message)
                   << "\">" << xml_escape(detail) << "</failure>\n";
         } else if (v.outcome == FindingOutcome::Allowed) {
             ++skipped;

@@ -1,6 +1,8 @@
 // Parsing and formatting of the gate's sizes, rates, durations and percentages (see gate_units.h).
 #include "tidemark/model/gate/units.h"
 
+#include "tidemark/model/util/bytes.h"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -155,18 +157,9 @@ bool parse_percent(std::string_view text, double& fraction, std::string& error) 
     return true;
 }
 
-std::string format_size(double bytes) {
-    const double a = std::fabs(bytes);
-    char buf[64];
-    if (a < 1e3) std::snprintf(buf, sizeof buf, "%.0f B", bytes);
-    else if (a < 1e6) std::snprintf(buf, sizeof buf, "%.1f KB", bytes / 1e3);
-    else if (a < 1e9) std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
-    else std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
-    return buf;
-}
 
 std::string format_rate(double bytes_per_s, double unit_s, std::string_view unit_name) {
-    return format_size(bytes_per_s * unit_s) + "/" + std::string(unit_name);
+    return format_bytes(bytes_per_s * unit_s, SizeUnits::Decimal) + "/" + std::string(unit_name);
 }
 
 std::string format_seconds(double s) {

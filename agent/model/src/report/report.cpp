@@ -11,16 +11,6 @@
 
 namespace tidemark::model {
 
-std::string format_bytes(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    double v = bytes;
-    while (std::fabs(v) >= 1024.0 && u < 4) { v /= 1024.0; ++u; }
-    char buf[32];
-    if (u == 0) std::snprintf(buf, sizeof buf, "%.0f B", v);
-    else std::snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
-    return buf;
-}
 
 ProcessSummary summarize_process(const Timeline& timeline, const ProcessInfo& p) {
     ProcessSummary s;
@@ -271,7 +261,7 @@ nlohmann::json finding_json(const Finding& f) {
         if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.0e15) evidence[k] = static_cast<int64_t>(v);
         else evidence[k] = v;
     }
-    nlohmann::json j = {{"kind", f.kind},
+    nlohmann::json j = {{"kind", finding_kind_name(f.kind)},
                         {"severity", severity_name(f.severity)},
                         {"message", f.message},
                         {"onset_s", f.onset_s},
@@ -375,14 +365,14 @@ std::string report_junit(const Timeline& timeline, const std::vector<Finding>& f
     if (sorted.empty())
         out += "    <testcase classname=\"tidemark.findings\" name=\"no findings\"/>\n";
     for (const Finding* f : sorted) {
-        std::string name = f->kind + (f->stream ? " " + f->stream->type + "#" + std::to_string(f->stream->id) : "") +
+        std::string name = finding_kind_name(f->kind) + (f->stream ? " " + f->stream->type + "#" + std::to_string(f->stream->id) : "") +
                            (f->site.empty() ? "" : " at " + f->site);
         std::string body = f->message + "\nonset: " + std::to_string(f->onset_s) + " s\n";
         for (const auto& [k, v] : f->evidence) body += k + ": " + std::to_string(v) + "\n";
         body += "fix: " + f->fix + "\n";
-        out += "    <testcase classname=\"tidemark.findings." + xml_escape(f->kind) + "\" name=\"" + xml_escape(name) + "\">\n";
+        out += "    <testcase classname=\"tidemark.findings." + xml_escape(finding_kind_name(f->kind)) + "\" name=\"" + xml_escape(name) + "\">\n";
         if (f->severity == Severity::Error)
-            out += "      <failure type=\"" + xml_escape(f->kind) + "\" message=\"" + xml_escape(f->message) + "\">" +
+            out += "      <failure type=\"" + xml_escape(finding_kind_name(f->kind)) + "\" message=\"" + xml_escape(f->message) + "\">" +
                    xml_escape(body) + "</failure>\n";
         else
             out += "      <system-out>" + std::string(severity_name(f->severity)) + ": " + xml_escape(body) + "</system-out>\n";

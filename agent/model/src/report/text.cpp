@@ -176,7 +176,7 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
     for (const Finding* f : sorted) {
         std::string sev = severity_name(f->severity);
         std::transform(sev.begin(), sev.end(), sev.begin(), ::toupper);
-        out << "\n  " << sev << "  " << f->kind << "  (since " << fmt_seconds(f->onset_s) << ")\n";
+        out << "\n  " << sev << "  " << finding_kind_name(f->kind) << "  (since " << fmt_seconds(f->onset_s) << ")\n";
         out << "    " << f->message << "\n";
         if (f->stream)
             out << "    stream:   #" << f->stream->id << " " << f->stream->type
@@ -295,7 +295,7 @@ std::string report_markdown(const Timeline& timeline, const std::vector<Finding>
     if (sorted.empty()) out << "No findings.\n\n";
     for (const Finding* f : sorted) {
         const char* icon = f->severity == Severity::Error ? "🔴" : f->severity == Severity::Warning ? "🟠" : "🔵";
-        out << "- " << icon << " **" << severity_name(f->severity) << "** `" << f->kind << "` since "
+        out << "- " << icon << " **" << severity_name(f->severity) << "** `" << finding_kind_name(f->kind) << "` since "
             << fmt_seconds(f->onset_s) << ": " << esc(f->message) << "\n";
         if (f->stream)
             out << "  - stream: #" << f->stream->id << " `" << esc(f->stream->type) << "`"

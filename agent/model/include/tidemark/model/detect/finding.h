@@ -2,8 +2,11 @@
 // Detectors (detectors.h) produce them; the report, the gate and the viewer consume them.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +24,44 @@ inline const char* severity_name(Severity s) {
     }
 }
 
+// The finding kinds PRODUCT.md defines: the one list every front end uses. Their names (the
+// stable ids in reports, `--fail-on` and `--allow`) come from finding_kind_name().
+enum class FindingKind : uint8_t {
+    IgnoredBackpressure,
+    UnboundedReadable,
+    NoConsumer,
+    StalledPipeline,
+    LeftOpenAfterError,
+    ExternalGrowth,
+    HeapGrowth,
+    NativeLeak,
+};
+
+inline constexpr std::array<FindingKind, 8> kFindingKinds = {
+    FindingKind::IgnoredBackpressure, FindingKind::UnboundedReadable, FindingKind::NoConsumer,
+    FindingKind::StalledPipeline,     FindingKind::LeftOpenAfterError, FindingKind::ExternalGrowth,
+    FindingKind::HeapGrowth,          FindingKind::NativeLeak};
+
+constexpr const char* finding_kind_name(FindingKind k) {
+    switch (k) {
+        case FindingKind::IgnoredBackpressure: return "ignored-backpressure";
+        case FindingKind::UnboundedReadable: return "unbounded-readable";
+        case FindingKind::NoConsumer: return "no-consumer";
+        case FindingKind::StalledPipeline: return "stalled-pipeline";
+        case FindingKind::LeftOpenAfterError: return "left-open-after-error";
+        case FindingKind::ExternalGrowth: return "external-growth";
+        case FindingKind::HeapGrowth: return "heap-growth";
+        case FindingKind::NativeLeak: return "native-leak";
+    }
+    return "?";
+}
+
+constexpr std::optional<FindingKind> parse_finding_kind(std::string_view name) {
+    for (FindingKind k : kFindingKinds)
+        if (name == finding_kind_name(k)) return k;
+    return std::nullopt;
+}
+
 struct FindingStream {
     StreamId id = 0;
     std::string type;
@@ -28,7 +69,7 @@ struct FindingStream {
 };
 
 struct Finding {
-    std::string kind;        // stable id: ignored-backpressure, unbounded-readable, no-consumer, …
+    FindingKind kind = FindingKind::IgnoredBackpressure;
     Severity severity = Severity::Warning;
     std::string message;     // names the stream and what is wrong
     std::string fix;         // the concrete remedy

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "tidemark/model/util/bytes.h"
+
 namespace tidemark::model {
 
 struct RateValue {
@@ -26,8 +28,8 @@ bool parse_duration(std::string_view text, double& seconds, std::string& error);
 // "10%" → 0.10. The % sign is required so "0.1" cannot be misread.
 bool parse_percent(std::string_view text, double& fraction, std::string& error);
 
-// Decimal units with one decimal: "412.0 MB", "980 B", "-3.2 MB" (budgets are usually written in MB).
-std::string format_size(double bytes);
+// Sizes are written with format_bytes(bytes, SizeUnits::Decimal) (util/bytes.h): budgets are
+// usually written in MB, and the verdict echoes them in the same units.
 // A rate in the given time unit: "5.2 MB/min".
 std::string format_rate(double bytes_per_s, double unit_s = 60, std::string_view unit_name = "min");
 // Seconds with one decimal: "12.4 s".

@@ -14,6 +14,7 @@
 
 #include "tidemark/model/detect/finding.h"
 #include "tidemark/model/timeline/timeline.h"
+#include "tidemark/model/util/bytes.h"
 
 namespace tidemark::model {
 
@@ -48,7 +49,5 @@ std::string report_markdown(const Timeline& timeline, const std::vector<Finding>
 // JUnit XML: one test case per finding (error severity = failure), one passing case when none.
 std::string report_junit(const Timeline& timeline, const std::vector<Finding>& findings);
 
-// "1.5 MiB", "16 KiB", "312 B" — shared with the CLI so sizes read the same everywhere.
-std::string format_bytes(double bytes);
 
 }  // namespace tidemark::model
