@@ -54,6 +54,16 @@ Status TraceReader::read_summaries(StreamTable& table) const {
     if (!opened.status) return opened.status;
     TraceReader& other = *opened.reader;
     TraceFile& o = *other.file_;
+    // What it reads counts in the caller's stats.
+    struct AddStats {
+        ReadStats& to;
+        const ReadStats& from;
+        ~AddStats() {
+            to.header_reads += from.header_reads;
+            to.chunks_loaded += from.chunks_loaded;
+            to.bytes_unpacked += from.bytes_unpacked;
+        }
+    } add_stats{f.stats, o.stats};
 
     if (f.summary_offsets.empty()) {
         // Version 1-2 (or a v3 trace cut before its first keyframe): nothing to read but records.
@@ -76,10 +86,11 @@ Status TraceReader::read_summaries(StreamTable& table) const {
         if (off >= limit) break;
         ChunkHeader h;
         bool cut = false;
-        o.chunk_index = o.ordinal_of(off);
+        o.chunk_index = UINT64_MAX;  // named by its byte offset: no header walk to count chunks
         std::string problem = o.load_chunk(off, h, raw, cut);
         std::string why;
-        if (problem.empty() && h.type != uint8_t(format::ChunkType::Summary)) problem = "is not a Summary chunk";
+        if (problem.empty() && h.type != uint8_t(format::ChunkType::Summary))
+            problem = "the index lists byte " + std::to_string(off) + " as a summary chunk, but it is not one";
         if (problem.empty() && !decode_summary_chunk(raw.data(), raw.size(), chunk, why))
             problem = "summary chunk at byte " + std::to_string(off) + " is corrupt (" + why + ")";
         if (!problem.empty())

@@ -14,10 +14,16 @@
 namespace tidemark::model {
 namespace {
 
+// "chunk 12 at byte 3456", or "chunk at byte 3456" when its ordinal is not known.
+std::string chunk_where(uint64_t ordinal, uint64_t off) {
+    return (ordinal == UINT64_MAX ? std::string("chunk") : "chunk " + std::to_string(ordinal)) + " at byte " +
+           std::to_string(off);
+}
+
 // Parses the 20-byte header at off; does not count as a read in the stats.
 std::string parse_header(const TraceFile& f, uint64_t off, ChunkHeader& h, bool& cut) {
     cut = false;
-    const std::string where = "chunk " + std::to_string(f.chunk_index) + " at byte " + std::to_string(off);
+    const std::string where = chunk_where(f.chunk_index, off);
     if (f.size < off || f.size - off < format::kChunkHeaderBytes) {
         cut = true;
         return "truncated at byte " + std::to_string(f.size) + " inside the header of " + where;
@@ -83,7 +89,7 @@ std::string TraceFile::read_header(uint64_t off, ChunkHeader& h, bool& cut) {
 std::string TraceFile::load_chunk(uint64_t off, ChunkHeader& h, std::vector<uint8_t>& raw, bool& cut) {
     std::string problem = parse_header(*this, off, h, cut);
     if (!problem.empty()) return problem;
-    const std::string where = "chunk " + std::to_string(chunk_index) + " at byte " + std::to_string(off);
+    const std::string where = chunk_where(chunk_index, off);
     ++stats.chunks_loaded;
     stored.resize(h.stored);
     if (h.stored && !read_at(off + format::kChunkHeaderBytes, stored.data(), h.stored))
@@ -296,7 +302,7 @@ void TraceFile::update_extent() {
             walk.timing = walk.counting = false;
             if (!summary_offsets.empty() && summary_offsets.back() < start) start = summary_offsets.back();
         }
-        walk.next_chunk = ordinal_of(start);
+        walk.next_chunk = start == data_begin ? 0 : ordinal_of(start);
         if (walk.next_chunk == UINT64_MAX) walk.blocked = true;
         if (start != data_begin && !chunk_offsets.empty()) {
             // The first record's time: the first record of the first chunk (absolute after a reset).
