@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "tidemark/model/trace/keyframe.h"
 #include "test_model_trace_fixture.h"
@@ -96,6 +97,7 @@ TEST_CASE("seek_exact delivers the state at t, then the first record at or after
         proto::Record r;
         RecordOrigin origin;
         std::map<uint64_t, proto::StreamSample> got_samples;
+        std::set<uint64_t> gone;  // folded: went between the keyframe and t
         std::vector<proto::Record> after;
         ReadResult res;
         while ((res = reader.next(r, &origin)) == ReadResult::Record) {
@@ -103,7 +105,12 @@ TEST_CASE("seek_exact delivers the state at t, then the first record at or after
                 CHECK(origin.folded);
                 CHECK(after.empty());  // the state comes first
                 CHECK(proto::record_time_us(r) < target_us);
-                if (const auto* s = std::get_if<proto::StreamSample>(&r)) got_samples[s->id] = *s;
+                if (const auto* s = std::get_if<proto::StreamSample>(&r)) {
+                    CHECK(got_samples.count(s->id) == 0);  // one sample per stream: the latest
+                    got_samples[s->id] = *s;
+                }
+                if (const auto* e = std::get_if<proto::StreamEvent>(&r); e && e->kind == proto::StreamEventKind::Gone)
+                    gone.insert(e->id);
             } else {
                 after.push_back(r);
             }
@@ -111,6 +118,10 @@ TEST_CASE("seek_exact delivers the state at t, then the first record at or after
         }
         CHECK(res == ReadResult::End);
         // The state at t: each live stream's latest sample, exactly.
+        for (uint64_t id : gone) {
+            CHECK(want_samples.count(id) == 0);
+            got_samples.erase(id);
+        }
         REQUIRE(got_samples.size() == want_samples.size());
         for (const auto& [id, s] : want_samples) CHECK(bytes_of(got_samples[id]) == bytes_of(s));
         // Then every record from t on, in order.

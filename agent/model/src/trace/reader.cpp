@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tidemark/model/trace/keyframe.h"
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
 #include "trace_file.h"
 
 namespace tidemark::model {
@@ -317,7 +320,32 @@ Status TraceReader::seek_exact(double t_s) {
     if (Status s = seek(t_s); !s) return s;
     TraceFile& f = *file_;
     const double target = static_cast<double>(f.start_us) + t_s * 1e6;
-    KeyframeState state;
+    // The fold: the keyframe's records as they are, then the records before the target — a stream's
+    // or a process's newer sample (or an aggregate's newer copy) replaces the one held in place, the
+    // rest (creations, events, strings, pipelines) is appended in order. Cheaper than rebuilding a
+    // KeyframeState, and bounded by one keyframe interval of non-sample records.
+    std::vector<proto::Record>& state = f.folded;
+    state.clear();
+    std::unordered_map<uint64_t, size_t> sample_at;
+    std::unordered_map<uint32_t, size_t> process_at;
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, size_t> aggregate_at;
+    auto place = [&](proto::Record& r) {
+        size_t* slot = nullptr;
+        if (const auto* x = std::get_if<proto::StreamSample>(&r)) {
+            slot = &sample_at.try_emplace(x->id, state.size()).first->second;
+        } else if (const auto* p = std::get_if<proto::ProcessSample>(&r)) {
+            slot = &process_at.try_emplace(p->proc, state.size()).first->second;
+        } else if (const auto* a = std::get_if<proto::StreamAggregate>(&r)) {
+            slot = &aggregate_at.try_emplace({a->proc, a->type_str, a->site_str}, state.size()).first->second;
+            if (*slot < state.size() && proto::record_time_us(state[*slot]) > a->t_us) return;  // older copy
+        } else if (std::holds_alternative<proto::AgentNote>(r)) {
+            return;  // free text of its moment, not state
+        } else if (const auto* e = std::get_if<proto::StreamEvent>(&r); e && e->kind == proto::StreamEventKind::Gone) {
+            sample_at.erase(e->id);
+        }
+        if (slot && *slot < state.size()) state[*slot] = std::move(r);
+        else state.push_back(std::move(r));
+    };
     proto::Record r;
     RecordOrigin o;
     ReadResult res;
@@ -328,9 +356,8 @@ Status TraceReader::seek_exact(double t_s) {
             landed = true;
         }
         if (!o.keyframe && static_cast<double>(proto::record_time_us(r)) >= target) break;
-        state.apply(r);
+        place(r);
     }
-    f.folded = state.snapshot();
     f.folded_pos = 0;
     f.folded_origin.keyframe = true;
     f.folded_origin.folded = true;

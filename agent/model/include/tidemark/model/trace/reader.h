@@ -105,8 +105,9 @@ public:
 
     // Positions at the first record at or after t_s: decodes from the keyframe before t_s up to
     // t_s, folding the records before t_s into the keyframe's state, and delivers that state (as
-    // keyframe records, origin->folded = true: the latest sample of each stream, not every one)
-    // followed by the records from t_s on. Applied to a fresh Timeline: the state at t_s, then on.
+    // keyframe records, origin->folded = true: the latest sample of each stream and process, not
+    // every one; creations and events since the keyframe in order, Gone included) followed by the
+    // records from t_s on. Applied to a fresh Timeline: the state at t_s, then everything after.
     Status seek_exact(double t_s);
 
     // Turns following on or off (see Options::follow). Off at a chunk still incomplete: the next
