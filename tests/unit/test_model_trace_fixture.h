@@ -146,5 +146,72 @@ inline std::vector<proto::Record> read_all(const std::string& path, std::string*
     return out;
 }
 
+// The offset of the index chunk of a closed file (from its footer).
+inline uint64_t index_offset_of(const std::vector<uint8_t>& bytes) {
+    return format::get_u64(bytes.data() + bytes.size() - format::kFooterBytes);
+}
+
+// Cuts a closed trace at its index: what an agent killed between two chunks leaves.
+inline void drop_footer(const std::string& path) {
+    const auto bytes = read_bytes(path);
+    write_bytes(path, bytes, size_t(index_offset_of(bytes)));
+}
+
+// Rewrites a closed version-3 trace as version 2 wrote it: no Summary chunks, an index without
+// the v3 fields, version 2 in the header. (The records of v2 and v3 are the same bytes.)
+inline void rewrite_as_v2(const std::string& path, bool with_footer = true) {
+    const auto bytes = read_bytes(path);
+    const uint64_t index_off = index_offset_of(bytes);
+    std::vector<uint8_t> out(bytes.begin(), bytes.begin() + format::kFileHeaderBytes);
+    format::put_u16(out.data() + 8, 2);
+    format::put_u16(out.data() + 10, 2);
+    std::vector<std::pair<uint64_t, uint64_t>> keyframes;
+    for (uint64_t off = format::kFileHeaderBytes; off < index_off;) {
+        const uint32_t stored = format::get_u32(bytes.data() + off + 8);
+        const uint8_t type = bytes[off + 4];
+        const uint64_t end = off + format::kChunkHeaderBytes + stored;
+        if (type == uint8_t(format::ChunkType::Keyframe)) {
+            // The keyframe time is the first 8 bytes of its payload: read it back via a reader later;
+            // here keep the original index's time, matched by order below.
+            keyframes.emplace_back(0, out.size());
+        }
+        if (type != uint8_t(format::ChunkType::Summary)) out.insert(out.end(), bytes.begin() + long(off), bytes.begin() + long(end));
+        off = end;
+    }
+    // The original index's entries, in the same order, carry the keyframe times.
+    proto::Reader r(bytes.data() + index_off + format::kChunkHeaderBytes,
+                    format::get_u32(bytes.data() + index_off + 8));
+    const uint64_t n = r.uv();
+    REQUIRE(n == keyframes.size());
+    for (auto& k : keyframes) { k.first = r.uv(); r.uv(); }
+    const uint64_t first = r.uv(), last = r.uv(), records = r.uv();
+    if (!with_footer) {
+        write_bytes(path, out, out.size());
+        return;
+    }
+    std::vector<uint8_t> index;
+    proto::Writer w(index);
+    w.uv(keyframes.size());
+    for (const auto& [t, off] : keyframes) { w.uv(t); w.uv(off); }
+    w.uv(first); w.uv(last); w.uv(records);
+    const uint64_t new_index_off = out.size();
+    std::vector<uint8_t> h(format::kChunkHeaderBytes);
+    format::put_u32(h.data(), format::kChunkMagic);
+    h[4] = uint8_t(format::ChunkType::Index);
+    format::put_u32(h.data() + 8, uint32_t(index.size()));
+    format::put_u32(h.data() + 12, uint32_t(index.size()));
+    format::put_u32(h.data() + 16, format::crc32(index.data(), index.size()));
+    out.insert(out.end(), h.begin(), h.end());
+    out.insert(out.end(), index.begin(), index.end());
+    uint8_t footer[format::kFooterBytes];
+    format::put_u64(footer, new_index_off);
+    format::put_u32(footer + 8, format::crc32(footer, 8));
+    format::put_u32(footer + 12, format::kFooterMagic);
+    out.insert(out.end(), footer, footer + sizeof footer);
+    write_bytes(path, out, out.size());
+}
+
+// Seconds since kStart.
+inline double secs(uint64_t t_us) { return double(t_us - kStart) / 1e6; }
 
 }  // namespace trace_test

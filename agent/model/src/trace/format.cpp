@@ -30,6 +30,7 @@ const char* chunk_type_name(uint8_t type) {
         case ChunkType::Records: return "records";
         case ChunkType::Keyframe: return "keyframe";
         case ChunkType::Index: return "index";
+        case ChunkType::Summary: return "summary";
     }
     return "unknown";
 }

@@ -1,339 +1,194 @@
-// TraceReader (trace_reader.h): validates the header and footer, walks chunks with pread (no
-// mmap, so a file shrinking underneath cannot SIGBUS us), checks each chunk's CRC, unpacks it and
-// decodes its records with a proto::Codec that is reset at every keyframe. Every failure becomes
-// an error message naming the byte offset and how far the data was readable.
+// TraceReader (trace/reader.h): validates the header and footer, then decodes chunk after chunk
+// (trace_file.cpp checks each one's CRC and unpacks it) with a proto::Codec that is reset at every
+// keyframe. Every failure becomes an error message naming the byte offset and how far the data was
+// readable. Seeking binary-searches the keyframe table; following re-reads the file size at the
+// end of the data instead of ending.
 #include "tidemark/model/trace/reader.h"
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
+
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "trace_file.h"
 
 namespace tidemark::model {
-namespace {
 
-struct ChunkHeader {
-    uint8_t type = 0;
-    uint8_t flags = 0;
-    uint32_t stored = 0;
-    uint32_t raw = 0;
-    uint32_t crc = 0;
-};
-
-std::string seconds_text(double t_s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", t_s);
-    return buf;
+std::string TraceFile::readable_upto() const {
+    return any_record ? "; data up to t=" + seconds_text(last_time_s) + " s is readable"
+                      : "; no records before it are readable";
 }
 
-}  // namespace
-
-class TraceFile {
-public:
-    ~TraceFile() {
-        if (fd >= 0) ::close(fd);
-        ZSTD_freeDCtx(dctx);
-    }
-
-    bool read_at(uint64_t off, void* buf, size_t n) const {
-        auto* p = static_cast<uint8_t*>(buf);
-        while (n > 0) {
-            const ssize_t k = ::pread(fd, p, n, static_cast<off_t>(off));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return false;
-            p += k;
-            off += static_cast<uint64_t>(k);
-            n -= static_cast<size_t>(k);
-        }
-        return true;
-    }
-
-    // Reads and checks the chunk at off into raw (unpacked). Returns "" or the problem.
-    std::string load_chunk(uint64_t off, ChunkHeader& h, std::vector<uint8_t>& raw, bool& cut) {
-        cut = false;
-        const std::string where = "chunk " + std::to_string(chunk_index) + " at byte " + std::to_string(off);
-        if (size - off < format::kChunkHeaderBytes) {
-            cut = true;
-            return "truncated at byte " + std::to_string(size) + " inside the header of " + where;
-        }
-        uint8_t hb[format::kChunkHeaderBytes];
-        if (!read_at(off, hb, sizeof hb)) return "cannot read " + where + ": " + std::strerror(errno);
-        if (format::get_u32(hb) != format::kChunkMagic)
-            return where + " is corrupt (bad chunk magic)";
-        h.type = hb[4];
-        h.flags = hb[5];
-        h.stored = format::get_u32(hb + 8);
-        h.raw = format::get_u32(hb + 12);
-        h.crc = format::get_u32(hb + 16);
-        if (h.stored > format::kMaxChunkBytes || h.raw > format::kMaxChunkBytes)
-            return where + " is corrupt (claims " + std::to_string(std::max(h.stored, h.raw)) +
-                   " bytes, over the 64 MiB chunk limit)";
-        if (size - off - format::kChunkHeaderBytes < h.stored) {
-            cut = true;
-            return "truncated at byte " + std::to_string(size) + " inside " + where;
-        }
-        stored.resize(h.stored);
-        if (h.stored && !read_at(off + format::kChunkHeaderBytes, stored.data(), h.stored))
-            return "cannot read " + where + ": " + std::strerror(errno);
-        if (format::crc32(stored.data(), stored.size()) != h.crc)
-            return where + " is corrupt (CRC mismatch)";
-        if (h.flags & ~format::kChunkFlagZstd)
-            return where + " uses flags this tidemark does not know (0x" + std::to_string(h.flags) +
-                   "); upgrade tidemark";
-        if (h.flags & format::kChunkFlagZstd) {
-            if (!dctx) dctx = ZSTD_createDCtx();
-            raw.resize(h.raw);
-            const size_t k = dctx ? ZSTD_decompressDCtx(dctx, raw.data(), raw.size(), stored.data(), stored.size()) : 0;
-            if (!dctx || ZSTD_isError(k) || k != h.raw)
-                return where + " is corrupt (its compressed data does not unpack)";
-        } else {
-            if (h.raw != h.stored) return where + " is corrupt (length fields disagree)";
-            raw.swap(stored);
-        }
-        return {};
-    }
-
-    bool read_index(uint64_t index_off) {
-        ChunkHeader h;
-        std::vector<uint8_t> raw;
-        bool cut = false;
-        if (!load_chunk(index_off, h, raw, cut).empty() || h.type != uint8_t(format::ChunkType::Index)) return false;
-        proto::Reader r(raw.data(), raw.size());
-        const uint64_t n = r.uv();
-        if (!r.ok() || n > raw.size()) return false;
-        std::vector<KeyframeEntry> list;
-        for (uint64_t i = 0; i < n; ++i) {
-            KeyframeEntry e;
-            e.t_us = r.uv();
-            e.offset = r.uv();
-            if (!r.ok() || e.offset < data_begin || e.offset >= index_off) return false;
-            list.push_back(e);
-        }
-        if (!r.ok()) return false;
-        keyframes = std::move(list);
-        return true;
-    }
-
-    void scan_keyframes() {
-        if (has_footer || scanned) return;
-        scanned = true;
-        keyframes.clear();
-        const uint64_t saved_index = chunk_index;
-        uint64_t off = data_begin;
-        std::vector<uint8_t> raw;
-        chunk_index = 0;
-        while (off < data_end) {
-            ChunkHeader h;
-            bool cut = false;
-            if (!load_chunk(off, h, raw, cut).empty()) break;
-            if (h.type == uint8_t(format::ChunkType::Keyframe) && raw.size() >= 8)
-                keyframes.push_back({format::get_u64(raw.data()), off});
-            if (h.type == uint8_t(format::ChunkType::Index)) break;
-            off += format::kChunkHeaderBytes + h.stored;
-            ++chunk_index;
-        }
-        chunk_index = saved_index;
-    }
-
-    std::string readable_upto() const {
-        return any_record ? "; data up to t=" + seconds_text(last_time_s) + " s is readable"
-                          : "; no records before it are readable";
-    }
-
-    // Records the damage (the first one names where and how far data was good), then looks for
-    // the next intact keyframe after it: from there the state is complete again, so reading
-    // resumes and the caller still gets ReadResult::Error at the end. Returns true if resumed.
-    bool fail(const std::string& message, bool resumable, uint64_t damaged_at) {
-        failed = true;
-        if (error.empty()) error = path + ": " + message + readable_upto();
-        else ++later_damage;
-        uint64_t next_keyframe = 0;
-        if (!resumable || !find_keyframe_after(damaged_at, next_keyframe)) {
-            done = true;
-            if (later_damage) error += " (" + std::to_string(later_damage) + " more damaged places after it)";
-            return false;
-        }
-        if (!later_damage)
-            error += "; reading resumed at the next intact keyframe (byte " + std::to_string(next_keyframe) + ")";
-        pos = next_keyframe;
-        in_chunk = false;
-        payload.clear();
-        payload_pos = 0;
-        codec.reset();
-        after_seek = true;  // deliver that keyframe's state: what was lost is repeated there
-        return true;
-    }
-
-    // The first chunk after `after` that is an intact keyframe: from the index when there is one,
-    // otherwise by searching the bytes for a chunk header whose payload checks out.
-    bool find_keyframe_after(uint64_t after, uint64_t& found) {
-        if (has_footer) {
-            for (const auto& k : keyframes)
-                if (k.offset > after) { found = k.offset; return true; }
-            return false;
-        }
-        std::vector<uint8_t> block(1 << 16), raw;
-        uint64_t off = after + 1;
-        const uint64_t saved_index = chunk_index;
-        while (off + format::kChunkHeaderBytes <= data_end) {
-            const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), data_end - off));
-            if (!read_at(off, block.data(), n)) break;
-            size_t i = 0;
-            bool jumped = false;
-            for (; i + 4 <= n; ++i) {
-                if (format::get_u32(block.data() + i) != format::kChunkMagic) continue;
-                ChunkHeader h;
-                bool cut = false;
-                if (!load_chunk(off + i, h, raw, cut).empty()) continue;
-                if (h.type == uint8_t(format::ChunkType::Keyframe) && raw.size() >= 8) {
-                    chunk_index = saved_index;
-                    found = off + i;
-                    return true;
-                }
-                off += i + format::kChunkHeaderBytes + h.stored;  // an intact chunk: skip it whole
-                jumped = true;
-                break;
-            }
-            if (!jumped) off += (i > 3 ? i - 3 : 1);
-        }
-        chunk_index = saved_index;
+// Records the damage (the first one names where and how far data was good), then looks for
+// the next intact keyframe after it: from there the state is complete again, so reading
+// resumes and the caller still gets ReadResult::Error at the end. Returns true if resumed.
+bool TraceFile::fail(const std::string& message, bool resumable, uint64_t damaged_at) {
+    failed = true;
+    if (error.empty()) error = path + ": " + message + readable_upto();
+    else ++later_damage;
+    uint64_t next_keyframe = 0;
+    if (!resumable || !find_keyframe_after(damaged_at, next_keyframe)) {
+        done = true;
+        if (later_damage) error += " (" + std::to_string(later_damage) + " more damaged places after it)";
         return false;
     }
+    if (!later_damage)
+        error += "; reading resumed at the next intact keyframe (byte " + std::to_string(next_keyframe) + ")";
+    pos = next_keyframe;
+    in_chunk = false;
+    payload.clear();
+    payload_pos = 0;
+    codec.reset();
+    after_seek = true;  // deliver that keyframe's state: what was lost is repeated there
+    return true;
+}
 
-    // Loads the chunk at pos into payload. Returns Record when a chunk with records is ready.
-    ReadResult load_next_chunk() {
-        for (;;) {
-            if (pos >= data_end) {
-                done = true;
-                if (failed) return ReadResult::Error;
-                if (!has_footer) {
-                    truncated = true;
-                    if (warning.empty())
-                        warning = path + ": the trace has no end marker (the recording was cut short, e.g. the "
-                                         "agent was killed); data up to t=" + seconds_text(last_time_s) + " s is readable";
-                }
-                return ReadResult::End;
-            }
-            ChunkHeader h;
-            bool cut = false;
-            std::string problem = load_chunk(pos, h, payload, cut);
-            if (!problem.empty()) {
-                truncated = truncated || cut;
-                if (fail(problem, !cut, pos)) continue;
-                return ReadResult::Error;
-            }
-            cur = RecordOrigin{};
-            cur.chunk_index = chunk_index;
-            cur.chunk_offset = pos;
-            cur.chunk_type = static_cast<format::ChunkType>(h.type);
-            cur.stored_bytes = h.stored;
-            cur.raw_bytes = h.raw;
-            cur.compressed = h.flags & format::kChunkFlagZstd;
-            pos += format::kChunkHeaderBytes + h.stored;
-            ++chunk_index;
-            payload_pos = 0;
-            record_in_chunk = 0;
-            if (h.type == uint8_t(format::ChunkType::Index)) {
-                done = true;
-                if (failed) return ReadResult::Error;
-                if (!has_footer) {
-                    truncated = true;
-                    warning = path + ": the trace's footer is missing or damaged; all records were read";
-                }
-                return ReadResult::End;
-            }
-            if (h.type == uint8_t(format::ChunkType::Keyframe)) {
-                if (payload.size() < 8) {
-                    if (fail("keyframe " + cur_where() + " is corrupt (too short)", true, cur.chunk_offset)) continue;
-                    return ReadResult::Error;
-                }
-                codec.reset();
-                payload_pos = 8;
-                cur.keyframe = true;
-                deliver_keyframe = options.include_keyframes || after_seek;
-            }
-            after_seek = false;
-            if (h.type != uint8_t(format::ChunkType::Records) && h.type != uint8_t(format::ChunkType::Keyframe))
-                continue;  // a chunk type from a newer writer that promised we may skip it
-            return ReadResult::Record;
-        }
-    }
-
-    std::string cur_where() const {
-        return "chunk " + std::to_string(cur.chunk_index) + " at byte " + std::to_string(cur.chunk_offset);
-    }
-
-    ReadResult next(proto::Record& record, RecordOrigin* origin) {
-        for (;;) {
-            if (done) return failed ? ReadResult::Error : ReadResult::End;
-            if (payload_pos >= payload.size() || !in_chunk) {
-                in_chunk = false;
-                ReadResult r = load_next_chunk();
-                if (r != ReadResult::Record) return r;
-                in_chunk = true;
+// Loads the chunk at pos into payload. Returns Record when a chunk with records is ready.
+ReadResult TraceFile::load_next_chunk() {
+    const bool following = options.follow && !has_footer;
+    for (;;) {
+        if (pos >= data_end) {
+            if (following) {
+                refresh_size();
+                if (pos >= data_end) return ReadResult::Pending;
                 continue;
             }
-            proto::Reader r(payload.data() + payload_pos, payload.size() - payload_pos);
-            const uint64_t len = r.uv();
-            if (!r.ok() || len == 0 || len > r.remaining()) {
-                if (fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (bad length)",
-                         true, cur.chunk_offset))
-                    continue;
-                return ReadResult::Error;
+            done = true;
+            if (failed) return ReadResult::Error;
+            if (!has_footer) {
+                truncated = true;
+                if (warning.empty())
+                    warning = path + ": the trace has no end marker (the recording was cut short, e.g. the "
+                                     "agent was killed); data up to t=" + seconds_text(last_time_s) + " s is readable";
             }
-            const size_t begin = payload.size() - r.remaining();
-            std::string why;
-            if (!codec.decode(payload.data() + begin, static_cast<size_t>(len), record, why)) {
-                if (fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (" + why + ")",
-                         true, cur.chunk_offset))
-                    continue;
-                return ReadResult::Error;
-            }
-            payload_pos = begin + static_cast<size_t>(len);
-            ++record_in_chunk;
-            if (cur.keyframe && !deliver_keyframe) continue;
-            const uint64_t t = proto::record_time_us(record);
-            const double t_s = t >= start_us ? double(t - start_us) / 1e6 : -double(start_us - t) / 1e6;
-            if (!cur.keyframe && (!any_record || t_s > last_time_s)) last_time_s = t_s;
-            any_record = true;
-            if (origin) *origin = cur;
-            return ReadResult::Record;
+            return ReadResult::End;
         }
+        ChunkHeader h;
+        bool cut = false;
+        std::string problem = load_chunk(pos, h, payload, cut);
+        if (!problem.empty()) {
+            if (cut && following) {
+                // The writer is inside this chunk (or has not written it yet): wait for the rest.
+                // A bigger file may complete it; a chunk that never completes stays Pending.
+                const uint64_t before = size;
+                refresh_size();
+                if (size > before) continue;
+                return ReadResult::Pending;
+            }
+            truncated = truncated || cut;
+            if (fail(problem, !cut, pos)) continue;
+            return ReadResult::Error;
+        }
+        cur = RecordOrigin{};
+        cur.chunk_index = chunk_index;
+        cur.chunk_offset = pos;
+        cur.chunk_type = static_cast<format::ChunkType>(h.type);
+        cur.stored_bytes = h.stored;
+        cur.raw_bytes = h.raw;
+        cur.compressed = h.flags & format::kChunkFlagZstd;
+        std::optional<uint64_t> kf_time;
+        if (h.type == uint8_t(format::ChunkType::Keyframe) && payload.size() >= 8) kf_time = format::get_u64(payload.data());
+        if (h.type != uint8_t(format::ChunkType::Index)) note_chunk(pos, h, kf_time);
+        pos += format::kChunkHeaderBytes + h.stored;
+        ++chunk_index;
+        payload_pos = 0;
+        record_in_chunk = 0;
+        if (h.type == uint8_t(format::ChunkType::Index)) {
+            done = true;
+            if (!has_footer) {
+                refresh_size();
+                read_footer();  // a followed file: the writer has just closed it
+            }
+            if (failed) return ReadResult::Error;
+            if (!has_footer) {
+                truncated = true;
+                warning = path + ": the trace's footer is missing or damaged; all records were read";
+            }
+            return ReadResult::End;
+        }
+        if (h.type == uint8_t(format::ChunkType::Keyframe)) {
+            if (payload.size() < 8) {
+                if (fail("keyframe " + cur_where() + " is corrupt (too short)", true, cur.chunk_offset)) continue;
+                return ReadResult::Error;
+            }
+            codec.reset();
+            payload_pos = 8;
+            cur.keyframe = true;
+            deliver_keyframe = options.include_keyframes || after_seek;
+        }
+        after_seek = false;
+        if (h.type != uint8_t(format::ChunkType::Records) && h.type != uint8_t(format::ChunkType::Keyframe))
+            continue;  // a Summary (read by read_summaries) or a type from a newer writer that may be skipped
+        return ReadResult::Record;
     }
+}
 
-    int fd = -1;
-    std::string path;
-    uint64_t size = 0;
-    uint16_t version = 0;
-    uint64_t start_us = 0;
-    uint64_t data_begin = 0;
-    uint64_t data_end = 0;
-    bool has_footer = false;
-    bool scanned = false;
-    std::vector<KeyframeEntry> keyframes;
-    TraceReader::Options options;
+std::string TraceFile::cur_where() const {
+    return "chunk " + std::to_string(cur.chunk_index) + " at byte " + std::to_string(cur.chunk_offset);
+}
 
-    uint64_t pos = 0;
-    uint64_t chunk_index = 0;
-    std::vector<uint8_t> payload, stored;
-    size_t payload_pos = 0;
-    uint64_t record_in_chunk = 0;
-    bool in_chunk = false;
-    bool deliver_keyframe = false;
-    bool after_seek = false;
-    RecordOrigin cur;
-    proto::Codec codec;
-    ZSTD_DCtx* dctx = nullptr;
+ReadResult TraceFile::next(proto::Record& record, RecordOrigin* origin) {
+    for (;;) {
+        if (done) return failed ? ReadResult::Error : ReadResult::End;
+        if (payload_pos >= payload.size() || !in_chunk) {
+            in_chunk = false;
+            ReadResult r = load_next_chunk();
+            if (r != ReadResult::Record) return r;
+            in_chunk = true;
+            continue;
+        }
+        proto::Reader r(payload.data() + payload_pos, payload.size() - payload_pos);
+        const uint64_t len = r.uv();
+        if (!r.ok() || len == 0 || len > r.remaining()) {
+            if (fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (bad length)",
+                     true, cur.chunk_offset))
+                continue;
+            return ReadResult::Error;
+        }
+        const size_t begin = payload.size() - r.remaining();
+        std::string why;
+        if (!codec.decode(payload.data() + begin, static_cast<size_t>(len), record, why)) {
+            if (fail("record " + std::to_string(record_in_chunk) + " of " + cur_where() + " is corrupt (" + why + ")",
+                     true, cur.chunk_offset))
+                continue;
+            return ReadResult::Error;
+        }
+        payload_pos = begin + static_cast<size_t>(len);
+        ++record_in_chunk;
+        if (cur.keyframe && !deliver_keyframe) continue;
+        const uint64_t t = proto::record_time_us(record);
+        const double t_s = t >= start_us ? double(t - start_us) / 1e6 : -double(start_us - t) / 1e6;
+        if (!cur.keyframe && (!any_record || t_s > last_time_s)) last_time_s = t_s;
+        any_record = true;
+        if (origin) *origin = cur;
+        return ReadResult::Record;
+    }
+}
 
-    bool done = false, failed = false, truncated = false, any_record = false;
-    uint64_t later_damage = 0;
-    double last_time_s = 0;
-    std::string error, warning;
-};
+void TraceFile::reposition(uint64_t offset, uint64_t ordinal) {
+    pos = offset;
+    chunk_index = ordinal;
+    codec.reset();
+    in_chunk = false;
+    payload.clear();
+    payload_pos = 0;
+    done = failed = false;
+    error.clear();
+    later_damage = 0;
+    any_record = false;
+    last_time_s = 0;
+    after_seek = true;
+    folded.clear();
+    folded_pos = 0;
+    held.reset();
+    held_result.reset();
+}
 
 TraceReader::TraceReader(std::unique_ptr<TraceFile> file) : file_(std::move(file)) {}
 TraceReader::~TraceReader() = default;
@@ -398,54 +253,130 @@ TraceReader::Opened TraceReader::open(const std::string& path, const Options& op
     f->data_begin = header_len;
     f->data_end = f->size;
     f->pos = f->data_begin;
-    if (f->size >= f->data_begin + format::kChunkHeaderBytes + format::kFooterBytes) {
-        uint8_t ft[format::kFooterBytes];
-        if (f->read_at(f->size - format::kFooterBytes, ft, sizeof ft) &&
-            format::get_u32(ft + 12) == format::kFooterMagic && format::crc32(ft, 8) == format::get_u32(ft + 8)) {
-            const uint64_t index_off = format::get_u64(ft);
-            if (index_off >= f->data_begin && index_off <= f->size - format::kFooterBytes - format::kChunkHeaderBytes &&
-                f->read_index(index_off)) {
-                f->has_footer = true;
-                f->data_end = index_off;
-            } else {
-                f->warning = path + ": the trace index is damaged; reading by scanning chunks";
-            }
-        }
-    }
+    f->scan_end = f->data_begin;
+    f->read_footer();
     out.reader.reset(new TraceReader(std::move(f)));
     return out;
 }
 
-ReadResult TraceReader::next(proto::Record& record, RecordOrigin* origin) { return file_->next(record, origin); }
+ReadResult TraceReader::next(proto::Record& record, RecordOrigin* origin) {
+    TraceFile& f = *file_;
+    if (f.folded_pos < f.folded.size()) {  // seek_exact(): the state at its target first
+        record = std::move(f.folded[f.folded_pos++]);
+        if (f.folded_pos == f.folded.size()) {
+            f.folded.clear();
+            f.folded_pos = 0;
+        }
+        if (origin) *origin = f.folded_origin;
+        return ReadResult::Record;
+    }
+    if (f.held) {
+        record = std::move(*f.held);
+        f.held.reset();
+        if (origin) *origin = f.held_origin;
+        return ReadResult::Record;
+    }
+    if (f.held_result) {
+        const ReadResult r = *f.held_result;
+        f.held_result.reset();
+        return r;
+    }
+    return f.next(record, origin);
+}
 
 Status TraceReader::seek(double t_s) {
     TraceFile& f = *file_;
-    f.scan_keyframes();
+    if (!f.has_footer) {
+        if (f.options.follow) f.refresh_size();
+        f.learn_chunks(f.data_end);
+    }
     const double target = static_cast<double>(f.start_us) + t_s * 1e6;
-    uint64_t offset = f.data_begin;
-    for (const auto& k : f.keyframes)
-        if (static_cast<double>(k.t_us) <= target && k.offset > offset) offset = k.offset;
-    f.pos = offset;
-    f.chunk_index = 0;  // recounted below so messages name the right chunk
-    if (offset != f.data_begin) {
-        for (uint64_t off = f.data_begin; off < offset;) {
-            uint8_t hb[format::kChunkHeaderBytes];
-            if (!f.read_at(off, hb, sizeof hb)) break;
-            off += format::kChunkHeaderBytes + format::get_u32(hb + 8);
-            ++f.chunk_index;
+    // The last keyframe at or before the target. Keyframes are in file order, and their times
+    // ascend (the writer keys them on record time); a hostile index that is not sorted still gets
+    // an answer, just not necessarily the best one.
+    auto it = std::upper_bound(f.keyframes.begin(), f.keyframes.end(), target,
+                               [](double t, const KeyframeEntry& k) { return t < static_cast<double>(k.t_us); });
+    uint64_t offset = f.data_begin, ordinal = 0;
+    if (it != f.keyframes.begin()) {
+        const KeyframeEntry& k = *(it - 1);
+        offset = k.offset;
+        ordinal = k.chunk_index != UINT64_MAX ? k.chunk_index : f.ordinal_of(k.offset);
+        if (ordinal == UINT64_MAX) {
+            // Not reachable through intact headers (damage before it): count what can be counted.
+            ordinal = 0;
+            for (uint64_t off = f.data_begin; off < offset; ++ordinal) {
+                uint8_t hb[format::kChunkHeaderBytes];
+                if (!f.read_at(off, hb, sizeof hb)) break;
+                ++f.stats.header_reads;
+                off += format::kChunkHeaderBytes + format::get_u32(hb + 8);
+            }
         }
     }
-    f.codec.reset();
-    f.in_chunk = false;
-    f.payload.clear();
-    f.payload_pos = 0;
-    f.done = f.failed = false;
-    f.error.clear();
-    f.later_damage = 0;
-    f.any_record = false;
-    f.last_time_s = 0;
-    f.after_seek = true;
+    f.reposition(offset, ordinal);
     return {};
+}
+
+Status TraceReader::seek_exact(double t_s) {
+    if (Status s = seek(t_s); !s) return s;
+    TraceFile& f = *file_;
+    const double target = static_cast<double>(f.start_us) + t_s * 1e6;
+    // The fold: the keyframe's records as they are, then the records before the target — a stream's
+    // or a process's newer sample (or an aggregate's newer copy) replaces the one held in place, the
+    // rest (creations, events, strings, pipelines) is appended in order. Cheaper than rebuilding a
+    // KeyframeState, and bounded by one keyframe interval of non-sample records.
+    std::vector<proto::Record>& state = f.folded;
+    state.clear();
+    std::unordered_map<uint64_t, size_t> sample_at;
+    std::unordered_map<uint32_t, size_t> process_at;
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, size_t> aggregate_at;
+    auto place = [&](proto::Record& r) {
+        size_t* slot = nullptr;
+        if (const auto* x = std::get_if<proto::StreamSample>(&r)) {
+            slot = &sample_at.try_emplace(x->id, state.size()).first->second;
+        } else if (const auto* p = std::get_if<proto::ProcessSample>(&r)) {
+            slot = &process_at.try_emplace(p->proc, state.size()).first->second;
+        } else if (const auto* a = std::get_if<proto::StreamAggregate>(&r)) {
+            slot = &aggregate_at.try_emplace({a->proc, a->type_str, a->site_str}, state.size()).first->second;
+            if (*slot < state.size() && proto::record_time_us(state[*slot]) > a->t_us) return;  // older copy
+        } else if (std::holds_alternative<proto::AgentNote>(r)) {
+            return;  // free text of its moment, not state
+        } else if (const auto* e = std::get_if<proto::StreamEvent>(&r); e && e->kind == proto::StreamEventKind::Gone) {
+            sample_at.erase(e->id);
+        }
+        if (slot && *slot < state.size()) state[*slot] = std::move(r);
+        else state.push_back(std::move(r));
+    };
+    proto::Record r;
+    RecordOrigin o;
+    ReadResult res;
+    bool landed = false;
+    while ((res = f.next(r, &o)) == ReadResult::Record) {
+        if (!landed) {
+            f.folded_origin = o;
+            landed = true;
+        }
+        if (!o.keyframe && static_cast<double>(proto::record_time_us(r)) >= target) break;
+        place(r);
+    }
+    f.folded_pos = 0;
+    f.folded_origin.keyframe = true;
+    f.folded_origin.folded = true;
+    if (res == ReadResult::Record) {
+        f.held = std::move(r);
+        f.held_origin = o;
+    } else {
+        f.held_result = res;
+    }
+    return {};
+}
+
+void TraceReader::set_follow(bool follow) { file_->options.follow = follow; }
+
+const TraceExtent& TraceReader::extent() const {
+    TraceFile& f = *file_;
+    if (f.options.follow && !f.has_footer) f.refresh_size();
+    f.update_extent();
+    return f.extent;
 }
 
 uint64_t TraceReader::start_us() const { return file_->start_us; }
@@ -453,13 +384,15 @@ uint16_t TraceReader::file_version() const { return file_->version; }
 uint64_t TraceReader::file_size() const { return file_->size; }
 bool TraceReader::has_footer() const { return file_->has_footer; }
 const std::vector<KeyframeEntry>& TraceReader::keyframes() const {
-    file_->scan_keyframes();
+    if (!file_->has_footer) file_->learn_chunks(file_->data_end);
     return file_->keyframes;
 }
 const std::string& TraceReader::error() const { return file_->error; }
 const std::string& TraceReader::warning() const { return file_->warning; }
 bool TraceReader::truncated() const { return file_->truncated; }
 double TraceReader::last_time_s() const { return file_->last_time_s; }
+const ReadStats& TraceReader::stats() const { return file_->stats; }
+const std::string& TraceReader::path() const { return file_->path; }
 
 LoadedTrace load_timeline(const std::string& path) {
     LoadedTrace out;

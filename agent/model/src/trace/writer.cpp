@@ -1,5 +1,6 @@
 // TraceWriter (trace_writer.h): encodes records into chunks, compresses them and writes them
-// straight to the file; tracks the live state a keyframe must repeat. Layout: docs/FORMAT.md.
+// straight to the file; tracks the live state a keyframe must repeat and the whole-life figures of
+// retired streams a Summary chunk carries (before each keyframe and at close). Layout: docs/FORMAT.md.
 #include "tidemark/model/trace/writer.h"
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <zstd.h>
 
 #include "tidemark/model/trace/keyframe.h"
+#include "tidemark/model/trace/summary.h"
 
 namespace tidemark::model {
 
@@ -21,6 +23,7 @@ class TraceWriterState {
 public:
     proto::Codec codec;
     KeyframeState live;            // what the next keyframe must repeat
+    SummaryBuilder summary;        // retired streams not yet in a Summary chunk, live streams' figures
     std::vector<uint8_t> pending;  // encoded records of the Records chunk being built
     std::vector<uint8_t> record;   // scratch: one encoded record
     std::vector<uint8_t> packed;   // scratch: compressed payload
@@ -30,6 +33,10 @@ public:
     uint64_t stored_since_keyframe = 0;
     bool seen_record = false;
     std::vector<std::pair<uint64_t, uint64_t>> keyframes;  // (t_us, offset)
+    std::vector<uint64_t> keyframe_ordinals;               // chunk ordinal of each keyframe
+    std::vector<std::pair<uint64_t, uint64_t>> summaries;  // (t_us, offset)
+    uint64_t chunks = 0;                                   // chunks written so far
+    std::vector<uint8_t> summary_raw;                      // scratch: a Summary payload
     uint64_t first_t_us = 0, last_t_us = 0;
     ZSTD_CCtx* cctx = nullptr;
     ~TraceWriterState() { ZSTD_freeCCtx(cctx); }
@@ -64,8 +71,9 @@ TraceWriter::Created TraceWriter::create(const std::string& path, uint64_t start
     uint8_t header[format::kFileHeaderBytes] = {};
     std::memcpy(header, format::kFileMagic, 8);
     format::put_u16(header + 8, format::kCurrentVersion);
-    // min reader: v2's new record type cannot be skipped by a v1 reader (time deltas chain)
-    format::put_u16(header + 10, format::kCurrentVersion);
+    // min reader: v2's new record type cannot be skipped by a v1 reader (time deltas chain); v3
+    // only added a chunk type and index fields a v2 reader skips
+    format::put_u16(header + 10, format::kMinReaderWritten);
     format::put_u32(header + 12, static_cast<uint32_t>(format::kFileHeaderBytes));
     format::put_u64(header + 16, start_us);
     Status s = w->write_all(header, sizeof header);
@@ -138,6 +146,7 @@ Status TraceWriter::write_chunk(format::ChunkType type, const std::vector<uint8_
     format::put_u32(h + 16, format::crc32(payload, stored));
     if (stored) std::memcpy(h + format::kChunkHeaderBytes, payload, stored);
     st.stored_since_keyframe += st.chunk.size();
+    ++st.chunks;
     // One write() per chunk: a process killed between writes leaves whole chunks behind.
     return write_all(st.chunk.data(), st.chunk.size());
 }
@@ -157,9 +166,19 @@ Status TraceWriter::flush_if_due(uint64_t now_us) {
     return failed_;
 }
 
+Status TraceWriter::write_summary(uint64_t t_us, bool final) {
+    TraceWriterState& st = *state_;
+    if (Status s = flush(); !s) return s;  // records_before counts exactly the records in the file
+    st.summary.encode(t_us, records_, final, st.summary_raw);
+    const uint64_t offset = bytes_written_;
+    Status s = write_chunk(format::ChunkType::Summary, st.summary_raw);
+    if (s) st.summaries.emplace_back(t_us, offset);
+    return s;
+}
+
 Status TraceWriter::write_keyframe(uint64_t t_us) {
     TraceWriterState& st = *state_;
-    if (Status s = flush(); !s) return s;
+    if (Status s = write_summary(t_us, false); !s) return s;
     st.codec.reset();
     std::vector<uint8_t> raw(8);
     format::put_u64(raw.data(), t_us);
@@ -170,9 +189,11 @@ Status TraceWriter::write_keyframe(uint64_t t_us) {
         raw.insert(raw.end(), st.record.begin(), st.record.end());
     }
     const uint64_t offset = bytes_written_;
+    const uint64_t ordinal = st.chunks;
     Status s = write_chunk(format::ChunkType::Keyframe, raw);
     if (!s) return s;
     st.keyframes.emplace_back(t_us, offset);
+    st.keyframe_ordinals.push_back(ordinal);
     st.last_keyframe_t_us = t_us;
     st.stored_since_keyframe = 0;
     ++keyframes_;
@@ -203,11 +224,13 @@ Status TraceWriter::append(const proto::Record& record) {
     put_uv(st.pending, st.record.size());
     st.pending.insert(st.pending.end(), st.record.begin(), st.record.end());
     st.live.apply(record);
+    st.summary.apply(record);
     if (!st.seen_record) st.first_t_us = t;
     st.seen_record = true;
     st.first_t_us = std::min(st.first_t_us, t);
     st.last_t_us = std::max(st.last_t_us, t);
     ++records_;
+    if (st.summary.pending_rows() >= format::kSummaryMaxRows) return write_summary(t, false);
     if (st.pending.size() >= options_.flush_bytes ||
         t >= st.pending_first_t_us + options_.flush_interval_us)
         return flush();
@@ -218,17 +241,21 @@ Status TraceWriter::close() {
     if (closed_) return failed_;
     closed_ = true;
     if (fd_ < 0) return failed_;
-    Status s = flush();
+    TraceWriterState& st = *state_;
+    Status s = write_summary(st.last_t_us, /*final=*/true);
     if (s) {
         // Index payload: uv count | count × (uv t_us, uv offset) | uv first_t_us | uv last_t_us
-        //                | uv records
-        TraceWriterState& st = *state_;
+        //                | uv records | v3: uv n_summaries | n × (uv t_us, uv offset)
+        //                | count × uv keyframe chunk ordinal
         std::vector<uint8_t> raw;
         put_uv(raw, st.keyframes.size());
         for (const auto& [t, off] : st.keyframes) { put_uv(raw, t); put_uv(raw, off); }
         put_uv(raw, st.first_t_us);
         put_uv(raw, st.last_t_us);
         put_uv(raw, records_);
+        put_uv(raw, st.summaries.size());
+        for (const auto& [t, off] : st.summaries) { put_uv(raw, t); put_uv(raw, off); }
+        for (uint64_t ordinal : st.keyframe_ordinals) put_uv(raw, ordinal);
         const uint64_t index_offset = bytes_written_;
         const int level = options_.zstd_level;
         options_.zstd_level = 0;  // the index is small; keep it readable without zstd

@@ -34,8 +34,12 @@ namespace tidemark::model::format {
 //   2  record type 11 (StreamAggregate), Hello's optional trailing thread_id and StreamCreated kind
 //      bits 6-8 (web, readable-stream, site inferred). Written with min_reader = 2: a version-1
 //      reader cannot skip a record it does not know. Version-1 files decode unchanged.
-inline constexpr uint16_t kCurrentVersion = 2;
+//   3  chunk type 4 (Summary: retired streams' whole-life rows, so a stream table needs no full
+//      pass) and fields appended to the Index (summary offsets, keyframe chunk ordinals). Both are
+//      skipped by a version-2 reader, so it is written with min_reader = 2.
+inline constexpr uint16_t kCurrentVersion = 3;
 inline constexpr uint16_t kOldestReadable = 1;
+inline constexpr uint16_t kMinReaderWritten = 2;  // what a kCurrentVersion writer puts in min_rdr
 
 inline constexpr char kFileMagic[8] = {'T', 'I', 'D', 'E', 'M', 'A', 'R', 'K'};
 inline constexpr size_t kFileHeaderBytes = 24;
@@ -49,6 +53,7 @@ enum class ChunkType : uint8_t {
     Records = 1,   // a run of records, delta-coded against the codec state since the last keyframe
     Keyframe = 2,  // u64 LE keyframe time (wall µs), then the full state as records (codec reset)
     Index = 3,     // written at close: keyframe list and trace summary
+    Summary = 4,   // v3: whole-life rows of the streams retired since the previous Summary
 };
 inline constexpr uint8_t kChunkFlagZstd = 1u << 0;
 
@@ -61,6 +66,9 @@ inline constexpr size_t kFlushBytes = 256 * 1024;
 inline constexpr uint64_t kKeyframeIntervalUs = 30'000'000;
 inline constexpr uint64_t kKeyframeBytes = 8u << 20;
 inline constexpr int kZstdLevel = 3;
+// A Summary chunk is written before every keyframe, at close, and early when this many retired
+// streams are waiting (so the writer's memory stays bounded whatever the churn).
+inline constexpr size_t kSummaryMaxRows = 32768;
 
 uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc = 0);
 

@@ -2,7 +2,9 @@
 // buffered into a Records chunk that is zstd-compressed and written straight to the file at least
 // every 250 ms of trace time or 256 KiB, so an agent killed mid-run loses at most that much.
 // Every ~30 s (or 8 MiB) it writes a keyframe holding the full live state, so a reader can start
-// decoding there. close() writes the keyframe index and the footer.
+// decoding there. Before each keyframe, and at close, a Summary chunk lists the streams retired
+// since the previous one with their whole-life figures (trace/summary.h), so a stream table needs
+// no full pass. close() writes the final Summary (with the live streams), the index and the footer.
 //
 // Never throws into the caller's loop: every call returns a Status. After the first write error
 // the writer stays failed and keeps returning that error (the agent reports it once and goes on).
@@ -64,6 +66,7 @@ private:
     Status write_all(const uint8_t* data, size_t n);
     Status write_chunk(format::ChunkType type, const std::vector<uint8_t>& raw);
     Status write_keyframe(uint64_t t_us);
+    Status write_summary(uint64_t t_us, bool final);
     Status fail(Status s);
 
     int fd_ = -1;
