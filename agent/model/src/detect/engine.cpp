@@ -72,9 +72,16 @@ void DetectionEngine::judge(Timeline& timeline, const std::vector<StreamId>& ids
         keys_of_stream_.erase(it);
     }
     for (const Finding& f : found) keep(f, true);
+    const double now = timeline.end_s();
     for (const StreamInfo* s : list) {
-        if (needs_watch(*s)) watch_.insert(s->id);
-        else watch_.erase(s->id);
+        if (!needs_watch(*s)) {
+            watch_.erase(s->id);
+            continue;
+        }
+        const bool settled = now - s->changed_s >= engine_.settle_s;
+        double next = now + (settled ? engine_.settled_every_s : 0.0);
+        if (s->samples.size() > engine_.long_history_points) next = std::max(next, now + engine_.long_history_every_s);
+        watch_[s->id] = next;
     }
 }
 
@@ -96,8 +103,34 @@ void DetectionEngine::tick(Timeline& timeline) {
     const double now = timeline.end_s();
     next_tick_s_ = now + engine_.tick_s;
 
-    // What changed, with its pipe and pipeline neighbours (their messages quote each other).
-    std::vector<StreamId> ids = timeline.take_dirty();
+    // What changed, with its pipe and pipeline neighbours (their messages quote each other). A
+    // stream with a long history that changed is judged on its own cadence (deferred_).
+    std::vector<StreamId> ids;
+    for (StreamId id : timeline.take_dirty()) {
+        const StreamInfo* s = timeline.stream(id);
+        if (s && s->samples.size() > engine_.long_history_points && !s->retired_s) {
+            Deferral& d = deferred_[id];
+            if (d.next_s > now) {
+                d.pending = true;  // judged when its turn comes
+                continue;
+            }
+            d.next_s = now + engine_.long_history_every_s;
+            d.pending = false;
+        }
+        ids.push_back(id);
+    }
+    for (auto it = deferred_.begin(); it != deferred_.end();) {
+        Deferral& d = it->second;
+        if (d.pending && d.next_s <= now) {
+            ids.push_back(it->first);
+            d.next_s = now + engine_.long_history_every_s;
+            d.pending = false;
+        } else if (!d.pending && d.next_s + engine_.long_history_every_s < now) {
+            it = deferred_.erase(it);  // quiet for a while: forget it
+            continue;
+        }
+        ++it;
+    }
     std::unordered_set<StreamId> chosen(ids.begin(), ids.end());
     auto add = [&](StreamId id) {
         if (id && chosen.insert(id).second) ids.push_back(id);
@@ -118,7 +151,8 @@ void DetectionEngine::tick(Timeline& timeline) {
                 for (StreamId o : it->second) add(o);
         }
     }
-    for (StreamId id : watch_) add(id);
+    for (const auto& [id, due] : watch_)
+        if (due <= now) add(id);
     // Retired long enough: judged one last time, then folded.
     const std::vector<StreamId> to_fold = timeline.retired_before(now - engine_.linger_s);
     for (StreamId id : to_fold) add(id);
@@ -131,14 +165,20 @@ void DetectionEngine::tick(Timeline& timeline) {
     if (!to_fold.empty()) {
         timeline.fold(to_fold);
         stats_.streams_folded += to_fold.size();
-        for (StreamId id : to_fold) watch_.erase(id);
+        for (StreamId id : to_fold) {
+            watch_.erase(id);
+            deferred_.erase(id);
+        }
     }
-    timeline.enforce_budget();
-    // enforce_budget may have folded streams too: stop watching them.
-    std::erase_if(watch_, [&](StreamId id) {
-        const StreamInfo* s = timeline.stream(id);
-        return !s || s->folded;
-    });
+    {
+        if (timeline.enforce_budget()) {
+            // It may have folded streams too: stop watching them.
+            std::erase_if(watch_, [&](const auto& entry) {
+                const StreamInfo* s = timeline.stream(entry.first);
+                return !s || s->folded;
+            });
+        }
+    }
 }
 
 void DetectionEngine::finish(Timeline& timeline) {

@@ -162,7 +162,7 @@ std::string rate(double bytes_per_s) {
 void process_growth(const Timeline& timeline, const ProcessInfo& p, const DetectorOptions& o,
                     std::vector<Finding>& out) {
     const double from = p.start_s + o.warmup_s;
-    std::vector<stats::TimePoint> heap, external, arrays, rss;
+    std::vector<stats::TimePoint> heap, external, arrays, rss, buffered_total;
     std::vector<double> times;
     const auto window = stats::downsample(
         [&] {
@@ -178,6 +178,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         external.push_back({x.t_s, static_cast<double>(x.external_bytes)});
         arrays.push_back({x.t_s, static_cast<double>(x.array_buffers_bytes)});
         rss.push_back({x.t_s, static_cast<double>(x.rss_bytes)});
+        buffered_total.push_back({x.t_s, static_cast<double>(x.stream_buffered_bytes)});
         times.push_back(x.t_s);
     }
     if (times.size() < 8) return;
@@ -218,10 +219,11 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     }
 
     // external-growth
-    Buffered buffered = buffered_series(timeline, p.proc, times);
+    // The buffered total is kept by the timeline at each process sample; which streams grew is
+    // worked out (walking their histories) only when there is a finding to word.
     auto ext = growth_in(external, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
     auto ab = growth_in(arrays, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
-    auto buf = growth_in(buffered.series, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
+    auto buf = growth_in(buffered_total, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
     // Stream buffer lengths are live data (no GC in them); external/arrayBuffers need a collection
     // to tell retained Buffers from uncollected ones.
     if ((ext || ab) && !buf) {
@@ -234,12 +236,13 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         }
     }
     if (!ext && !ab && !buf) return;
+    const Buffered buffered = buffered_series(timeline, p.proc, times);
     const Trend& lead = ext ? *ext : ab ? *ab : *buf;
     const double heap_slope = slope_of(heap, o);
     const double rss_slope = slope_of(rss, o);
     const double ext_slope = slope_of(external, o);
     const double ab_slope = slope_of(arrays, o);
-    const double buf_slope = slope_of(buffered.series, o);
+    const double buf_slope = slope_of(buffered_total, o);
     const bool heap_flat = heap_slope < 0.1 * lead.est.slope;
     Finding f;
     f.kind = FindingKind::ExternalGrowth;

@@ -60,8 +60,14 @@ StreamInfo& Timeline::stream_mut(StreamId id, double t_s) {
     }
     StreamInfo& s = streams_[it->second];
     s.last_seen_s = std::max(s.last_seen_s, t_s);
-    mark_dirty(s);
     return s;
+}
+
+// A stream's share of its process's buffered bytes (the sides not in object mode).
+void Timeline::count_buffered(StreamInfo& s, uint64_t now_bytes) {
+    uint64_t& total = proc_buffered_[s.proc];
+    total = total - std::min(total, s.buffered_counted) + now_bytes;
+    s.buffered_counted = now_bytes;
 }
 
 void Timeline::mark_dirty(StreamInfo& s) {
@@ -101,15 +107,26 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
     StreamInfo& s = stream_mut(x.id, t_s);
     auto& v = s.samples;
     if (!v.empty() && t_s < v.back().t_s) return;  // older than what we hold: a keyframe repeat
+    const bool same = !v.empty() && same_state(v.back().s, x);
     if (!v.empty() && t_s == v.back().t_s) {       // same instant: the later report wins
-        if (same_state(v.back().s, x)) return;
+        if (same) return;
         v.back().s = x;
-    } else if (v.size() >= 2 && same_state(v.back().s, x) && same_state(v[v.size() - 2].s, x)) {
+    } else if (v.size() >= 2 && same && same_state(v[v.size() - 2].s, x)) {
         v.back().t_s = t_s;  // extend the run of identical state
         v.back().s.t_us = x.t_us;
     } else {
         v.push_back({t_s, x});
+        appended_bytes_ += sizeof(StreamPoint);
         if (limits_.max_points && v.size() > limits_.max_points) coarsen_stream(s);
+    }
+    // Only a change of state is news to the detectors; time passing is the engine's business.
+    if (!same) {
+        s.changed_s = t_s;
+        mark_dirty(s);
+    }
+    if (!s.gone_s) {
+        const bool r_obj = s.kind & proto::kKindReadableObjectMode, w_obj = s.kind & proto::kKindWritableObjectMode;
+        count_buffered(s, (r_obj ? 0 : x.readable_length) + (w_obj ? 0 : x.writable_length));
     }
     ++s.sample_count;
     s.peak_readable_length = std::max(s.peak_readable_length, x.readable_length);
@@ -126,11 +143,14 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
 void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
     using proto::StreamEventKind;
     StreamInfo& s = stream_mut(e.id, t_s);
+    mark_dirty(s);
     switch (e.kind) {
         case StreamEventKind::Pipe: {
             if (e.other == 0) break;
             add_unique(s.piped_to, e.other);
-            add_unique(stream_mut(e.other, t_s).piped_from, e.id);
+            StreamInfo& other = stream_mut(e.other, t_s);
+            add_unique(other.piped_from, e.id);
+            mark_dirty(other);
             // A pipe that is still open, or a pipe event older than the latest unpipe (a keyframe
             // repeating history), is not a new edge.
             auto [it, inserted] = latest_edge_.try_emplace(std::make_pair(e.id, e.other), edges_.size());
@@ -154,7 +174,10 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
             }
             break;
         case StreamEventKind::Destroy: set_once(s.destroyed_s, t_s); break;
-        case StreamEventKind::Gone: set_once(s.gone_s, t_s); break;
+        case StreamEventKind::Gone:
+            set_once(s.gone_s, t_s);
+            count_buffered(s, 0);  // collected: its buffers are gone with it
+            break;
         case StreamEventKind::End: set_once(s.ended_s, t_s); break;
         case StreamEventKind::Finish: set_once(s.finished_s, t_s); break;
         case StreamEventKind::Close: set_once(s.closed_s, t_s); break;
@@ -211,12 +234,14 @@ void Timeline::apply(const proto::Record& r) {
                                 x.external_bytes, x.array_buffers_bytes, x.loop_delay_mean_us,
                                 x.loop_delay_max_us, x.native_live_bytes, 1,
                                 x.heap_used_bytes, x.heap_used_bytes, x.rss_bytes, x.rss_bytes,
-                                x.external_bytes, x.external_bytes, x.array_buffers_bytes};
+                                x.external_bytes, x.external_bytes, x.array_buffers_bytes, t_s,
+                                proc_buffered_[x.proc]};
                 if (!p.samples.empty() && t_s < p.samples.back().t_s) return;  // keyframe repeat
                 if (!p.samples.empty() && t_s == p.samples.back().t_s) {
                     p.samples.back() = pt;
                 } else {
                     p.samples.push_back(pt);
+                    appended_bytes_ += sizeof(ProcessPoint);
                     ++p.sample_count;
                     if (limits_.max_process_points && p.samples.size() > limits_.max_process_points)
                         coarsen_process(p);
@@ -231,6 +256,7 @@ void Timeline::apply(const proto::Record& r) {
                 s.readable_hwm = x.readable_hwm;
                 s.writable_hwm = x.writable_hwm;
                 if (!known || t_s < s.created_s) s.created_s = t_s;
+                mark_dirty(s);
             } else if constexpr (std::is_same_v<T, proto::StreamSample>) {
                 add_stream_sample(x, t_s);
             } else if constexpr (std::is_same_v<T, proto::StreamEvent>) {
@@ -249,6 +275,7 @@ void Timeline::apply(const proto::Record& r) {
                 else if (t_s < pipelines_[it->second].t_s) pipelines_[it->second] = std::move(info);
             } else if constexpr (std::is_same_v<T, proto::CallSite>) {
                 StreamInfo& s = stream_mut(x.id, t_s);
+                mark_dirty(s);
                 const std::string& site = string(x.site_str);
                 for (auto& c : s.call_sites) {
                     if (c.kind == x.kind && c.site == site) {
@@ -331,8 +358,8 @@ void Timeline::coarsen_process(ProcessInfo& p) {
     const size_t cap = std::max<size_t>(limits_.max_process_points, 4);
     while (p.samples.size() > cap) {
         merge_oldest_half(p.samples, [](ProcessPoint& a, const ProcessPoint& b) {
-            ProcessPoint m = b;
-            m.t_s = a.t_s;
+            ProcessPoint m = b;  // the last sample's time and values
+            m.first_t_s = a.first_t_s;
             m.merged = a.merged + b.merged;
             keep_min(m.heap_used_min, a.heap_used_min);
             keep_max(m.heap_used_max, a.heap_used_max);
@@ -380,7 +407,9 @@ void Timeline::fold(const std::vector<StreamId>& ids) {
 // (process, type, site); their pipes and pipelines go with them.
 void Timeline::drop_oldest_folded() {
     const size_t listed = folded_order_.size() - folded_head_;
-    if (!limits_.max_retired_detail || listed <= limits_.max_retired_detail) return;
+    // Dropped in batches (down to the limit once it is passed by an eighth): each drop rebuilds
+    // the stream index, so one per fold would cost O(streams) per tick.
+    if (!limits_.max_retired_detail || listed <= limits_.max_retired_detail + limits_.max_retired_detail / 8) return;
     std::unordered_set<StreamId> gone;
     while (folded_order_.size() - folded_head_ > limits_.max_retired_detail) {
         const StreamId id = folded_order_[folded_head_++];
@@ -470,6 +499,9 @@ uint64_t Timeline::estimated_bytes() const {
 
 bool Timeline::enforce_budget() {
     if (!limits_.budget_bytes) return false;
+    if (appended_bytes_ < limits_.budget_bytes / 64 && end_s_ - estimated_at_s_ < 4.0) return false;
+    appended_bytes_ = 0;
+    estimated_at_s_ = end_s_;
     const uint64_t estimate = estimated_bytes();
     if (estimate <= limits_.budget_bytes) return false;
     constexpr size_t kFloorPoints = 16, kFloorProcessPoints = 256, kFloorDetail = 64;

@@ -33,6 +33,16 @@ struct EngineOptions {
     double tick_s = 0.5;          // trace seconds between ticks
     double global_every_s = 2.0;  // trace seconds between runs of the process-wide rules
     double linger_s = 10.0;       // a retired stream is folded this long after it retired
+    // A stream that needs watching (it holds data) but whose state has not changed is judged every
+    // tick for `settle_s` after its last change, then every `settled_every_s`: the rules' clocks
+    // (grace, sustain) are seconds long, so a state unchanged for longer only ages its finding.
+    double settle_s = 10.0;
+    double settled_every_s = 5.0;
+    // A judgement walks the stream's history (up to Timeline::Limits::max_points points). A stream
+    // that changes every tick and has more than `long_history_points` points is judged every
+    // `long_history_every_s` instead, so a busy long-lived stream costs a bounded share.
+    size_t long_history_points = 256;
+    double long_history_every_s = 2.0;
 };
 
 struct EngineStats {
@@ -79,7 +89,12 @@ private:
     std::unordered_map<StreamId, std::vector<std::string>> keys_of_stream_;
     std::map<std::string, Finding> latched_findings_;   // left-open-after-error (only added/updated)
     std::vector<Finding> growth_findings_;              // replaced on each global run
-    std::unordered_set<StreamId> watch_;                // judged every tick until they settle
+    std::unordered_map<StreamId, double> watch_;        // id → next time to judge it unchanged
+    struct Deferral {
+        double next_s = 0;     // not judged again for a change before this
+        bool pending = false;  // it changed since it was last judged
+    };
+    std::unordered_map<StreamId, Deferral> deferred_;   // long-history streams
 };
 
 }  // namespace tidemark::model

@@ -27,10 +27,11 @@ namespace tidemark::model {
 
 using StreamId = uint64_t;  // trace-global stream id (the agent remaps per-process ids)
 
-// One process sample, or (after coarsening) a bucket of merged samples: the values are the last
-// sample's, `*_min` / `*_max` the extremes over the bucket, `merged` how many samples it holds.
+// One process sample, or (after coarsening) a bucket of merged samples: t_s and the values are
+// the last sample's (so (t_s, value) pairs stay real samples for slopes), `first_t_s` the bucket's
+// first sample time, `*_min` / `*_max` the extremes over the bucket, `merged` how many it holds.
 struct ProcessPoint {
-    double t_s = 0;     // the bucket's first sample time
+    double t_s = 0;
     uint64_t rss_bytes = 0;
     uint64_t heap_used_bytes = 0;
     uint64_t heap_total_bytes = 0;
@@ -44,6 +45,11 @@ struct ProcessPoint {
     uint64_t rss_min = 0, rss_max = 0;
     uint64_t external_min = 0, external_max = 0;
     uint64_t array_buffers_max = 0;
+    double first_t_s = 0;
+    // Bytes buffered in the process's streams (readable + writable lengths of the sides that are
+    // not in object mode, of streams not yet collected) when this sample arrived. Kept by apply()
+    // as samples arrive, so growth detection need not walk every stream's history.
+    uint64_t stream_buffered_bytes = 0;
 };
 
 struct ProcessInfo {
@@ -118,6 +124,8 @@ struct StreamInfo {
                              // before the fold and do not look at it again
     std::optional<double> retired_s;  // when it reached a terminal state (gone, destroyed, closed,
                                       // or ended and finished)
+    uint64_t buffered_counted = 0;    // its share of its process's stream_buffered_bytes now
+    double changed_s = 0;             // when its sampled state last changed
 
     bool readable() const { return kind & proto::kKindReadable; }
     bool writable() const { return kind & proto::kKindWritable; }
@@ -192,7 +200,7 @@ public:
     struct Limits {
         // Points per series (a stream's samples, a process's samples). When a series passes it,
         // its oldest half is merged pairwise. 0 = unbounded (tests that want raw history).
-        size_t max_points = 2048;
+        size_t max_points = 1024;
         size_t max_process_points = 8192;
         // Folded streams kept with their summary (listed by reports); older ones are only counted
         // in retired(). 0 = unbounded.
@@ -253,7 +261,9 @@ public:
     uint64_t estimated_bytes() const;
     // When the estimate passes Limits::budget_bytes: folds every retired stream, halves the
     // per-series caps and the retired detail, and records a Coarsening and a note. Returns true
-    // when it coarsened. Called by the detection engine on each tick.
+    // when it coarsened. Called by the detection engine on each tick; it estimates (O(streams))
+    // only when 1/64 of the budget was appended since the last estimate or 4 s of trace time
+    // passed, so the overshoot is bounded by that much.
     bool enforce_budget();
     const std::vector<Coarsening>& coarsenings() const { return coarsenings_; }
 
@@ -264,6 +274,7 @@ private:
     void note_retired(StreamInfo& s, double t_s);
     void drop_oldest_folded();
     void rebuild_stream_index();
+    void count_buffered(StreamInfo& s, uint64_t now_bytes);
     StreamInfo& stream_mut(StreamId id, double t_s);
     ProcessInfo& process_mut(uint32_t proc);
     void apply_stream_event(const proto::StreamEvent& e, double t_s);
@@ -283,6 +294,9 @@ private:
     uint64_t retired_count_ = 0;
     std::vector<Coarsening> coarsenings_;
     uint64_t notes_dropped_ = 0;
+    uint64_t appended_bytes_ = 0;   // point bytes appended since the last estimate
+    double estimated_at_s_ = 0;
+    std::unordered_map<uint32_t, uint64_t> proc_buffered_;  // proc → bytes buffered in its streams
     std::vector<ProcessInfo> processes_;
     std::vector<StreamInfo> streams_;
     std::unordered_map<StreamId, size_t> stream_index_;
