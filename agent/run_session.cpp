@@ -81,6 +81,7 @@ private:
     model::Analysis& analysis_;
     model::Timeline& timeline_;
     size_t coarsenings_noted_ = 0;
+    bool ticked_ = false;  // a detection tick ran since the findings were last printed
     std::ostream& err_;
     Recorder recorder_;
     Listener listener_;
@@ -98,7 +99,7 @@ private:
 };
 
 void Session::record(const proto::Record& r) {
-    analysis_.apply(r);
+    if (analysis_.apply(r)) ticked_ = true;
     if (writer_ && !write_failed_)
         if (auto s = writer_->append(r); !s.ok()) warn_write_failure(s);
 }
@@ -290,7 +291,10 @@ SessionOutcome Session::run() {
                 if (auto s = writer_->flush_if_due(wall_us()); !s.ok()) warn_write_failure(s);
             next_flush = after + kFlushTickUs;
         }
-        if (after >= next_detect) {
+        // Findings are printed as soon as a detection tick (driven by record time) ran, and on
+        // the timer in case the records stop.
+        if (ticked_ || after >= next_detect) {
+            ticked_ = false;
             note_coarsenings();
             live_.update(analysis_.engine(), err_);
             next_detect = after + kDetectTickUs;

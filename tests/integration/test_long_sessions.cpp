@@ -52,6 +52,12 @@ std::set<std::pair<std::string, long>> report_findings(const nlohmann::json& rep
     return out;
 }
 
+SpawnOptions timeout(double s) {
+    SpawnOptions o;
+    o.timeout_s = s;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("long sessions: the findings printed live at exit are the ones the replayed report finds", "[long][integration]") {
@@ -59,7 +65,7 @@ TEST_CASE("long sessions: the findings printed live at exit are the ones the rep
         INFO(name);
         TempDir dir;
         const std::string trace = dir.file("t.tidemark");
-        const ProcessResult run = run_cli({"run", "--out", trace, "--", "node", detector_fixture(name)}, {60});
+        const ProcessResult run = run_cli({"run", "--out", trace, "--", "node", detector_fixture(name)}, timeout(60));
         REQUIRE(run.exit_code == 0);
         const auto live = summary_findings(run.err);
         const auto replayed = report_findings(report_json(trace));
@@ -74,11 +80,10 @@ TEST_CASE("long sessions: a long trace is read within its memory budget, which t
     TempDir dir;
     const std::string trace = dir.file("gen.tidemark");
     const ProcessResult gen = spawn_and_wait({TIDEMARK_GEN_TRACE, "--duration", "600", "--streams", "2000",
-                                              "--churn-per-s", "5", "--out", trace}, {60});
+                                              "--churn-per-s", "5", "--out", trace}, timeout(60));
     REQUIRE(gen.exit_code == 0);
 
-    ProcessResult raw;
-    const ProcessResult r = run_cli({"report", trace, "--format", "json", "--memory-budget", "16MiB"}, {90});
+    const ProcessResult r = run_cli({"report", trace, "--format", "json", "--memory-budget", "16MiB"}, timeout(90));
     REQUIRE(r.exit_code == 0);
     const auto report = nlohmann::json::parse(r.out);
     rusage usage{};
@@ -105,7 +110,7 @@ TEST_CASE("long sessions: a long trace is read within its memory budget, which t
     CHECK(retired + report["streams"].size() >= 2000 + 5 * 590);
 
     // The gate reads it the same way.
-    const ProcessResult check = run_cli({"check", trace, "--memory-budget", "16MiB", "--fail-on", "ignored-backpressure"}, {90});
+    const ProcessResult check = run_cli({"check", trace, "--memory-budget", "16MiB", "--fail-on", "ignored-backpressure"}, timeout(90));
     CHECK(check.exit_code == 1);
     CHECK_THAT(check.out, Catch::Contains("src/export/report.js:131"));
     // A budget too small to be useful is refused.

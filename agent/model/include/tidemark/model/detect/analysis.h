@@ -17,10 +17,11 @@ public:
                       const EngineOptions& engine = {})
         : timeline_(limits), engine_(detector, engine) {}
 
-    // Applies one record and runs a detection tick when one is due (record time).
-    void apply(const proto::Record& record) {
+    // Applies one record and runs a detection tick when one is due (record time). Returns true
+    // when a tick ran (the live session prints new findings at once).
+    bool apply(const proto::Record& record) {
         timeline_.apply(record);
-        engine_.observe(timeline_);
+        return engine_.observe(timeline_);
     }
     // The last records are in: a final judgement of everything still listed.
     void finish() { engine_.finish(timeline_); }
