@@ -118,3 +118,29 @@ TEST_CASE("long sessions: a long trace is read within its memory budget, which t
     CHECK(tiny.exit_code == 2);
     CHECK_THAT(tiny.err, Catch::Contains("at least 16MiB"));
 }
+
+TEST_CASE("long sessions: a stream with a long healthy history that starts ignoring false is still caught",
+          "[long][integration]") {
+    // At a 20 ms interval the client has far more than 256 points when it goes wrong, so the
+    // engine judges it on its long-history cadence (every 2 s); the finding must still come, live,
+    // naming the late line, and agree with the replay.
+    TempDir dir;
+    const std::string trace = dir.file("t.tidemark");
+    const std::string js = detector_fixture("late_ignore.js");
+    const ProcessResult run = run_cli({"run", "--interval", "20", "--out", trace, "--", "node", js}, timeout(60));
+    REQUIRE(run.exit_code == 0);
+    const std::string site = js + ":" + std::to_string(line_of(js, "// @site ignored false"));
+    CHECK_THAT(run.err, Catch::Contains("[error] ignored-backpressure") && Catch::Contains(site));
+    const auto report = report_json(trace);
+    bool found = false;
+    for (const auto& f : report["findings"]) {
+        if (f["kind"] != "ignored-backpressure") continue;
+        found = true;
+        CHECK(f["site"] == site);
+        CHECK(f["onset_s"].get<double>() > 7.0);  // the late misbehaviour, not the healthy start
+    }
+    CHECK(found);
+    CHECK(summary_findings(run.err) == report_findings(report));
+    for (const auto& s : report["streams"])
+        if (s["type"] == "QueueClient") CHECK(s["writes_after_false"].get<uint64_t>() > 50);
+}
