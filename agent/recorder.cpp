@@ -94,16 +94,22 @@ bool Recorder::on_hello(Connection& c, proto::Hello hello, std::string& error) {
     return true;
 }
 
-uint32_t Recorder::map_string(Connection& c, uint32_t wire_id) {
-    if (wire_id == 0) return 0;
-    auto it = c.strings.find(wire_id);
-    return it == c.strings.end() ? 0 : it->second;
+TraceStringId Recorder::map(Connection& c, WireStringId wire) {
+    if (!wire) return {};
+    auto it = c.strings.find(wire);
+    return it == c.strings.end() ? TraceStringId{} : it->second;
 }
 
-uint64_t Recorder::map_stream(Connection& c, uint64_t wire_id) {
-    if (wire_id == 0) return 0;
-    auto [it, inserted] = c.streams.try_emplace(wire_id, 0);
-    if (inserted) it->second = next_stream_id_++;
+TraceStreamId Recorder::map(Connection& c, WireStreamId wire) {
+    if (!wire) return {};
+    auto [it, inserted] = c.streams.try_emplace(wire, TraceStreamId{});
+    if (inserted) it->second = TraceStreamId{next_stream_id_++};
+    return it->second;
+}
+
+TracePipelineId Recorder::map(Connection& c, WirePipelineId wire) {
+    auto [it, inserted] = c.pipelines.try_emplace(wire, TracePipelineId{});
+    if (inserted) it->second = TracePipelineId{next_pipeline_id_++};
     return it->second;
 }
 
@@ -150,11 +156,11 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 if (x.id == 0) return true;
                 auto known = string_ids_.find(x.text);
                 if (known != string_ids_.end()) {
-                    c.strings[x.id] = known->second;
+                    c.strings[WireStringId{x.id}] = TraceStringId{known->second};
                     return true;
                 }
                 const uint32_t global = next_string_id_++;
-                c.strings[x.id] = global;
+                c.strings[WireStringId{x.id}] = TraceStringId{global};
                 if (string_ids_.size() < kMaxInternedStrings) string_ids_.emplace(x.text, global);
                 x.id = global;
                 emit(x);
@@ -189,13 +195,11 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 x.other = map_stream(c, x.other);
                 x.str = map_string(c, x.str);
                 emit(x);
-                if (x.kind == proto::StreamEventKind::Gone) c.streams.erase(wire_id);
+                if (x.kind == proto::StreamEventKind::Gone) c.streams.erase(WireStreamId{wire_id});
                 return true;
             } else if constexpr (std::is_same_v<T, proto::Pipeline>) {
                 x.proc = c.proc;
-                auto [it, inserted] = c.pipelines.try_emplace(x.id, 0);
-                if (inserted) it->second = next_pipeline_id_++;
-                x.id = it->second;
+                x.id = map(c, WirePipelineId{x.id}).value;
                 x.site_str = map_string(c, x.site_str);
                 for (auto& s : x.stages) s = map_stream(c, s);
                 for (auto& s : x.stage_strs) s = map_string(c, s);

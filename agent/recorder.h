@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "exit_status.h"
+#include "typed_id.h"
 #include "tidemark/protocol.h"
 
 namespace tidemark::agent {
@@ -67,14 +68,19 @@ private:
         uint32_t thread_id = 0;  // worker_threads threadId; 0 = the process's main thread
         std::string cmdline;
         std::optional<int32_t> goodbye_code;
-        std::unordered_map<uint32_t, uint32_t> strings;   // wire string id → trace string id
-        std::unordered_map<uint64_t, uint64_t> streams;   // wire stream id → trace stream id
-        std::unordered_map<uint64_t, uint64_t> pipelines; // wire pipeline id → trace pipeline id
+        std::unordered_map<WireStringId, TraceStringId, IdHash> strings;
+        std::unordered_map<WireStreamId, TraceStreamId, IdHash> streams;
+        std::unordered_map<WirePipelineId, TracePipelineId, IdHash> pipelines;
     };
 
     bool on_hello(Connection& c, proto::Hello hello, std::string& error);
-    uint32_t map_string(Connection& c, uint32_t wire_id);
-    uint64_t map_stream(Connection& c, uint64_t wire_id);
+    // Wire ids in, trace ids out: the record fields are plain integers, so the types make each
+    // conversion explicit at the one place it happens. 0 (none) maps to 0.
+    uint32_t map_string(Connection& c, uint32_t wire_id) { return map(c, WireStringId{wire_id}).value; }
+    uint64_t map_stream(Connection& c, uint64_t wire_id) { return map(c, WireStreamId{wire_id}).value; }
+    TraceStringId map(Connection& c, WireStringId wire);
+    TraceStreamId map(Connection& c, WireStreamId wire);
+    TracePipelineId map(Connection& c, WirePipelineId wire);
     void emit(const proto::Record& r) { sink_(r); }
 
     Sink sink_;
