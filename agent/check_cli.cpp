@@ -122,7 +122,7 @@ int run_check(const model::Analysis& analysis, const CheckOptions& options, std:
 
     std::optional<model::AnalyzedTrace> baseline;
     if (!baseline_path.empty()) {
-        baseline.emplace(model::analyze_trace(baseline_path, timeline.limits()));
+        baseline.emplace(model::analyze_trace(baseline_path, timeline.requested_limits()));
         if (!baseline->error.empty()) {
             err << "tidemark check: --baseline '" << baseline_path << "': " << baseline->error << '\n';
             return 2;

@@ -327,3 +327,117 @@ TEST_CASE("incremental engine: a finding prints within 2 s of onset when fed rec
     REQUIRE(seen_at);
     CHECK(*seen_at - 3.0 <= 2.0);  // its writes after false began at 3.0 s
 }
+
+TEST_CASE("long sessions: streams dropped from the list stay dropped, and take their buffered bytes with them",
+          "[timeline][long][engine]") {
+    model::Timeline::Limits limits;
+    limits.max_retired_detail = 50;
+    model::Analysis a(limits);
+    a.timeline().set_start_us(TimelineBuilder::kStartUs);
+    a.apply(proto::StringDef{TimelineBuilder::kStartUs, 1, "Socket"});
+    // 2,000 sockets over 100 s, each destroyed while it still holds 4 KiB (errored connections).
+    for (uint64_t i = 0; i < 2000; ++i) {
+        const double t = 0.05 * static_cast<double>(i);
+        proto::StreamCreated c;
+        c.t_us = TimelineBuilder::us(t);
+        c.id = i + 1;
+        c.kind = proto::kKindReadable | proto::kKindWritable;
+        c.type_str = 1;
+        a.apply(c);
+        proto::StreamSample x;
+        x.id = i + 1;
+        x.t_us = TimelineBuilder::us(t + 0.02);
+        x.writable_length = 4096;
+        x.flags = proto::kFlagDestroyed | proto::kFlagErrored;
+        a.apply(x);
+        proto::ProcessSample p;
+        p.t_us = TimelineBuilder::us(t + 0.03);
+        p.heap_used_bytes = 10'000'000;
+        a.apply(p);
+    }
+    const model::Timeline& tl = a.timeline();
+    const uint64_t listed = tl.streams().size();
+    const uint64_t dropped = tl.retired_count();
+    REQUIRE(dropped > 1500);
+    // Only listed streams still count in the process's buffered total.
+    CHECK(tl.processes().at(0).samples.back().stream_buffered_bytes <= listed * 4096);
+    // Late records about dropped streams (the collector's Gone, a call site) do not bring them back.
+    for (uint64_t id = 1; id <= 100; ++id) {
+        proto::StreamEvent e;
+        e.t_us = TimelineBuilder::us(100.5);
+        e.id = id;
+        e.kind = StreamEventKind::Gone;
+        a.apply(e);
+        proto::CallSite cs;
+        cs.t_us = TimelineBuilder::us(100.5);
+        cs.id = id;
+        cs.kind = CallSiteKind::WriteAfterFalse;
+        a.apply(cs);
+    }
+    a.finish();
+    CHECK(tl.streams().size() + tl.retired_count() == 2000);  // none came back as a placeholder
+    for (const auto& st : tl.streams()) CHECK(st.type == "Socket");
+    CHECK(tl.retired_count() >= dropped);
+    REQUIRE(tl.retired().size() == 1);
+    CHECK(tl.retired()[0].type == "Socket");
+}
+
+TEST_CASE("long sessions: a process's streams retire when it ends", "[timeline][long]") {
+    TimelineBuilder b;
+    b.worker(0.1, 1, 7);
+    b.created_in(1, 50, proto::kKindReadable, "Readable", "/srv/w.js:3", 0.2);
+    b.sample(0.3, 50);
+    model::Analysis a;
+    a.timeline().set_start_us(TimelineBuilder::kStartUs);
+    for (const auto& r : b.records) a.apply(r);
+    proto::Goodbye g;
+    g.t_us = TimelineBuilder::us(1.0);
+    g.proc = 1;
+    a.apply(g);
+    const model::StreamInfo* s = a.timeline().stream(50);
+    REQUIRE(s);
+    REQUIRE(s->retired_s);
+    CHECK(*s->retired_s == Approx(1.0));
+}
+
+TEST_CASE("incremental engine: the same mistake on thousands of retired streams is one counted finding",
+          "[engine][long]") {
+    model::Timeline::Limits limits;
+    limits.max_retired_detail = 20;
+    model::Analysis a(limits);
+    TimelineBuilder b;  // strings and records, replayed into the bounded analysis
+    // Every "request" writes 3 MiB into its response ignoring false over 1.5 s, then ends.
+    for (uint64_t i = 0; i < 120; ++i) {
+        const double t0 = 0.5 * static_cast<double>(i);
+        const uint64_t id = 100 + i;
+        b.created(id, proto::kKindWritable, "ServerResponse", "/srv/app/server.js:12", t0);
+        auto& s = b.state(id);
+        for (int k = 1; k <= 15; ++k) {
+            s.writable_length += 200 * 1024;
+            s.writes_after_false += 3;
+            s.write_calls += 3;
+            s.flags = proto::kFlagNeedDrain;
+            if (k == 1) b.call_site(t0 + 0.1, id, CallSiteKind::WriteAfterFalse, "/srv/app/report.js:40", 1);
+            b.sample(t0 + 0.1 * k, id);
+        }
+        s.flags = proto::kFlagDestroyed;
+        b.sample(t0 + 1.6, id);
+        b.event(t0 + 1.6, id, StreamEventKind::Destroy);
+    }
+    b.process(80, 10'000'000, 1'000'000);
+    a.timeline().set_start_us(TimelineBuilder::kStartUs);
+    for (const auto& r : by_time(b.records)) a.apply(r);
+    a.finish();
+    const auto all = a.findings();
+    size_t ib = 0;
+    double counted = 0;
+    for (const auto& f : all) {
+        if (f.kind != model::FindingKind::IgnoredBackpressure) continue;
+        ++ib;
+        for (const auto& [k, v] : f.evidence)
+            if (k == "streams_with_this_finding") counted = v;
+    }
+    CHECK(ib <= 20 + 25);         // the listed ones (and those within the linger), plus one counted
+    CHECK(counted >= 60);         // the dropped ones, as one finding that says how many
+    CHECK(a.timeline().retired_count() >= 60);
+}

@@ -71,7 +71,10 @@ void DetectionEngine::judge(Timeline& timeline, const std::vector<StreamId>& ids
         for (const std::string& key : it->second) stream_findings_.erase(key);
         keys_of_stream_.erase(it);
     }
-    for (const Finding& f : found) keep(f, true);
+    for (const Finding& f : found) {
+        const StreamInfo* s = f.stream ? timeline.stream(f.stream->id) : nullptr;
+        keep(f, !(s && s->coarsened));  // coarsened: never downgraded
+    }
     const double now = timeline.end_s();
     for (const StreamInfo* s : list) {
         if (!needs_watch(*s)) {
@@ -82,6 +85,33 @@ void DetectionEngine::judge(Timeline& timeline, const std::vector<StreamId>& ids
         double next = now + (settled ? engine_.settled_every_s : 0.0);
         if (s->samples.size() > engine_.long_history_points) next = std::max(next, now + engine_.long_history_every_s);
         watch_[s->id] = next;
+    }
+}
+
+// Streams dropped from the timeline's list take their findings into one finding per (kind, type,
+// creation site, offending site) that counts them, so a mistake repeated on every request is one
+// line that says how often, not one line per stream forever.
+void DetectionEngine::fold_findings_of_dropped(const Timeline& timeline) {
+    if (timeline.retired_count() == dropped_seen_) return;
+    dropped_seen_ = timeline.retired_count();
+    for (auto it = keys_of_stream_.begin(); it != keys_of_stream_.end();) {
+        if (timeline.stream(it->first)) {
+            ++it;
+            continue;
+        }
+        for (const std::string& key : it->second) {
+            auto f = stream_findings_.find(key);
+            if (f == stream_findings_.end()) continue;
+            const Finding& found = f->second;
+            const std::string group = std::string(finding_kind_name(found.kind)) + "|" +
+                                      (found.stream ? found.stream->type + "|" + found.stream->created_at : "|") +
+                                      "|" + found.site;
+            auto [g, inserted] = repeated_findings_.try_emplace(group, Repeated{found, 0});
+            ++g->second.streams;
+            if (!inserted && found.severity > g->second.first.severity) g->second.first.severity = found.severity;
+            stream_findings_.erase(f);
+        }
+        it = keys_of_stream_.erase(it);
     }
 }
 
@@ -164,6 +194,7 @@ void DetectionEngine::tick(Timeline& timeline) {
     }
     if (!to_fold.empty()) {
         timeline.fold(to_fold);
+        fold_findings_of_dropped(timeline);
         stats_.streams_folded += to_fold.size();
         for (StreamId id : to_fold) {
             watch_.erase(id);
@@ -171,7 +202,8 @@ void DetectionEngine::tick(Timeline& timeline) {
         }
     }
     {
-        if (timeline.enforce_budget()) {
+        if (timeline.enforce_budget([&](const std::vector<StreamId>& early) { judge(timeline, early); })) {
+            fold_findings_of_dropped(timeline);
             // It may have folded streams too: stop watching them.
             std::erase_if(watch_, [&](const auto& entry) {
                 const StreamInfo* s = timeline.stream(entry.first);
@@ -194,12 +226,25 @@ void DetectionEngine::finish(Timeline& timeline) {
     next_global_s_ = timeline.end_s() + engine_.global_every_s;
 }
 
+void DetectionEngine::append_repeated(std::vector<Finding>& out) const {
+    for (const auto& [group, r] : repeated_findings_) {
+        Finding f = r.first;
+        if (r.streams > 1) {
+            f.message += " The same finding was made on " + std::to_string(r.streams) +
+                         " streams of this type and creation site that have since retired (the first is quoted).";
+            f.evidence.emplace_back("streams_with_this_finding", static_cast<double>(r.streams));
+        }
+        out.push_back(std::move(f));
+    }
+}
+
 std::vector<Finding> DetectionEngine::findings() const {
     std::vector<Finding> out;
     out.reserve(stream_findings_.size() + latched_findings_.size() + growth_findings_.size());
     for (const auto& [key, f] : stream_findings_) out.push_back(f);
     for (const auto& [key, f] : latched_findings_)
         if (!stream_findings_.count(key)) out.push_back(f);
+    append_repeated(out);
     for (const Finding& f : growth_findings_) out.push_back(f);
     // detect() emits per-stream rules in stream order; keep a deterministic order before sorting.
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
@@ -216,6 +261,7 @@ std::vector<Finding> DetectionEngine::findings(const Timeline& timeline, const D
     for (const auto& [key, f] : stream_findings_) out.push_back(f);
     for (const auto& [key, f] : latched_findings_)
         if (!stream_findings_.count(key)) out.push_back(f);
+    append_repeated(out);
     detail::detect_growth(timeline, growth_options, out);
     sort_findings(out);
     return out;

@@ -63,6 +63,22 @@ StreamInfo& Timeline::stream_mut(StreamId id, double t_s) {
     return s;
 }
 
+bool Timeline::was_dropped(StreamId id) const {
+    auto it = dropped_ids_.upper_bound(id);
+    if (it == dropped_ids_.begin()) return false;
+    --it;
+    return id >= it->first && id <= it->second;
+}
+
+// A process that ended takes its streams with it: they will get no Gone.
+void Timeline::retire_process_streams(uint32_t proc, double t_s) {
+    for (StreamInfo& s : streams_) {
+        if (s.proc != proc || s.retired_s || s.folded) continue;
+        s.retired_s = t_s;
+        retire_queue_.emplace_back(t_s, s.id);
+    }
+}
+
 // A stream's share of its process's buffered bytes (the sides not in object mode).
 void Timeline::count_buffered(StreamInfo& s, uint64_t now_bytes) {
     uint64_t& total = proc_buffered_[s.proc];
@@ -142,6 +158,8 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
 
 void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
     using proto::StreamEventKind;
+    // The other end first: creating it may grow streams_, which must not happen while `s` is held.
+    if (e.kind == StreamEventKind::Pipe && e.other != 0) stream_mut(e.other, t_s);
     StreamInfo& s = stream_mut(e.id, t_s);
     mark_dirty(s);
     switch (e.kind) {
@@ -247,8 +265,15 @@ void Timeline::apply(const proto::Record& r) {
                         coarsen_process(p);
                 }
             } else if constexpr (std::is_same_v<T, proto::StreamCreated>) {
+                if (was_dropped(x.id)) return;
                 const bool known = stream_index_.count(x.id) != 0;
                 StreamInfo& s = stream_mut(x.id, t_s);
+                if (known && s.proc != x.proc) {  // its buffered share moves with it
+                    const uint64_t share = s.buffered_counted;
+                    count_buffered(s, 0);
+                    s.proc = x.proc;
+                    count_buffered(s, share);
+                }
                 s.proc = x.proc;
                 s.kind = x.kind;
                 s.type = string(x.type_str);
@@ -258,8 +283,10 @@ void Timeline::apply(const proto::Record& r) {
                 if (!known || t_s < s.created_s) s.created_s = t_s;
                 mark_dirty(s);
             } else if constexpr (std::is_same_v<T, proto::StreamSample>) {
+                if (was_dropped(x.id)) return;
                 add_stream_sample(x, t_s);
             } else if constexpr (std::is_same_v<T, proto::StreamEvent>) {
+                if (was_dropped(x.id) || (x.other && was_dropped(x.other))) return;
                 apply_stream_event(x, t_s);
             } else if constexpr (std::is_same_v<T, proto::Pipeline>) {
                 PipelineInfo info;
@@ -274,6 +301,7 @@ void Timeline::apply(const proto::Record& r) {
                 if (inserted) pipelines_.push_back(std::move(info));
                 else if (t_s < pipelines_[it->second].t_s) pipelines_[it->second] = std::move(info);
             } else if constexpr (std::is_same_v<T, proto::CallSite>) {
+                if (was_dropped(x.id)) return;
                 StreamInfo& s = stream_mut(x.id, t_s);
                 mark_dirty(s);
                 const std::string& site = string(x.site_str);
@@ -292,6 +320,7 @@ void Timeline::apply(const proto::Record& r) {
                 ProcessInfo& p = process_mut(x.proc);
                 if (!p.exit_code && !p.exit_signal) p.exit_code = x.exit_code;
                 if (!p.end_s) p.end_s = t_s;
+                retire_process_streams(x.proc, t_s);
             } else if constexpr (std::is_same_v<T, proto::ProcessExit>) {
                 ProcessInfo& p = process_mut(x.proc);
                 if (x.signal != 0) {
@@ -302,6 +331,7 @@ void Timeline::apply(const proto::Record& r) {
                     p.exit_signal.reset();
                 }
                 if (!p.end_s || t_s > *p.end_s) p.end_s = t_s;
+                retire_process_streams(x.proc, t_s);
             } else if constexpr (std::is_same_v<T, proto::AgentNote>) {
                 if (limits_.max_notes && notes_.size() >= limits_.max_notes) ++notes_dropped_;
                 else notes_.push_back({t_s, x.text});
@@ -445,6 +475,23 @@ void Timeline::drop_oldest_folded() {
         r.max_lifetime_s = std::max(r.max_lifetime_s, life);
         ++retired_count_;
         gone.insert(id);
+        count_buffered(streams_[it->second], 0);  // its share leaves its process's total
+        // Remember the id as a range, merged with its neighbours.
+        auto next = dropped_ids_.lower_bound(id);
+        StreamId first = id, last = id;
+        if (next != dropped_ids_.begin()) {
+            auto prev = std::prev(next);
+            if (prev->second + 1 >= id) {
+                first = prev->first;
+                last = std::max(prev->second, id);
+                next = dropped_ids_.erase(prev);
+            }
+        }
+        if (next != dropped_ids_.end() && next->first <= last + 1) {
+            last = std::max(last, next->second);
+            dropped_ids_.erase(next);
+        }
+        dropped_ids_[first] = last;
     }
     if (folded_head_ > 4096 && folded_head_ * 2 > folded_order_.size()) {
         folded_order_.erase(folded_order_.begin(), folded_order_.begin() + static_cast<std::ptrdiff_t>(folded_head_));
@@ -455,13 +502,26 @@ void Timeline::drop_oldest_folded() {
     rebuild_stream_index();
     // Pipes and pipelines that no longer touch a listed stream leave too.
     auto listed_id = [&](StreamId id) { return stream_index_.count(id) != 0; };
-    std::erase_if(edges_, [&](const PipeEdge& e) { return !listed_id(e.src) && !listed_id(e.dst); });
+    std::erase_if(edges_, [&](const PipeEdge& e) { return !listed_id(e.src) || !listed_id(e.dst); });
     latest_edge_.clear();
     for (size_t i = 0; i < edges_.size(); ++i) latest_edge_[{edges_[i].src, edges_[i].dst}] = i;
     std::erase_if(pipelines_, [&](const PipelineInfo& p) {
         return std::none_of(p.stages.begin(), p.stages.end(), [&](StreamId id) { return id && listed_id(id); }) &&
                std::any_of(p.stages.begin(), p.stages.end(), [](StreamId id) { return id != 0; });
     });
+    // Pipelines of no stream at all (generators and functions only) are kept up to the listed
+    // detail, the newest.
+    const size_t streamless = static_cast<size_t>(std::count_if(pipelines_.begin(), pipelines_.end(), [](const PipelineInfo& p) {
+        return std::none_of(p.stages.begin(), p.stages.end(), [](StreamId id) { return id != 0; });
+    }));
+    if (streamless > limits_.max_retired_detail) {
+        size_t excess = streamless - limits_.max_retired_detail;
+        std::erase_if(pipelines_, [&](const PipelineInfo& p) {
+            if (!excess || std::any_of(p.stages.begin(), p.stages.end(), [](StreamId id) { return id != 0; })) return false;
+            --excess;
+            return true;
+        });
+    }
     pipeline_index_.clear();
     for (size_t i = 0; i < pipelines_.size(); ++i) pipeline_index_[pipelines_[i].id] = i;
     for (StreamInfo& s : streams_) {
@@ -497,7 +557,7 @@ uint64_t Timeline::estimated_bytes() const {
     return n;
 }
 
-bool Timeline::enforce_budget() {
+bool Timeline::enforce_budget(const std::function<void(const std::vector<StreamId>&)>& before_fold) {
     if (!limits_.budget_bytes) return false;
     if (appended_bytes_ < limits_.budget_bytes / 64 && end_s_ - estimated_at_s_ < 4.0) return false;
     appended_bytes_ = 0;
@@ -507,7 +567,9 @@ bool Timeline::enforce_budget() {
     constexpr size_t kFloorPoints = 16, kFloorProcessPoints = 256, kFloorDetail = 64;
     const bool at_floor = limits_.max_points == kFloorPoints && limits_.max_process_points == kFloorProcessPoints &&
                           limits_.max_retired_detail == kFloorDetail;
-    fold(retired_before(std::numeric_limits<double>::infinity()));
+    const std::vector<StreamId> retired_now = retired_before(std::numeric_limits<double>::infinity());
+    if (before_fold && !retired_now.empty()) before_fold(retired_now);
+    fold(retired_now);
     if (at_floor) return false;  // said so once, when the floor was reached
     auto halve = [](size_t v, size_t floor) { return v == 0 || v / 2 < floor ? floor : v / 2; };
     limits_.max_points = halve(limits_.max_points, kFloorPoints);

@@ -77,6 +77,8 @@ private:
     void judge(Timeline& timeline, const std::vector<StreamId>& ids);
     void run_global(const Timeline& timeline);
     void keep(const Finding& f, bool replace);
+    void fold_findings_of_dropped(const Timeline& timeline);
+    void append_repeated(std::vector<Finding>& out) const;
 
     DetectorOptions detector_;
     EngineOptions engine_;
@@ -88,6 +90,14 @@ private:
     std::map<std::string, Finding> stream_findings_;
     std::unordered_map<StreamId, std::vector<std::string>> keys_of_stream_;
     std::map<std::string, Finding> latched_findings_;   // left-open-after-error (only added/updated)
+    // Findings of streams no longer listed (Timeline::fold past the detail), one per (kind, type,
+    // creation site, offending site) with how many streams had it: bounded by the program's code.
+    struct Repeated {
+        Finding first;      // the first such stream's finding, as it was
+        uint64_t streams = 0;
+    };
+    std::map<std::string, Repeated> repeated_findings_;
+    uint64_t dropped_seen_ = 0;  // Timeline::retired_count() when findings were last folded
     std::vector<Finding> growth_findings_;              // replaced on each global run
     std::unordered_map<StreamId, double> watch_;        // id → next time to judge it unchanged
     struct Deferral {

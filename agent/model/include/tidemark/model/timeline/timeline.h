@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -213,8 +214,9 @@ public:
     static Limits unbounded() { return Limits{0, 0, 0, 0, 0}; }
 
     Timeline() = default;
-    explicit Timeline(const Limits& limits) : limits_(limits) {}
-    const Limits& limits() const { return limits_; }
+    explicit Timeline(const Limits& limits) : limits_(limits), requested_limits_(limits) {}
+    const Limits& limits() const { return limits_; }                  // now (after any coarsening)
+    const Limits& requested_limits() const { return requested_limits_; }  // as constructed
 
     // Wall-clock µs of trace time 0. Set from the trace header (or the first record when live).
     void set_start_us(uint64_t start_us) { start_us_ = start_us; }
@@ -250,10 +252,10 @@ public:
     std::vector<StreamId> take_dirty();
     // Streams retired at or before `t_s` and not folded yet, oldest first.
     std::vector<StreamId> retired_before(double t_s) const;
-    // Folds retired streams: keeps each one's summary and last point, drops its samples, call
-    // sites beyond the user ones and its closed pipe history; past max_retired_detail the oldest
-    // folded streams leave streams() and are totalled in retired(). Ids that are not retired are
-    // ignored.
+    // Folds retired streams: keeps each one's summary, call sites and last point, drops its
+    // samples; past max_retired_detail the oldest folded streams leave streams() (with their pipes,
+    // and their share of the buffered total), are totalled in retired(), and later records about
+    // them are ignored. Ids that are not retired are ignored.
     void fold(const std::vector<StreamId>& ids);
     const std::vector<RetiredStreams>& retired() const { return retired_; }
     uint64_t retired_count() const { return retired_count_; }  // folded streams no longer listed
@@ -264,7 +266,9 @@ public:
     // when it coarsened. Called by the detection engine on each tick; it estimates (O(streams))
     // only when 1/64 of the budget was appended since the last estimate or 4 s of trace time
     // passed, so the overshoot is bounded by that much.
-    bool enforce_budget();
+    // `before_fold` is called with the retired streams it is about to fold early (the engine
+    // judges them first).
+    bool enforce_budget(const std::function<void(const std::vector<StreamId>&)>& before_fold = {});
     const std::vector<Coarsening>& coarsenings() const { return coarsenings_; }
 
 private:
@@ -275,6 +279,8 @@ private:
     void drop_oldest_folded();
     void rebuild_stream_index();
     void count_buffered(StreamInfo& s, uint64_t now_bytes);
+    bool was_dropped(StreamId id) const;  // folded and no longer listed: late records are ignored
+    void retire_process_streams(uint32_t proc, double t_s);
     StreamInfo& stream_mut(StreamId id, double t_s);
     ProcessInfo& process_mut(uint32_t proc);
     void apply_stream_event(const proto::StreamEvent& e, double t_s);
@@ -297,6 +303,10 @@ private:
     uint64_t appended_bytes_ = 0;   // point bytes appended since the last estimate
     double estimated_at_s_ = 0;
     std::unordered_map<uint32_t, uint64_t> proc_buffered_;  // proc → bytes buffered in its streams
+    // Ids of streams dropped from the list, as disjoint ranges first → last (trace ids come from
+    // one counter, so the ranges stay few).
+    std::map<StreamId, StreamId> dropped_ids_;
+    Limits requested_limits_;
     std::vector<ProcessInfo> processes_;
     std::vector<StreamInfo> streams_;
     std::unordered_map<StreamId, size_t> stream_index_;
