@@ -441,3 +441,19 @@ TEST_CASE("incremental engine: the same mistake on thousands of retired streams 
     CHECK(counted >= 60);         // the dropped ones, as one finding that says how many
     CHECK(a.timeline().retired_count() >= 60);
 }
+
+TEST_CASE("long sessions: two long-lived streams that pipe and unpipe all day stay two edges", "[timeline][long]") {
+    TimelineBuilder b;
+    b.created(1, proto::kKindReadable, "Feed", "/srv/feed.js:1");
+    b.created(2, proto::kKindWritable, "Client", "/srv/client.js:1");
+    for (int i = 0; i < 5000; ++i) {
+        b.event(0.1 + i * 0.2, 1, StreamEventKind::Pipe, 2);
+        b.event(0.2 + i * 0.2, 1, StreamEventKind::Unpipe, 2);
+    }
+    b.event(1000.5, 1, StreamEventKind::Pipe, 2);
+    const auto& edges = b.tl.edges();
+    REQUIRE(edges.size() == 2);
+    CHECK(edges[0].piped_s == Approx(0.1));
+    CHECK(edges[1].piped_s == Approx(1000.5));  // the latest pipe, still open
+    CHECK_FALSE(edges[1].unpiped_s);
+}

@@ -113,6 +113,20 @@ void DetectionEngine::fold_findings_of_dropped(const Timeline& timeline) {
         }
         it = keys_of_stream_.erase(it);
     }
+    // Streams left open after an error, the same way.
+    for (auto it = latched_findings_.begin(); it != latched_findings_.end();) {
+        const Finding& found = it->second;
+        if (!found.stream || timeline.stream(found.stream->id)) {
+            ++it;
+            continue;
+        }
+        const std::string group = std::string(finding_kind_name(found.kind)) + "|" + found.stream->type + "|" +
+                                  found.stream->created_at + "|" + found.site;
+        auto [g, inserted] = repeated_findings_.try_emplace(group, Repeated{found, 0});
+        ++g->second.streams;
+        if (!inserted && found.severity > g->second.first.severity) g->second.first.severity = found.severity;
+        it = latched_findings_.erase(it);
+    }
 }
 
 void DetectionEngine::run_global(const Timeline& timeline) {

@@ -173,8 +173,15 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
             // repeating history), is not a new edge.
             auto [it, inserted] = latest_edge_.try_emplace(std::make_pair(e.id, e.other), edges_.size());
             if (!inserted) {
-                const PipeEdge& last = edges_[it->second];
+                PipeEdge& last = edges_[it->second];
                 if (!last.unpiped_s || t_s <= *last.unpiped_s) break;
+                // Piped again after an unpipe. The history of one pair is kept as its first pipe
+                // and its latest one: a pair that pipes and unpipes all day stays two edges.
+                if (++pipe_again_[it->first] > 1) {
+                    last.piped_s = t_s;
+                    last.unpiped_s.reset();
+                    break;
+                }
                 it->second = edges_.size();
             }
             edges_.push_back({e.id, e.other, t_s, std::nullopt});
@@ -505,6 +512,7 @@ void Timeline::drop_oldest_folded() {
     std::erase_if(edges_, [&](const PipeEdge& e) { return !listed_id(e.src) || !listed_id(e.dst); });
     latest_edge_.clear();
     for (size_t i = 0; i < edges_.size(); ++i) latest_edge_[{edges_[i].src, edges_[i].dst}] = i;
+    std::erase_if(pipe_again_, [&](const auto& e) { return !latest_edge_.count(e.first); });
     std::erase_if(pipelines_, [&](const PipelineInfo& p) {
         return std::none_of(p.stages.begin(), p.stages.end(), [&](StreamId id) { return id && listed_id(id); }) &&
                std::any_of(p.stages.begin(), p.stages.end(), [](StreamId id) { return id != 0; });

@@ -313,6 +313,7 @@ private:
     std::unordered_map<uint32_t, size_t> process_index_;
     std::vector<PipeEdge> edges_;
     std::map<std::pair<StreamId, StreamId>, size_t> latest_edge_;  // (src, dst) → newest edges_ index
+    std::map<std::pair<StreamId, StreamId>, uint32_t> pipe_again_;  // (src, dst) → re-pipes after an unpipe
     std::unordered_map<uint64_t, size_t> pipeline_index_;
     std::vector<PipelineInfo> pipelines_;
     std::vector<Note> notes_;
