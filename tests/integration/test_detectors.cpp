@@ -133,6 +133,10 @@ TEST_CASE("detectors: healthy — a saw-tooth heap", "[detectors][integration]")
     expect_healthy("heap_sawtooth");
 }
 
+TEST_CASE("detectors: healthy — a bounded LRU cache that fills during warm-up, then evicts", "[detectors][integration]") {
+    expect_healthy("bounded_lru");
+}
+
 TEST_CASE("detectors: healthy — 20 concurrent gzip pipelines over files", "[detectors][integration]") {
     expect_healthy("gzip_many");
 }

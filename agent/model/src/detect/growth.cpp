@@ -143,6 +143,28 @@ Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*f
     r.floor = static_cast<double>(xs[first_collection].*field);
     for (size_t k = first_collection; k < xs.size(); ++k) r.floor = std::min(r.floor, static_cast<double>(xs[k].*field));
     r.confirmed = r.floor - r.baseline >= std::max(min_total, min_relative * r.baseline);
+    // A floor far above the one before the window can also be a bounded cache that filled during
+    // warm-up and then stays flat. When collections ran in both halves of the window, what
+    // survives them must keep rising: the lowest point after a collection in the second half sits
+    // above the lowest in the first half.
+    if (r.confirmed) {
+        const double mid_s = (xs[first_collection].t_s + xs.back().t_s) / 2;
+        double floor1 = -1, floor2 = -1;
+        bool collected_late = false;
+        for (size_t k = first_collection; k < xs.size(); ++k) {
+            const double v = static_cast<double>(xs[k].*field);
+            if (xs[k].t_s < mid_s) {
+                floor1 = floor1 < 0 ? v : std::min(floor1, v);
+                continue;
+            }
+            const double prev = static_cast<double>(xs[k - 1].*field);
+            if (v <= 0.85 * prev && prev - v >= 2.0 * 1024 * 1024) collected_late = true;
+            if (collected_late) floor2 = floor2 < 0 ? v : std::min(floor2, v);
+        }
+        if (collected_late && floor1 >= 0 && floor2 >= 0 &&
+            floor2 - floor1 < std::max(2.0 * 1024 * 1024, 0.05 * floor1))
+            r.confirmed = false;
+    }
     return r;
 }
 
