@@ -88,6 +88,15 @@ void DetectionEngine::judge(Timeline& timeline, const std::vector<StreamId>& ids
     }
 }
 
+void DetectionEngine::add_repeated(const Finding& found) {
+    const std::string group = std::string(finding_kind_name(found.kind)) + "|" +
+                              (found.stream ? found.stream->type + "|" + found.stream->created_at : "|") + "|" +
+                              found.site;
+    auto [g, inserted] = repeated_findings_.try_emplace(group, Repeated{found, 0});
+    ++g->second.streams;
+    if (!inserted && found.severity > g->second.first.severity) g->second.first.severity = found.severity;
+}
+
 // Streams dropped from the timeline's list take their findings into one finding per (kind, type,
 // creation site, offending site) that counts them, so a mistake repeated on every request is one
 // line that says how often, not one line per stream forever.
@@ -102,13 +111,7 @@ void DetectionEngine::fold_findings_of_dropped(const Timeline& timeline) {
         for (const std::string& key : it->second) {
             auto f = stream_findings_.find(key);
             if (f == stream_findings_.end()) continue;
-            const Finding& found = f->second;
-            const std::string group = std::string(finding_kind_name(found.kind)) + "|" +
-                                      (found.stream ? found.stream->type + "|" + found.stream->created_at : "|") +
-                                      "|" + found.site;
-            auto [g, inserted] = repeated_findings_.try_emplace(group, Repeated{found, 0});
-            ++g->second.streams;
-            if (!inserted && found.severity > g->second.first.severity) g->second.first.severity = found.severity;
+            add_repeated(f->second);
             stream_findings_.erase(f);
         }
         it = keys_of_stream_.erase(it);
@@ -120,11 +123,7 @@ void DetectionEngine::fold_findings_of_dropped(const Timeline& timeline) {
             ++it;
             continue;
         }
-        const std::string group = std::string(finding_kind_name(found.kind)) + "|" + found.stream->type + "|" +
-                                  found.stream->created_at + "|" + found.site;
-        auto [g, inserted] = repeated_findings_.try_emplace(group, Repeated{found, 0});
-        ++g->second.streams;
-        if (!inserted && found.severity > g->second.first.severity) g->second.first.severity = found.severity;
+        add_repeated(found);
         it = latched_findings_.erase(it);
     }
 }
@@ -252,13 +251,17 @@ void DetectionEngine::append_repeated(std::vector<Finding>& out) const {
     }
 }
 
-std::vector<Finding> DetectionEngine::findings() const {
-    std::vector<Finding> out;
-    out.reserve(stream_findings_.size() + latched_findings_.size() + growth_findings_.size());
+void DetectionEngine::append_kept(std::vector<Finding>& out) const {
+    out.reserve(out.size() + stream_findings_.size() + latched_findings_.size() + repeated_findings_.size());
     for (const auto& [key, f] : stream_findings_) out.push_back(f);
     for (const auto& [key, f] : latched_findings_)
         if (!stream_findings_.count(key)) out.push_back(f);
     append_repeated(out);
+}
+
+std::vector<Finding> DetectionEngine::findings() const {
+    std::vector<Finding> out;
+    append_kept(out);
     for (const Finding& f : growth_findings_) out.push_back(f);
     // detect() emits per-stream rules in stream order; keep a deterministic order before sorting.
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
@@ -272,10 +275,7 @@ std::vector<Finding> DetectionEngine::findings() const {
 
 std::vector<Finding> DetectionEngine::findings(const Timeline& timeline, const DetectorOptions& growth_options) const {
     std::vector<Finding> out;
-    for (const auto& [key, f] : stream_findings_) out.push_back(f);
-    for (const auto& [key, f] : latched_findings_)
-        if (!stream_findings_.count(key)) out.push_back(f);
-    append_repeated(out);
+    append_kept(out);
     detail::detect_growth(timeline, growth_options, out);
     sort_findings(out);
     return out;

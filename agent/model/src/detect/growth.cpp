@@ -125,6 +125,11 @@ Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*f
     const auto& xs = p.samples;
     bool have_base = false;
     size_t first_collection = 0;
+    // A collection ran between samples k-1 and k: the value dropped by >= 15 % and >= 2 MiB.
+    auto collected = [&](size_t k) {
+        const double prev = static_cast<double>(xs[k - 1].*field), v = static_cast<double>(xs[k].*field);
+        return v <= 0.85 * prev && prev - v >= 2.0 * 1024 * 1024;
+    };
     for (size_t k = 0; k < xs.size(); ++k) {
         const double v = static_cast<double>(xs[k].*field);
         if (xs[k].t_s < from) {
@@ -134,8 +139,7 @@ Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*f
         }
         if (!have_base) { r.baseline = v; have_base = true; }
         if (k == 0) continue;
-        const double prev = static_cast<double>(xs[k - 1].*field);
-        if (xs[k - 1].t_s >= from && v <= 0.85 * prev && prev - v >= 2.0 * 1024 * 1024) {
+        if (xs[k - 1].t_s >= from && collected(k)) {
             if (r.collections++ == 0) first_collection = k;
         }
     }
@@ -157,8 +161,7 @@ Retention retention(const ProcessInfo& p, double from, uint64_t ProcessPoint::*f
                 floor1 = floor1 < 0 ? v : std::min(floor1, v);
                 continue;
             }
-            const double prev = static_cast<double>(xs[k - 1].*field);
-            if (v <= 0.85 * prev && prev - v >= 2.0 * 1024 * 1024) collected_late = true;
+            if (collected(k)) collected_late = true;
             if (collected_late) floor2 = floor2 < 0 ? v : std::min(floor2, v);
         }
         if (collected_late && floor1 >= 0 && floor2 >= 0 &&

@@ -79,6 +79,8 @@ private:
     void keep(const Finding& f, bool replace);
     void fold_findings_of_dropped(const Timeline& timeline);
     void append_repeated(std::vector<Finding>& out) const;
+    void add_repeated(const Finding& found);
+    void append_kept(std::vector<Finding>& out) const;  // every finding but the growth ones
 
     DetectorOptions detector_;
     EngineOptions engine_;
