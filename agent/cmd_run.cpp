@@ -26,6 +26,7 @@ struct RunArgs {
     std::string out;
     uint32_t interval_ms = 100;
     bool follow_children = false;
+    std::string gc_probe = "on";
     bool check = false;
     CheckOptions check_options;
     std::string memory_budget;
@@ -52,6 +53,7 @@ int run_run(const RunArgs& args) {
     config.out_path = args.out;
     config.interval_ms = args.interval_ms;
     config.follow_children = args.follow_children;
+    config.gc_probe = args.gc_probe == "on";
     config.preload_path = tracker.preload_path;
 
     model::Timeline::Limits limits;
@@ -101,6 +103,12 @@ Command add_run_command(CLI::App& parent) {
     add_memory_budget_option(*cmd, args->memory_budget);
     cmd->add_flag("--follow-children", args->follow_children,
                   "Also track every Node.js process the command starts (default: only the first)");
+    cmd->add_option("--gc-probe", args->gc_probe,
+                    "on: when a Node process's memory climbs by max(2 MiB, 10 %) with no major garbage "
+                    "collection for 5 s, ask V8 for one (at most one per 5 s) so retained memory can be "
+                    "told from garbage not yet collected; off: only observe collections")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
     CLI::Option* check = cmd->add_flag(
         "--check", args->check,
         "After the run, judge the recording with the CI gate (budget options as in `tidemark "

@@ -166,7 +166,7 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 emit(x);
                 return true;
             } else if constexpr (std::is_same_v<T, proto::ProcessSample> ||
-                                 std::is_same_v<T, proto::Dropped>) {
+                                 std::is_same_v<T, proto::Dropped> || std::is_same_v<T, proto::GcEvent>) {
                 x.proc = c.proc;
                 emit(x);
                 return true;
@@ -192,7 +192,7 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
             } else if constexpr (std::is_same_v<T, proto::StreamEvent>) {
                 const uint64_t wire_id = x.id;
                 x.id = map_stream(c, x.id);
-                x.other = map_stream(c, x.other);
+                if (x.kind != proto::StreamEventKind::DrainWait) x.other = map_stream(c, x.other);  // else a reason code
                 x.str = map_string(c, x.str);
                 emit(x);
                 if (x.kind == proto::StreamEventKind::Gone) c.streams.erase(WireStreamId{wire_id});

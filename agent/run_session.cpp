@@ -211,6 +211,7 @@ SessionOutcome Session::run() {
         {"TIDEMARK_SOCKET", listener_.path()},
         {"TIDEMARK_INTERVAL_MS", std::to_string(config_.interval_ms)},
         {"TIDEMARK_FOLLOW_CHILDREN", config_.follow_children ? "1" : "0"},
+        {"TIDEMARK_GC_PROBE", config_.gc_probe ? "1" : "0"},
         {"NODE_OPTIONS", node_options_with_preload(
                              [] { const char* v = std::getenv("NODE_OPTIONS"); return v ? v : ""; }(),
                              config_.preload_path)},

@@ -19,6 +19,7 @@ struct SessionConfig {
     std::string out_path;              // "" = tidemark-<target pid>.tidemark in the cwd
     uint32_t interval_ms = 100;
     bool follow_children = false;
+    bool gc_probe = true;  // TIDEMARK_GC_PROBE: the tracker may request a collection (tracker/node/addon.cpp)
     std::string preload_path;          // <libdir>/preload.js
 };
 

@@ -52,6 +52,17 @@ public:
         put(p);
     }
 
+    // A major collection that left the heap at heap_after and external memory at external_after.
+    void major_gc(double t, uint64_t heap_after, uint64_t external_after, uint64_t heap_before = 0) {
+        proto::GcEvent g;
+        g.t_us = us(t);
+        g.kind = proto::GcKind::Major;
+        g.heap_before = heap_before ? heap_before : heap_after;
+        g.heap_after = heap_after;
+        g.freed_bytes = g.heap_before - heap_after;
+        g.external_after = external_after;
+        put(g);
+    }
     void created(uint64_t id, uint32_t kind, const std::string& type, const std::string& site, double t = 0,
                  uint64_t readable_hwm = 16384, uint64_t writable_hwm = 16384) {
         proto::StreamCreated c;

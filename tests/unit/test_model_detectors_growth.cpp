@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 
+#include "tidemark/model/timeline/gc_floors.h"
 #include "tidemark/model/util/stats.h"
 #include "test_model_detectors_builder.h"
 
@@ -216,4 +218,91 @@ TEST_CASE("growth: a worker thread without samples yields no growth finding and 
         CHECK(of_kind(all, "heap-growth").empty());
         CHECK(of_kind(all, "external-growth").empty());
     }
+}
+
+// ---- growth judged on what survives collections (GcEvent records) -----------------------------
+
+namespace {
+
+// A process sampled every 0.1 s for `secs` whose heap after each major collection (every
+// `every` s) is floor(t); between collections the heap climbs by `garbage` MiB/s of garbage.
+model::Timeline with_floors(double secs, double every, const std::function<double(double)>& floor_mib,
+                            double garbage_mib_per_s = 2, bool external = false) {
+    TimelineBuilder b;
+    double last_gc = 0;
+    for (int i = 0; i <= static_cast<int>(secs * 10); ++i) {
+        const double t = i * 0.1;
+        const double f = floor_mib(t) * kMiB;
+        const double heap = (external ? 6 * kMiB : f) + (t - last_gc) * garbage_mib_per_s * kMiB;
+        b.process(t, static_cast<uint64_t>(heap), static_cast<uint64_t>(external ? f : 2 * kMiB));
+        if (t - last_gc >= every - 1e-9) {
+            b.major_gc(t, static_cast<uint64_t>(external ? 6 * kMiB : f), static_cast<uint64_t>(external ? f : 2 * kMiB),
+                       static_cast<uint64_t>(heap));
+            last_gc = t;
+        }
+    }
+    return std::move(b.tl);
+}
+
+}  // namespace
+
+TEST_CASE("heap-growth on floors: a slow leak with no visible drop is found", "[detectors][growth][gc]") {
+    // +0.4 MiB/s retained (below the sample path's 512 KiB/s), majors every 4 s that free nothing.
+    const auto tl = with_floors(25, 4, [](double t) { return 4 + 0.4 * t; }, 0);
+    const auto found = of_kind(model::detect(tl), "heap-growth");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].severity == Severity::Error);
+    CHECK(evidence(found[0], "heap_floor_growth_bytes_per_s") == Approx(0.4 * kMiB).epsilon(0.05));
+    CHECK(found[0].message.find("major collections") != std::string::npos);
+}
+
+TEST_CASE("heap-growth on floors: a cache that fills then plateaus is not growth, however long", "[detectors][growth][gc]") {
+    for (double secs : {15.0, 30.0, 120.0}) {
+        // fills 4 -> 30 MiB over the first 6 s, flat after; lots of garbage between collections
+        const auto tl = with_floors(secs, 2, [](double t) { return t < 6 ? 4 + 26 * t / 6 : 30.0; }, 8);
+        CAPTURE(secs);
+        CHECK(of_kind(model::detect(tl), "heap-growth").empty());
+    }
+}
+
+TEST_CASE("heap-growth on floors: a one-off allocation held and released is not growth", "[detectors][growth][gc]") {
+    const auto tl = with_floors(25, 1.5, [](double t) { return t >= 3 && t < 8 ? 84.0 : 6.0; }, 3);
+    CHECK(of_kind(model::detect(tl), "heap-growth").empty());
+    // …and one kept and joined by another every 5 s is.
+    const auto kept = with_floors(25, 1.5, [](double t) { return 6 + 20.0 * std::floor((t + 2) / 5); }, 3);
+    CHECK(of_kind(model::detect(kept), "heap-growth").size() == 1);
+}
+
+TEST_CASE("external-growth on floors: retained Buffers with few collections", "[detectors][growth][gc]") {
+    // +0.4 MiB/s of external memory, a major every 5 s (the GC probe's pace), heap flat.
+    const auto tl = with_floors(25, 5, [](double t) { return 2 + 0.4 * t; }, 0, true);
+    const auto found = of_kind(model::detect(tl), "external-growth");
+    REQUIRE(found.size() == 1);
+    CHECK(evidence(found[0], "external_floor_growth_bytes_per_s") == Approx(0.4 * kMiB).epsilon(0.05));
+    CHECK(of_kind(model::detect(tl), "heap-growth").empty());
+    // Buffers that are collected: external climbs between collections, floors flat.
+    TimelineBuilder b;
+    for (int i = 0; i <= 250; ++i) {
+        const double t = i * 0.1;
+        const double since = std::fmod(t, 5.0);
+        b.process(t, 6 * kMiB, static_cast<uint64_t>((2 + 0.4 * since) * kMiB));
+        if (since < 0.05 && t > 0) b.major_gc(t, 6 * kMiB, 2 * kMiB);
+    }
+    CHECK(of_kind(model::detect(b.tl), "external-growth").empty());
+}
+
+TEST_CASE("floor_growth's rules", "[detectors][growth][gc]") {
+    using model::stats::TimePoint;
+    auto pts = [](std::initializer_list<std::pair<double, double>> v) {
+        std::vector<TimePoint> out;
+        for (auto [t, mib] : v) out.push_back({t, mib * kMiB});
+        return out;
+    };
+    CHECK_FALSE(model::floor_growth(pts({{1, 4}})));
+    CHECK_FALSE(model::floor_growth(pts({{3, 4}, {10, 9}}))->rising);                    // too few
+    CHECK(std::string(model::floor_growth(pts({{3, 4}, {5, 8}, {7, 12}}))->why_not) == "collections cover too short a time");
+    CHECK(model::floor_growth(pts({{3, 8}, {9, 9.3}, {17, 14}, {27, 20}}))->rising);      // the no-churn leak
+    CHECK_FALSE(model::floor_growth(pts({{3, 8}, {9, 30}, {17, 30}, {27, 30.2}}))->rising);  // fill, plateau
+    CHECK_FALSE(model::floor_growth(pts({{3, 8}, {9, 12}, {17, 8}, {27, 13}}))->rising);  // fell back
+    CHECK_FALSE(model::floor_growth(pts({{3, 40}, {9, 41}, {17, 42}, {27, 43}}))->rising); // +3 MiB on 40: too little
 }

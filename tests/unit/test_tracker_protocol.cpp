@@ -213,8 +213,47 @@ TEST_CASE("a Hello without the trailing field decodes with thread_id 0", "[model
     CHECK(encode(enc, same) == bytes);
 }
 
-TEST_CASE("wire version 2 names the new stream kind bits", "[model][protocol]") {
-    CHECK(proto::kWireVersion == 2);
+TEST_CASE("GcEvent round trip keeps every field; a bad kind or a truncated record is refused", "[model][protocol]") {
+    proto::Codec enc, dec;
+    proto::GcEvent major{1'700'000'000'000'000, 3, proto::GcKind::Major, 1, 12'345, 40u << 20, 31u << 20, 9u << 20, 7u << 20, true};
+    proto::GcEvent minor{1'700'000'000'100'000, 3, proto::GcKind::Minor, 17, 2'000, 33u << 20, 30u << 20, 50u << 20, 7u << 20, false};
+    for (const auto& x : {major, minor}) {
+        const auto bytes = encode(enc, x);
+        CHECK(bytes[0] == static_cast<uint8_t>(proto::RecordType::GcEvent));
+        proto::Record back;
+        std::string error;
+        REQUIRE(decode(dec, bytes, back, error));
+        const auto& y = std::get<proto::GcEvent>(back);
+        CHECK(y.t_us == x.t_us);
+        CHECK(y.proc == x.proc);
+        CHECK(y.kind == x.kind);
+        CHECK(y.count == x.count);
+        CHECK(y.pause_us == x.pause_us);
+        CHECK(y.heap_before == x.heap_before);
+        CHECK(y.heap_after == x.heap_after);
+        CHECK(y.freed_bytes == x.freed_bytes);
+        CHECK(y.external_after == x.external_after);
+        CHECK(y.requested == x.requested);
+    }
+    proto::Codec e2, d2;
+    auto bytes = encode(e2, major);
+    bytes[bytes.size() - 1 - 5] = 0;  // not the kind byte: a truncation instead
+    bytes.resize(bytes.size() - 1);
+    proto::Record back;
+    std::string error;
+    CHECK_FALSE(decode(d2, bytes, back, error));
+    proto::Codec e3, d3;
+    proto::GcEvent bad = major;
+    bad.kind = static_cast<proto::GcKind>(7);
+    CHECK_FALSE(decode(d3, encode(e3, bad), back, error));
+    CHECK(error.find("gc kind") != std::string::npos);
+}
+
+TEST_CASE("wire version 3 names the stream kind bits, GcEvent and DrainWait", "[model][protocol]") {
+    CHECK(proto::kWireVersion == 3);
+    CHECK(static_cast<int>(proto::RecordType::GcEvent) == 12);
+    CHECK(static_cast<int>(proto::StreamEventKind::DrainWait) == 9);
+    CHECK(proto::kKindHandle == (1u << 9));
     CHECK(proto::kKindWeb == (1u << 6));
     CHECK(proto::kKindUserland == (1u << 7));
     CHECK(proto::kKindSiteInferred == (1u << 8));

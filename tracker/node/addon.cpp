@@ -17,6 +17,7 @@
 //   promoted | retired | site_inferred | bytes_in | bytes_pushed | write_calls | push_calls |
 //   peak_readable | peak_writable | readable_hwm | writable_hwm | lifetime buckets × 6 |
 #include <node_api.h>
+#include <v8.h>
 
 #include <tidemark/protocol.h>
 
@@ -40,9 +41,29 @@ constexpr auto kExitDrainBound = std::chrono::milliseconds(200);
 
 // One per JS environment (main thread, each worker). The transport is never freed: its detached
 // sender thread may outlive the environment; a worker that ends leaves a dead, empty transport.
+// Garbage collections seen by V8's prologue/epilogue callbacks since the last flush. Written on
+// the JS thread inside a collection (no allocation, no JS), read by flush() on the same thread.
+// Major collections are kept one by one (up to kMaxMajors per interval, later ones summed into the
+// last); minor ones are summed.
+struct GcLog {
+    static constexpr size_t kMaxMajors = 32;
+    v8::Isolate* isolate = nullptr;
+    uint64_t start_us = 0;
+    uint64_t before = 0;
+    bool probe_pending = false;  // a collection the tracker asked for has not completed yet
+    bool probe_enabled = false;
+    uint64_t floor_total = 0;    // heap + external right after the last major collection
+    uint64_t last_major_us = 0;
+    uint64_t last_probe_us = 0;
+    proto::GcEvent majors[kMaxMajors];
+    size_t n_majors = 0;
+    proto::GcEvent minor{0, 0, proto::GcKind::Minor, 0};  // count == 0: none since the last flush
+};
+
 struct Instance {
     Transport* transport = nullptr;
     RecordSink* sink = nullptr;
+    GcLog* gc = nullptr;
 };
 
 Instance* instance(napi_env env) {
@@ -96,6 +117,100 @@ bool get_double(napi_env env, napi_value v, double& out) {
 uint64_t u64(double d) { return d > 0 ? static_cast<uint64_t>(d) : 0; }
 uint32_t u32(double d) { return d > 0 && d < 4294967296.0 ? static_cast<uint32_t>(d) : 0; }
 
+uint64_t heap_used(v8::Isolate* isolate, uint64_t* external = nullptr) {
+    v8::HeapStatistics hs;
+    isolate->GetHeapStatistics(&hs);
+    if (external) *external = hs.external_memory();
+    return hs.used_heap_size();
+}
+
+void gc_prologue(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
+    auto* log = static_cast<GcLog*>(data);
+    log->start_us = wall_us();
+    log->before = heap_used(isolate);
+}
+
+void gc_epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, void* data) {
+    auto* log = static_cast<GcLog*>(data);
+    const uint64_t now = wall_us();
+    uint64_t external = 0;
+    const uint64_t after = heap_used(isolate, &external);
+    const uint64_t pause = log->start_us && now > log->start_us ? now - log->start_us : 0;
+    const uint64_t freed = log->before > after ? log->before - after : 0;
+    if (type & v8::kGCTypeMarkSweepCompact) {
+        proto::GcEvent* e;
+        if (log->n_majors < GcLog::kMaxMajors) {
+            e = &log->majors[log->n_majors++];
+            *e = proto::GcEvent{};
+            e->heap_before = log->before;
+            e->count = 0;
+        } else {
+            e = &log->majors[GcLog::kMaxMajors - 1];
+        }
+        e->kind = proto::GcKind::Major;
+        e->t_us = now;
+        e->count += 1;
+        e->pause_us += pause;
+        e->heap_after = after;
+        e->freed_bytes += freed;
+        e->external_after = external;
+        e->requested = e->requested || log->probe_pending;
+        log->probe_pending = false;
+        log->floor_total = after + external;
+        log->last_major_us = now;
+    } else if (type & (v8::kGCTypeScavenge | v8::kGCTypeMinorMarkCompact)) {
+        proto::GcEvent& m = log->minor;
+        if (m.count == 0) {
+            m = proto::GcEvent{};
+            m.kind = proto::GcKind::Minor;
+            m.count = 0;
+            m.heap_after = after;
+        }
+        m.t_us = now;
+        m.count += 1;
+        m.pause_us += pause;
+        m.heap_before = log->before;
+        m.heap_after = std::min(m.heap_after, after);
+        m.freed_bytes += freed;
+        m.external_after = external;
+    }
+    log->start_us = 0;
+}
+
+// The GC probe. Memory that climbs while no major collection runs cannot be told from retained
+// memory: a program that allocates Buffers and drops them, with little JS allocation, may see
+// no collection at all for minutes, exactly like one that keeps them. When heap + external has
+// grown by max(2 MiB, 10 %) over what survived the last major collection, and none has run for
+// kProbeGapUs (5 s, nor has the probe), V8 is asked for one (a moderate memory-pressure
+// hint: incremental marking, finished in steps). At most one requested
+// collection per kProbeGapUs, only while memory climbs uncollected; off with --gc-probe off.
+constexpr uint64_t kProbeGapUs = 5'000'000;
+void maybe_probe(GcLog* log) {
+    const uint64_t now = wall_us();
+    if (now - log->last_major_us < kProbeGapUs || now - log->last_probe_us < kProbeGapUs) return;
+    uint64_t external = 0;
+    const uint64_t total = heap_used(log->isolate, &external) + external;
+    const uint64_t floor = log->floor_total;
+    if (total < floor + std::max<uint64_t>(2u << 20, floor / 10)) return;
+    log->last_probe_us = now;
+    log->probe_pending = true;
+    log->isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+    log->isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kNone);
+}
+
+// Appends the collections logged since the last call to the open batch, then clears the log.
+void drain_gc(Instance* in) {
+    GcLog* log = in->gc;
+    if (!log) return;
+    if (log->probe_enabled) maybe_probe(log);
+    for (size_t i = 0; i < log->n_majors; ++i) in->sink->add(log->majors[i]);
+    log->n_majors = 0;
+    if (log->minor.count > 0) {
+        in->sink->add(log->minor);
+        log->minor.count = 0;
+    }
+}
+
 napi_value make_bool(napi_env env, bool b) {
     napi_value v = nullptr;
     napi_get_boolean(env, b, &v);
@@ -121,7 +236,7 @@ bool row_to_record(const double* row, proto::Record& out) {
         }
         case 6: {
             const auto kind = static_cast<proto::StreamEventKind>(u32(f[1]));
-            if (kind < proto::StreamEventKind::Pipe || kind > proto::StreamEventKind::Close) return false;
+            if (kind < proto::StreamEventKind::Pipe || kind > proto::StreamEventKind::DrainWait) return false;
             out = proto::StreamEvent{t, u64(f[0]), kind, u64(f[2]), u32(f[3])};
             return true;
         }
@@ -214,6 +329,7 @@ napi_value flush(napi_env env, napi_callback_info info) {
         proto::Record rec;
         for (size_t i = 0; i < rows; ++i)
             if (row_to_record(base + i * kRowWidth, rec)) in->sink->add(rec);
+        drain_gc(in);
         in->sink->commit();
         return make_bool(env, in->transport->alive());
     } catch (...) {
@@ -296,6 +412,42 @@ napi_value goodbye(napi_env env, napi_callback_info info) {
     }
 }
 
+// observeGc(probe) → true when this thread's isolate now reports its collections (GcEvent records
+// at each flush); probe turns the GC probe on (maybe_probe). Called on the main thread only: rss
+// and external are process-wide, and the growth detectors judge the main isolate's heap.
+napi_value observe_gc(napi_env env, napi_callback_info info) {
+    try {
+        napi_value argv[1];
+        bool probe = false;
+        if (get_args(env, info, 1, argv)) napi_get_value_bool(env, argv[0], &probe);
+        Instance* in = instance(env);
+        if (!in || !in->sink) return make_bool(env, false);
+        if (in->gc) return make_bool(env, true);
+        v8::Isolate* isolate = v8::Isolate::GetCurrent();
+        if (!isolate) return make_bool(env, false);
+        auto* log = new (std::nothrow) GcLog();
+        if (!log) return make_bool(env, false);
+        log->isolate = isolate;
+        log->probe_enabled = probe;
+        log->last_major_us = log->last_probe_us = wall_us();
+        uint64_t external = 0;
+        log->floor_total = heap_used(isolate, &external) + external;
+        in->gc = log;
+        isolate->AddGCPrologueCallback(gc_prologue, log);
+        isolate->AddGCEpilogueCallback(gc_epilogue, log);
+        // The isolate goes away with the environment: unhook first (the log itself is left, a
+        // few hundred bytes, in case a collection is still running its callbacks).
+        napi_add_env_cleanup_hook(env, [](void* arg) {
+            auto* l = static_cast<GcLog*>(arg);
+            l->isolate->RemoveGCPrologueCallback(gc_prologue, l);
+            l->isolate->RemoveGCEpilogueCallback(gc_epilogue, l);
+        }, log);
+        return make_bool(env, true);
+    } catch (...) {
+        return make_bool(env, false);
+    }
+}
+
 // dropped() → records shed so far.
 napi_value dropped(napi_env env, napi_callback_info) {
     napi_value v = nullptr;
@@ -319,6 +471,7 @@ napi_value init(napi_env env, napi_value exports) {
         {"pipeline", nullptr, pipeline, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"goodbye", nullptr, goodbye, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"dropped", nullptr, dropped, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"observeGc", nullptr, observe_gc, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
     napi_value width = nullptr;

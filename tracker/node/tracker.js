@@ -903,6 +903,10 @@ exports.install = function install(addon, intervalMs, threadId) {
     probeDue = now + delayResolutionMs;
   }
   if (threadId === 0) {
+    // Garbage collections of the main isolate (kind, pause, heap before/after, external after)
+    // from V8's GC callbacks in the addon, sent with each flush; TIDEMARK_GC_PROBE=0 turns off the
+    // rare collection request made while memory climbs uncollected (addon.cpp, maybe_probe).
+    if (typeof addon.observeGc === 'function') addon.observeGc(process.env.TIDEMARK_GC_PROBE !== '0');
     probeDue = performance.now() + delayResolutionMs;
     probe = setInterval(onProbe, delayResolutionMs);
     probe.unref();

@@ -28,7 +28,8 @@
 
 namespace tidemark::proto {
 
-inline constexpr uint32_t kWireVersion = 2;  // 2: StreamAggregate, Hello.thread_id, kind bits 6-8
+inline constexpr uint32_t kWireVersion = 3;  // 2: StreamAggregate, Hello.thread_id, kind bits 6-8
+                                             // 3: GcEvent, StreamEvent DrainWait, kind bit 9
 // Wire framing: | u32 LE payload length | payload (one encoded record) |. Bigger is hostile.
 inline constexpr uint32_t kMaxRecordBytes = 1u << 20;
 inline constexpr size_t kMaxStringBytes = 64 * 1024;
@@ -45,6 +46,7 @@ enum class RecordType : uint8_t {
     Dropped = 9,        // cumulative count of records the tracker shed
     Goodbye = 10,       // the tracked process is exiting
     StreamAggregate = 11,  // short-lived streams folded per type and creation site (cumulative)
+    GcEvent = 12,       // garbage collections: each major one, minor ones summed per interval
     // Written by the agent only (never on the wire):
     ProcessExit = 32,   // how a process ended, as seen by waitpid / the connection
     AgentNote = 33,     // free text from the agent (warnings)
@@ -65,6 +67,8 @@ enum StreamKind : uint32_t {
     kKindUserland = 1u << 7,      // from the userland `readable-stream` package, not node's own
     kKindSiteInferred = 1u << 8,  // site_str was not captured for this stream: it is the last site
                                   // captured for its constructor (capture budget spent)
+    kKindHandle = 1u << 9,        // backed by an OS handle or file (socket, pipe, fs stream): its
+                                  // write callbacks wait on the kernel, not on the app
 };
 
 // readableFlowing as carried in StreamSample::flags bits 0-1.
@@ -165,7 +169,13 @@ enum class StreamEventKind : uint8_t {
     End = 6,      // 'end' emitted (readable side done)
     Finish = 7,   // 'finish' emitted (writable side done)
     Close = 8,
+    // Someone began waiting for this stream's 'drain' when it cannot come (other = DrainWaitReason,
+    // str = the waiting code's call site): while its own write callback is pending (drain follows
+    // that callback), or while it is not in needDrain (drain is only emitted after a write
+    // returned false).
+    DrainWait = 9,
 };
+enum class DrainWaitReason : uint8_t { OwnCallbackPending = 1, NotNeedDrain = 2 };
 
 struct StreamEvent {
     uint64_t t_us = 0;
@@ -237,6 +247,26 @@ struct StreamAggregate {
     uint64_t lifetime_hist[kLifetimeBuckets] = {};  // retired streams by lifetime
 };
 
+// Garbage collections of a process's main isolate, observed from V8's GC callbacks. A major
+// collection (mark-sweep-compact) is one record: what the heap held just before and just after,
+// and external memory after. Minor collections (scavenges) are summed per sampling interval into
+// one record: how many, their total pause and bytes freed, and the lowest heap seen right after
+// one of them. `requested` marks a major collection the tracker asked V8 for (GcProbe, see
+// docs/DETECTORS.md) — its floor is as good as any other.
+enum class GcKind : uint8_t { Minor = 1, Major = 2 };
+struct GcEvent {
+    uint64_t t_us = 0;          // end of the (last) collection
+    uint32_t proc = 0;
+    GcKind kind = GcKind::Major;
+    uint32_t count = 1;
+    uint64_t pause_us = 0;      // summed
+    uint64_t heap_before = 0;   // heap used just before (for Minor: before the last one)
+    uint64_t heap_after = 0;    // heap used just after (for Minor: the lowest after any one)
+    uint64_t freed_bytes = 0;   // summed (before - after) over the collections of the record
+    uint64_t external_after = 0;
+    bool requested = false;
+};
+
 struct ProcessExit {
     uint64_t t_us = 0;
     uint32_t proc = 0;
@@ -251,7 +281,7 @@ struct AgentNote {
 
 using Record = std::variant<Hello, StringDef, ProcessSample, StreamCreated, StreamSample,
                             StreamEvent, Pipeline, CallSite, Dropped, Goodbye, ProcessExit,
-                            AgentNote, StreamAggregate>;
+                            AgentNote, StreamAggregate, GcEvent>;
 
 inline uint64_t record_time_us(const Record& r) {
     return std::visit([](const auto& x) { return x.t_us; }, r);
@@ -484,6 +514,15 @@ inline void Codec::encode(const Record& rec, std::vector<uint8_t>& out, bool for
             for (uint64_t b : x.lifetime_hist) w.uv(b);
             break;
         }
+        case 13: {  // GcEvent: u8 type=12 | sv dt | uv proc | u8 kind | uv count | uv pause_us
+                    //   | uv heap_before | uv heap_after | uv freed_bytes | uv external_after | u8 flags
+            const auto& x = std::get<GcEvent>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::GcEvent)); put_time(w, x.t_us);
+            w.uv(x.proc); w.u8(static_cast<uint8_t>(x.kind)); w.uv(x.count); w.uv(x.pause_us);
+            w.uv(x.heap_before); w.uv(x.heap_after); w.uv(x.freed_bytes); w.uv(x.external_after);
+            w.u8(x.requested ? 1 : 0);
+            break;
+        }
     }
 }
 
@@ -547,7 +586,7 @@ inline bool Codec::decode(const uint8_t* p, size_t n, Record& out, std::string& 
         case RecordType::StreamEvent: {
             StreamEvent x; x.t_us = get_time(r);
             x.id = r.uv(); x.kind = static_cast<StreamEventKind>(r.u8()); x.other = r.uv(); x.str = r.u32v();
-            if (x.kind < StreamEventKind::Pipe || x.kind > StreamEventKind::Close) { error = "unknown stream event kind"; prev_t_us_ = saved_t; return false; }
+            if (x.kind < StreamEventKind::Pipe || x.kind > StreamEventKind::DrainWait) { error = "unknown stream event kind"; prev_t_us_ = saved_t; return false; }
             if (x.kind == StreamEventKind::Gone) last_.erase(x.id);
             out = x;
             break;
@@ -601,6 +640,15 @@ inline bool Codec::decode(const uint8_t* p, size_t n, Record& out, std::string& 
                 const uint64_t b = r.uv();
                 if (i < static_cast<uint64_t>(kLifetimeBuckets)) x.lifetime_hist[i] = b;
             }
+            out = x;
+            break;
+        }
+        case RecordType::GcEvent: {
+            GcEvent x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.kind = static_cast<GcKind>(r.u8()); x.count = r.u32v(); x.pause_us = r.uv();
+            x.heap_before = r.uv(); x.heap_after = r.uv(); x.freed_bytes = r.uv(); x.external_after = r.uv();
+            x.requested = (r.u8() & 1) != 0;
+            if (x.kind != GcKind::Minor && x.kind != GcKind::Major) { error = "unknown gc kind"; prev_t_us_ = saved_t; return false; }
             out = x;
             break;
         }

@@ -1,13 +1,18 @@
-// external-growth and heap-growth: steady growth after warm-up, judged by a Theil–Sen slope (the
+// external-growth and heap-growth. When the tracker observed garbage collections (Node), growth
+// is judged on what survives them: the heap (external) right after each major collection must
+// keep rising (timeline/gc_floors.h — no absolute rate, so a slow leak is caught once its floor
+// has risen far enough, and a cache that filled and then plateaued is not). Without collection
+// records (older traces, other runtimes) it falls back on the samples: a Theil–Sen slope (the
 // median of pairwise slopes: GC saw-teeth and one-off spikes barely move it) whose lower 95 %
 // bound must clear an absolute rate, whose total over the window must clear both an absolute size
-// and a fraction of the starting level, and which must hold in both halves of the window (a single
-// step up is not steady growth). external-growth keys on external / arrayBuffers and on the sum
-// of stream buffer lengths — never on RSS alone, since untouched Buffer pages never show in RSS.
+// and a fraction of the starting level, which must hold in both halves of the window, and which
+// visible collections (drops) must confirm. external-growth also keys on the sum of stream buffer
+// lengths (live data, no GC in it) — never on RSS alone, since untouched Buffer pages never show.
 #include <algorithm>
 #include <cmath>
 
 #include "detect/util.h"
+#include "tidemark/model/timeline/gc_floors.h"
 #include "tidemark/model/util/stats.h"
 
 namespace tidemark::model::detail {
@@ -180,6 +185,20 @@ double onset_from_baseline(const Trend& t, double baseline, double process_start
     return std::min(t.onset_s, std::max(process_start_s, crossing));
 }
 
+// When floor growth began: where the fitted floor line leaves the lowest value the metric had
+// before the first floor judged (never before the process started, never after that floor).
+double floor_onset(const ProcessInfo& p, const FloorGrowth& g, uint64_t ProcessPoint::*field) {
+    double base = -1;
+    for (const ProcessPoint& x : p.samples) {
+        if (x.t_s >= g.from_s) break;
+        const double v = static_cast<double>(x.*field);
+        base = base < 0 ? v : std::min(base, v);
+    }
+    if (base < 0 || g.est.slope <= 0) return g.from_s;
+    const double crossing = (base - g.est.intercept) / g.est.slope;
+    return std::min(g.from_s, std::max(p.start_s, crossing));
+}
+
 std::string rate(double bytes_per_s) {
     return (bytes_per_s >= 0 ? "+" : "-") + format_bytes(std::abs(bytes_per_s)) + "/s";
 }
@@ -210,7 +229,42 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     const std::string who = "process " + std::to_string(p.pid);
 
     // heap-growth
-    const auto heap_trend = growth_in(heap, o.heap_min_slope_bytes_per_s, o.heap_min_relative, o);
+    const std::optional<FloorGrowth> heap_floors =
+        p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::Heap, from)) : std::nullopt;
+    const bool heap_judged_on_floors = heap_floors && heap_floors->floors >= FloorRules{}.min_floors;
+    if (heap_floors && heap_floors->rising) {
+        const FloorGrowth& g = *heap_floors;
+        Finding f;
+        f.kind = FindingKind::HeapGrowth;
+        f.severity = Severity::Error;
+        f.onset_s = floor_onset(p, g, &ProcessPoint::heap_used_bytes);
+        f.message = "The JS heap of " + who + " keeps more after every garbage collection: right after each of its " +
+                    std::to_string(g.floors) + " major collections since warm-up the heap was left higher, from " +
+                    format_bytes(g.first) + " to " + format_bytes(g.last) + " over " + seconds(g.to_s - g.from_s) +
+                    " (" + rate(g.est.slope) + ", Theil–Sen over the post-collection floors" +
+                    (g.floors >= 6 ? ", 95 % lower bound " + rate(g.est.lower) : std::string()) +
+                    "). What survives collection is retained: something only grows (a cache, a Map, an array, "
+                    "listeners, closures, timers).";
+        if (p.requested_collections > 0)
+            f.message += " (" + std::to_string(p.requested_collections) +
+                         (p.requested_collections == 1 ? " collection was" : " collections were") +
+                         " requested by tidemark's GC probe while memory climbed uncollected.)";
+        f.fix = "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
+                "compare what is retained; bound or evict the collection that only grows, and remove "
+                "listeners and timers you no longer need.";
+        f.evidence = {
+            {"heap_floor_growth_bytes_per_s", g.est.slope},
+            {"heap_floor_growth_lower_bound_bytes_per_s", g.est.lower},
+            {"heap_floor_first_bytes", g.first},
+            {"heap_floor_last_bytes", g.last},
+            {"major_collections", static_cast<double>(g.floors)},
+            {"window_s", g.to_s - g.from_s},
+            {"heap_growth_bytes_per_s", slope_of(heap, o)},
+            {"rss_growth_bytes_per_s", slope_of(rss, o)},
+        };
+        out.push_back(std::move(f));
+    }
+    const auto heap_trend = heap_judged_on_floors ? std::nullopt : growth_in(heap, o.heap_min_slope_bytes_per_s, o.heap_min_relative, o);
     const Retention heap_kept = heap_trend ? retention(p, heap_trend->from_s, &ProcessPoint::heap_used_bytes, o.growth_min_total_bytes,
                                                        o.heap_min_relative)
                                            : Retention{};
@@ -249,9 +303,31 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     auto ext = growth_in(external, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
     auto ab = growth_in(arrays, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
     auto buf = growth_in(buffered_total, o.external_min_slope_bytes_per_s, o.external_min_relative, o);
-    // Stream buffer lengths are live data (no GC in them); external/arrayBuffers need a collection
-    // to tell retained Buffers from uncollected ones.
-    if ((ext || ab) && !buf) {
+    // Stream buffer lengths are live data (no GC in them); external/arrayBuffers need collections
+    // to tell retained Buffers from uncollected ones: with collection records, what survives them
+    // decides (and may reveal a slow leak the sample slope is too small for); without, a visible drop.
+    const std::optional<FloorGrowth> ext_floors =
+        p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::External, from)) : std::nullopt;
+    std::optional<FloorGrowth> floor_lead;
+    if (ext_floors && ext_floors->floors >= FloorRules{}.min_floors) {
+        if (ext_floors->rising) {
+            floor_lead = ext_floors;
+            if (!ext) {  // a rise the sample slope alone would not call: word it from the floors
+                Trend t;
+                t.est = ext_floors->est;
+                t.est.span_s = ext_floors->to_s - ext_floors->from_s;
+                t.start_level = ext_floors->first;
+                t.end_level = ext_floors->last;
+                t.total = ext_floors->rise;
+                t.from_s = ext_floors->from_s;
+                t.onset_s = floor_onset(p, *ext_floors, &ProcessPoint::external_bytes);
+                ext = t;
+            }
+        } else {
+            ext.reset();
+            ab.reset();
+        }
+    } else if ((ext || ab) && !buf) {
         const Retention kept = retention(p, ext ? ext->from_s : ab->from_s,
                                          ext ? &ProcessPoint::external_bytes : &ProcessPoint::array_buffers_bytes,
                                          o.growth_min_total_bytes, o.external_min_relative);
@@ -294,6 +370,10 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
                          format_bytes(buffered.growth[i].first);
         f.message += ".";
     }
+    if (floor_lead)
+        f.message += " Garbage collection does not take it back: right after each of " + std::to_string(floor_lead->floors) +
+                     " major collections external memory was left higher, from " + format_bytes(floor_lead->first) +
+                     " to " + format_bytes(floor_lead->last) + " (" + rate(floor_lead->est.slope) + ").";
     f.fix = "Find the stream whose buffer grows (see the ignored-backpressure / unbounded-readable findings and "
             "the chain view) and restore backpressure: respect write()'s and push()'s return values or use "
             "pipeline(). Drop references to Buffers you no longer need. Monitor "
@@ -309,6 +389,12 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         {"end_bytes", lead.end_level},
         {"window_s", lead.est.span_s},
     };
+    if (floor_lead) {
+        f.evidence.push_back({"external_floor_growth_bytes_per_s", floor_lead->est.slope});
+        f.evidence.push_back({"external_floor_first_bytes", floor_lead->first});
+        f.evidence.push_back({"external_floor_last_bytes", floor_lead->last});
+        f.evidence.push_back({"major_collections", static_cast<double>(floor_lead->floors)});
+    }
     out.push_back(std::move(f));
 }
 

@@ -1,5 +1,6 @@
 // The gate's judgement (see gate.h): peaks, robust growth after warm-up, finding filters, baseline.
 #include "tidemark/model/gate/gate.h"
+#include "tidemark/model/timeline/gc_floors.h"
 
 #include <algorithm>
 #include <cmath>
@@ -64,7 +65,8 @@ std::string where_peak(const Peak& p) {
 
 std::string window_text(const GrowthEstimate& g, uint32_t pid) {
     return "from t=" + format_seconds(g.start_s) + " to t=" + format_seconds(g.end_s) + ", " +
-           std::to_string(g.points) + " samples, pid " + std::to_string(pid);
+           std::to_string(g.points) + (g.post_gc_floors ? " post-collection floors, pid " : " samples, pid ") +
+           std::to_string(pid);
 }
 
 std::string not_enough_samples(const Timeline& t, double warmup_s) {
@@ -237,6 +239,32 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
                                               double warmup_s, double confidence) {
     std::vector<stats::TimePoint> pts;
     const double from = process.start_s + warmup_s;
+    // Heap and external are judged on what survives collections when the tracker observed them
+    // (the same floors as heap-growth / external-growth: timeline/gc_floors.h), so a gate and the
+    // findings agree and a GC saw-tooth is not mistaken for growth; else on every sample.
+    if (metric != Metric::Rss && process.gc_observed) {
+        pts = gc_floors(process, metric == Metric::HeapUsed ? FloorMetric::Heap : FloorMetric::External, from);
+        if (pts.size() >= FloorRules{}.min_floors && pts.back().t_s - pts.front().t_s >= FloorRules{}.min_span_s) {
+            const auto sen = stats::theil_sen(pts, confidence);
+            if (sen) {
+                std::vector<double> residuals;
+                for (const auto& p : pts) residuals.push_back(p.value - (sen->intercept + sen->slope * p.t_s));
+                const double span = pts.back().t_s - pts.front().t_s;
+                GrowthEstimate g;
+                g.slope = sen->slope;
+                g.sen_lower = sen->lower;
+                g.noise_band = *stats::quantile(residuals, 0.95) - *stats::quantile(residuals, 0.05);
+                g.lower = std::min(sen->lower, sen->slope - g.noise_band / span);
+                g.upper = std::max(sen->upper, sen->slope + g.noise_band / span);
+                g.start_s = pts.front().t_s;
+                g.end_s = pts.back().t_s;
+                g.points = pts.size();
+                g.post_gc_floors = true;
+                return g;
+            }
+        }
+        pts.clear();
+    }
     for (const auto& s : process.samples)
         if (s.t_s >= from) pts.push_back({s.t_s, static_cast<double>(metric_value(s, metric))});
     if (pts.size() < 8) return std::nullopt;

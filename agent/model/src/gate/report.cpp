@@ -119,7 +119,8 @@ nlohmann::json growth_json(const GrowthEstimate& g) {
     return {{"slope_bytes_per_s", g.slope},   {"lower_bytes_per_s", g.lower},
             {"upper_bytes_per_s", g.upper},   {"sen_lower_bytes_per_s", g.sen_lower},
             {"noise_band_bytes", g.noise_band}, {"start_s", g.start_s},
-            {"end_s", g.end_s},                {"points", g.points}};
+            {"end_s", g.end_s},                {"points", g.points},
+            {"judged_on", g.post_gc_floors ? "post_gc_floors" : "samples"}};
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ std::string kind_text(uint32_t kind) {
         {proto::kKindReadable, "readable"}, {proto::kKindWritable, "writable"},
         {proto::kKindReadableObjectMode, "readableObjectMode"}, {proto::kKindWritableObjectMode, "writableObjectMode"},
         {proto::kKindHttpOutgoing, "http"}, {proto::kKindRegistered, "registered"}, {proto::kKindWeb, "web"},
-        {proto::kKindUserland, "readable-stream"}, {proto::kKindSiteInferred, "site-inferred"}};
+        {proto::kKindUserland, "readable-stream"}, {proto::kKindSiteInferred, "site-inferred"},
+        {proto::kKindHandle, "handle"}};
     std::string names;
     for (const auto& [bit, name] : bits)
         if (kind & bit) names += (names.empty() ? "" : "|") + std::string(name);
@@ -56,6 +57,7 @@ const char* event_name(proto::StreamEventKind k) {
         case proto::StreamEventKind::End: return "end";
         case proto::StreamEventKind::Finish: return "finish";
         case proto::StreamEventKind::Close: return "close";
+        case proto::StreamEventKind::DrainWait: return "drain-wait";
     }
     return "?";
 }
@@ -94,7 +96,10 @@ std::string format_record(const proto::Record& record, const std::unordered_map<
                        to_string(x.writes_after_false) + " pushes_after_false=" + to_string(x.pushes_after_false);
             } else if constexpr (std::is_same_v<T, proto::StreamEvent>) {
                 std::string s = "StreamEvent id=" + to_string(x.id) + " " + event_name(x.kind);
-                if (x.other) s += " other=" + to_string(x.other);
+                if (x.kind == proto::StreamEventKind::DrainWait)
+                    s += x.other == static_cast<uint64_t>(proto::DrainWaitReason::OwnCallbackPending)
+                             ? " reason=own-callback-pending" : " reason=not-need-drain";
+                else if (x.other) s += " other=" + to_string(x.other);
                 if (x.str) s += " " + quoted(strings, x.str);
                 return s;
             } else if constexpr (std::is_same_v<T, proto::Pipeline>) {
@@ -130,6 +135,12 @@ std::string format_record(const proto::Record& record, const std::unordered_map<
                                 to_string(x.readable_hwm) + "/" + to_string(x.writable_hwm) + " lifetimes=[";
                 for (int i = 0; i < proto::kLifetimeBuckets; ++i) s += (i ? "," : "") + to_string(x.lifetime_hist[i]);
                 return s + "]";
+            } else if constexpr (std::is_same_v<T, proto::GcEvent>) {
+                return std::string("GcEvent proc=") + to_string(x.proc) +
+                       (x.kind == proto::GcKind::Major ? " major" : " minor") + " count=" + to_string(x.count) +
+                       " pause_us=" + to_string(x.pause_us) + " heap_before=" + to_string(x.heap_before) +
+                       " heap_after=" + to_string(x.heap_after) + " freed=" + to_string(x.freed_bytes) +
+                       " external_after=" + to_string(x.external_after) + (x.requested ? " requested" : "");
             } else {
                 static_assert(sizeof(T) == 0, "format_record does not handle this record type");
             }

@@ -206,6 +206,18 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
         case StreamEventKind::End: set_once(s.ended_s, t_s); break;
         case StreamEventKind::Finish: set_once(s.finished_s, t_s); break;
         case StreamEventKind::Close: set_once(s.closed_s, t_s); break;
+        case StreamEventKind::DrainWait: {
+            const auto reason = static_cast<proto::DrainWaitReason>(e.other);
+            std::string site = string(e.str);
+            auto it = std::find_if(s.drain_waits.begin(), s.drain_waits.end(),
+                                   [&](const DrainWait& w) { return w.reason == reason && w.site == site; });
+            if (it != s.drain_waits.end()) {
+                if (t_s > it->t_s) ++it->count;  // a keyframe may repeat an earlier one
+            } else if (s.drain_waits.size() < 8) {
+                s.drain_waits.push_back({t_s, reason, std::move(site), 1});
+            }
+            break;
+        }
     }
     note_retired(s, t_s);
 }
@@ -344,6 +356,17 @@ void Timeline::apply(const proto::Record& r) {
                 else notes_.push_back({t_s, x.text});
             } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
                 apply_aggregate(x, t_s);
+            } else if constexpr (std::is_same_v<T, proto::GcEvent>) {
+                ProcessInfo& p = process_mut(x.proc);
+                auto& v = x.kind == proto::GcKind::Major ? p.majors : p.minors;
+                if (!v.empty() && t_s <= v.back().t_s) return;  // a repeat (seek replays from a keyframe)
+                p.gc_observed = true;
+                v.push_back({t_s, x.kind, x.count, x.pause_us, x.heap_before, x.heap_after, x.freed_bytes,
+                             x.external_after, x.requested});
+                appended_bytes_ += sizeof(GcPoint);
+                (x.kind == proto::GcKind::Major ? p.major_collections : p.minor_collections) += x.count;
+                if (x.requested) ++p.requested_collections;
+                if (limits_.max_process_points && v.size() > limits_.max_process_points) coarsen_gc(v);
             } else {
                 static_assert(sizeof(T) == 0, "Timeline::apply does not handle this record type");
             }
@@ -406,6 +429,20 @@ void Timeline::coarsen_process(ProcessInfo& p) {
             keep_max(m.external_max, a.external_max);
             keep_max(m.array_buffers_max, a.array_buffers_max);
             keep_max(m.loop_delay_max_us, a.loop_delay_max_us);
+            a = m;
+        });
+    }
+}
+
+void Timeline::coarsen_gc(std::vector<GcPoint>& v) {
+    const size_t cap = std::max<size_t>(limits_.max_process_points, 4);
+    while (v.size() > cap) {
+        merge_oldest_half(v, [](GcPoint& a, const GcPoint& b) {
+            GcPoint m = b;  // the later floor
+            m.count = a.count + b.count;
+            m.pause_us = a.pause_us + b.pause_us;
+            m.freed_bytes = a.freed_bytes + b.freed_bytes;
+            m.requested = a.requested || b.requested;
             a = m;
         });
     }
@@ -554,7 +591,8 @@ uint64_t Timeline::estimated_bytes() const {
     }
     n += stream_index_.size() * (sizeof(StreamId) + sizeof(size_t) + 16);
     for (const ProcessInfo& p : processes_)
-        n += sizeof(ProcessInfo) + p.samples.capacity() * sizeof(ProcessPoint) + p.cmdline.capacity();
+        n += sizeof(ProcessInfo) + p.samples.capacity() * sizeof(ProcessPoint) + p.cmdline.capacity() +
+             (p.majors.capacity() + p.minors.capacity()) * sizeof(GcPoint);
     n += edges_.capacity() * sizeof(PipeEdge) + latest_edge_.size() * 64;
     for (const auto& p : pipelines_) n += sizeof(PipelineInfo) + p.stages.capacity() * 8 + p.stage_labels.size() * 40;
     for (const auto& [id, text] : strings_) n += 48 + text.capacity();
@@ -585,8 +623,11 @@ bool Timeline::enforce_budget(const std::function<void(const std::vector<StreamI
     limits_.max_retired_detail = halve(limits_.max_retired_detail, kFloorDetail);
     for (StreamInfo& s : streams_)
         if (s.samples.size() > limits_.max_points) coarsen_stream(s);
-    for (ProcessInfo& p : processes_)
+    for (ProcessInfo& p : processes_) {
         if (p.samples.size() > limits_.max_process_points) coarsen_process(p);
+        if (p.majors.size() > limits_.max_process_points) coarsen_gc(p.majors);
+        if (p.minors.size() > limits_.max_process_points) coarsen_gc(p.minors);
+    }
     drop_oldest_folded();
     for (StreamInfo& s : streams_) s.samples.shrink_to_fit();
     for (ProcessInfo& p : processes_) p.samples.shrink_to_fit();

@@ -68,6 +68,7 @@ struct GrowthEstimate {
     double start_s = 0;     // window judged (trace seconds)
     double end_s = 0;
     size_t points = 0;
+    bool post_gc_floors = false;  // judged on the values right after major collections, not on samples
 };
 
 // Needs at least 8 samples spanning at least 1 s after warm-up; nullopt otherwise.

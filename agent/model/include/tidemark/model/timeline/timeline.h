@@ -53,6 +53,22 @@ struct ProcessPoint {
     uint64_t stream_buffered_bytes = 0;
 };
 
+// Garbage collections of a process's main isolate (proto::GcEvent). A major collection is one
+// point; minor ones arrive summed per sampling interval. Coarsened like the samples: merged
+// neighbours keep the later point's heap/external after (the newer floor) and sum counts, pauses
+// and bytes freed.
+struct GcPoint {
+    double t_s = 0;
+    proto::GcKind kind = proto::GcKind::Major;
+    uint32_t count = 1;
+    uint64_t pause_us = 0;
+    uint64_t heap_before = 0;
+    uint64_t heap_after = 0;
+    uint64_t freed_bytes = 0;
+    uint64_t external_after = 0;
+    bool requested = false;  // the tracker's GC probe asked for it
+};
+
 struct ProcessInfo {
     uint32_t proc = 0;  // trace-local index
     uint32_t pid = 0;
@@ -69,6 +85,12 @@ struct ProcessInfo {
     std::vector<ProcessPoint> samples;  // bounded: coarsened with age (see Timeline::Limits)
     uint64_t sample_count = 0;          // samples received (before coarsening)
     uint64_t dropped_records = 0;
+    // Collections, when the tracker observes them (gc_observed): majors one by one, minors summed
+    // per interval; both bounded like samples. Totals count every collection ever received.
+    bool gc_observed = false;
+    std::vector<GcPoint> majors;
+    std::vector<GcPoint> minors;
+    uint64_t major_collections = 0, minor_collections = 0, requested_collections = 0;
     std::optional<int> exit_code;    // set when it exited normally
     std::optional<int> exit_signal;  // set when a signal ended it
     std::optional<double> end_s;
@@ -93,6 +115,14 @@ struct CallSiteCount {
     double first_s = 0;
 };
 
+// Code began waiting for this stream's 'drain' when it could not come (proto DrainWait).
+struct DrainWait {
+    double t_s = 0;
+    proto::DrainWaitReason reason = proto::DrainWaitReason::NotNeedDrain;
+    std::string site;  // the waiting code's "file:line"
+    uint64_t count = 1;
+};
+
 struct StreamInfo {
     StreamId id = 0;
     uint32_t proc = 0;
@@ -113,6 +143,7 @@ struct StreamInfo {
     std::vector<StreamId> piped_to;     // every destination ever piped to (history, no repeats)
     std::vector<StreamId> piped_from;
     std::vector<CallSiteCount> call_sites;
+    std::vector<DrainWait> drain_waits;  // one per (reason, site), at most a few
     // Aggregates kept by apply() (cheap to read for reports over hours of samples):
     uint64_t sample_count = 0;          // samples received (before collapsing identical runs)
     uint64_t peak_readable_length = 0;
@@ -274,6 +305,7 @@ public:
 private:
     void coarsen_stream(StreamInfo& s);
     void coarsen_process(ProcessInfo& p);
+    void coarsen_gc(std::vector<GcPoint>& v);
     void mark_dirty(StreamInfo& s);
     void note_retired(StreamInfo& s, double t_s);
     void drop_oldest_folded();
