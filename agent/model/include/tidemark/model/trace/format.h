@@ -37,9 +37,12 @@ namespace tidemark::model::format {
 //   3  chunk type 4 (Summary: retired streams' whole-life rows, so a stream table needs no full
 //      pass) and fields appended to the Index (summary offsets, keyframe chunk ordinals). Both are
 //      skipped by a version-2 reader, so it is written with min_reader = 2.
-inline constexpr uint16_t kCurrentVersion = 3;
+//   4  record type 12 (GcEvent: garbage collections), StreamEvent kind 9 (DrainWait) and
+//      StreamCreated kind bit 9 (handle). A version-3 reader cannot skip a record it does not
+//      know, so it is written with min_reader = 4.
+inline constexpr uint16_t kCurrentVersion = 4;
 inline constexpr uint16_t kOldestReadable = 1;
-inline constexpr uint16_t kMinReaderWritten = 2;  // what a kCurrentVersion writer puts in min_rdr
+inline constexpr uint16_t kMinReaderWritten = 4;  // what a kCurrentVersion writer puts in min_rdr
 
 inline constexpr char kFileMagic[8] = {'T', 'I', 'D', 'E', 'M', 'A', 'R', 'K'};
 inline constexpr size_t kFileHeaderBytes = 24;
