@@ -165,8 +165,8 @@ TEST_CASE("version 4 traces say so and a version-1 trace still reads", "[model][
     const std::string path = write_trace("v1", v1);
     auto bytes = read_bytes(path);
     CHECK(format::get_u16(bytes.data() + 8) == 4);
-    CHECK(format::get_u16(bytes.data() + 10) == 4);  // a version-1 reader cannot skip record type 11;
-                                                     // a version-2 reader skips what version 3 added
+    CHECK(format::get_u16(bytes.data() + 10) == 4);  // min_reader 4: no older reader can skip GcEvent
+                                                     // (record type 12), see docs/FORMAT.md
     format::put_u16(bytes.data() + 8, 1);
     format::put_u16(bytes.data() + 10, 1);
     write_bytes(path, bytes, bytes.size());
