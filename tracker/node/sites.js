@@ -7,7 +7,9 @@
 
 // The site is the first frame in the app's own code: outside node: internals, the tracker and
 // node_modules; else the first node_modules frame (a library the app calls); else the first
-// node: frame past the stream machinery.
+// node: frame past the stream machinery. When a library stands between the stream and the app's
+// frame, the library frame nearest the stream is kept as secondary evidence:
+// "/srv/app/broadcast.js:31 via ws/lib/sender.js:569" (the model splits at " via ").
 exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurst) {
   const holder = {};
   // Token buckets refilled at each tick (no clock read on the hot path).
@@ -38,7 +40,7 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
     const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
     let frames;
     try {
-      Error.stackTraceLimit = 12;
+      Error.stackTraceLimit = 16;
       Error.prepareStackTrace = structuredFrames;
       Error.captureStackTrace(holder, skipFn);
       frames = holder.stack;
@@ -53,7 +55,7 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
   // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
   // super() chain of a user subclass; the site is where `new` was called, one frame further.
   function firstUserFrame(frames, ownClasses) {
-    let internal = '', library = '', ownCtor = '';
+    let internal = '', library = '', ownCtor = '', via = '';
     for (let i = 0; i < frames.length; i++) {
       const cs = frames[i];
       let file = cs.getFileName();
@@ -72,11 +74,13 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
         ownCtor = loc;
         continue;
       }
-      if (file.includes('/node_modules/')) {
+      const nm = file.lastIndexOf('/node_modules/');
+      if (nm >= 0) {
         if (!library) library = loc;
+        if (!via) via = file.slice(nm + 14) + ':' + line;
         continue;
       }
-      return loc;
+      return via ? loc + ' via ' + via : loc;
     }
     return ownCtor || library || internal;
   }

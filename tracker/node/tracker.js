@@ -22,11 +22,12 @@
 
 const ROW_PROCESS = 3, ROW_CREATED = 4, ROW_SAMPLE = 5, ROW_EVENT = 6, ROW_CALLSITE = 8;
 const K_READABLE = 1, K_WRITABLE = 2, K_R_OBJ = 4, K_W_OBJ = 8, K_HTTP_OUT = 16, K_WEB = 64,
-  K_USERLAND = 128, K_SITE_INFERRED = 256;
+  K_USERLAND = 128, K_SITE_INFERRED = 256, K_HANDLE = 512;
 const F_NEED_DRAIN = 4, F_R_ENDED = 8, F_W_ENDED = 16, F_FINISHED = 32, F_DESTROYED = 64,
   F_ERRORED = 128, F_WRITING = 256, F_CLOSED = 512;
 const EV_PIPE = 1, EV_UNPIPE = 2, EV_ERROR = 3, EV_DESTROY = 4, EV_GONE = 5, EV_END = 6,
-  EV_FINISH = 7, EV_CLOSE = 8;
+  EV_FINISH = 7, EV_CLOSE = 8, EV_DRAIN_WAIT = 9;
+const DRAIN_OWN_PENDING = 1, DRAIN_NOT_NEEDED = 2;  // DrainWait reasons (protocol.h DrainWaitReason)
 const SITE_WRITE_AFTER_FALSE = 1, SITE_PUSH_AFTER_FALSE = 2;
 const YOUNG = 0, TRACKED = 1, RETIRED = 2;
 
@@ -169,6 +170,7 @@ exports.install = function install(addon, intervalMs, threadId) {
       this.destroySent = false; this.sites = null; this.siteCaptures = 0;
       this.pipeline = null;  // a pipeline() it is a stage of, sent when a stage is promoted
       this.lifeBucket = -1;  // once folded: its lifetime bucket in the aggregate
+      this.drainWaits = 0;   // DrainWait reasons already sent (bits)
     }
   }
   const all = [];      // every tracked Rec; swap-removed when its stream retires or is gone
@@ -307,6 +309,10 @@ exports.install = function install(addon, intervalMs, threadId) {
       rec.kind |= K_WRITABLE | (ws.objectMode ? K_W_OBJ : 0);
       rec.whwm = ws.highWaterMark;
     }
+    // Backed by an OS handle or a file (socket, pipe, fs stream): its write callbacks wait on the
+    // kernel, so a long-pending one is a slow peer, not an app that forgot to call back.
+    if (!(rec.kind & K_WEB) && ('_handle' in s || typeof s.fd === 'number' || (s.fd === null && 'path' in s)))
+      rec.kind |= K_HANDLE;
     rec.idx = all.length;
     all.push(rec);
     announce(rec);
@@ -598,7 +604,58 @@ exports.install = function install(addon, intervalMs, threadId) {
       return r;
     };
   }
+  // 'drain' listeners. drain is emitted only after a write() that returned false (needDrain) has
+  // drained, and only once the stream's own pending write callback has run. Code that starts
+  // waiting for 'drain' when neither holds waits for an event that may never come: the stream is
+  // promoted and a DrainWait event records why (its own callback pending, or not in needDrain)
+  // and who waits (a budgeted call-site capture). Healthy code waits only after write() returned
+  // false, which costs this a string compare; pipe()'s own drain handler is skipped.
+  // Listener functions whose adding was seen from node's own code (http's per-socket handlers…):
+  // the same function objects come back, and are skipped without another capture.
+  const internalDrainHandlers = new WeakSet();
+  function noteDrainListener(s, fn, skipFn) {
+    const rec = Stamp.of(s);
+    if (rec === undefined || rec.state === RETIRED) return;
+    const f = typeof fn === 'function' && typeof fn.listener === 'function' ? fn.listener : fn;
+    if (typeof f !== 'function' || f.name === 'pipeOnDrainFunctionResult' || internalDrainHandlers.has(f)) return;
+    const ws = s._writableState;
+    const needDrain = ws !== undefined ? ws.needDrain : s.writableNeedDrain;
+    // Inside its own _write/_transform (waiting on its own drain while its callback is pending can
+    // never end, needDrain or not); else waiting while it is not in needDrain ends only if a later
+    // write() returns false.
+    const own = inOwnWrite(s);
+    if (needDrain && !own) return;
+    const reason = own ? DRAIN_OWN_PENDING : DRAIN_NOT_NEEDED;
+    if ((rec.drainWaits & reason) !== 0) return;  // once per stream and reason
+    // node's own modules add drain handlers at setup (http on every socket): only app or library
+    // code waiting while not in needDrain is noted, so that needs a site (within budget).
+    const site = captureSite(skipFn);
+    if (reason === DRAIN_NOT_NEEDED && (!site || site.startsWith('node:'))) {
+      if (site) internalDrainHandlers.add(f);
+      return;
+    }
+    rec.drainWaits |= reason;
+    if (rec.state === YOUNG) promote(rec, s);
+    if (rec.state !== TRACKED) return;
+    event(rec.id, EV_DRAIN_WAIT, reason, site ? str(site) : 0);
+    touch(rec);
+  }
+  // Whether the stream is inside its own _write/_transform right now: its writable side is
+  // writing synchronously (sync is set around the _write call) — the LineParser shape.
+  function inOwnWrite(s) {
+    const ws = s._writableState;
+    return ws !== undefined && ws.writing === true && ws.sync === true;
+  }
+  function makeOn(orig) {
+    const on = function on(ev, fn) {
+      if (ev === 'drain' && enabled) { try { noteDrainListener(this, fn, on); } catch (_) { /* ignore */ } }
+      return orig.call(this, ev, fn);
+    };
+    return on;
+  }
   function wrapPrototype(proto) {
+    wrapMethod(proto, 'on', makeOn);
+    wrapMethod(proto, 'addListener', makeOn);
     wrapMethod(proto, 'write', makeWrite);
     wrapMethod(proto, 'push', makePush);
     wrapMethod(proto, 'pipe', makePipe);
@@ -614,8 +671,11 @@ exports.install = function install(addon, intervalMs, threadId) {
   wrapMethod(Readable.prototype, 'push', makePush);
   wrapMethod(Readable.prototype, 'pipe', makePipe);
   wrapMethod(Readable.prototype, 'unpipe', makeUnpipe);
-  for (const p of [Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype])
+  for (const p of [Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype]) {
     wrapMethod(p, 'destroy', makeDestroy);
+    wrapMethod(p, 'on', makeOn);
+    wrapMethod(p, 'addListener', makeOn);
+  }
   // ServerResponse is not destroyed when it finishes; its socket is detached then.
   const SR = http.ServerResponse.prototype;
   wrapMethod(SR, 'detachSocket', (orig) => function detachSocket(socket) {

@@ -362,8 +362,8 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     if (!buffered.growth.empty()) {
         const StreamInfo& top = *buffered.growth.front().second;
         f.stream = stream_ref(top);
-        if (const CallSiteCount* c = user_call_site(top, proto::CallSiteKind::WriteAfterFalse)) f.site = c->site;
-        else if (const CallSiteCount* c2 = user_call_site(top, proto::CallSiteKind::PushAfterFalse)) f.site = c2->site;
+        if (const CallSiteCount* c = user_call_site(top, proto::CallSiteKind::WriteAfterFalse)) set_site(f, *c);
+        else if (const CallSiteCount* c2 = user_call_site(top, proto::CallSiteKind::PushAfterFalse)) set_site(f, *c2);
         f.message += " The stream buffers that grew most: ";
         for (size_t i = 0; i < buffered.growth.size() && i < 3; ++i)
             f.message += (i ? ", " : "") + stream_label(*buffered.growth[i].second) + " +" +

@@ -43,10 +43,10 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
     f.severity = o->growing ? Severity::Error : Severity::Warning;
     f.onset_s = o->onset_s;
     f.stream = stream_ref(s);
-    f.site = site->site;
+    set_site(f, *site);
     char ratio_text[32];
     std::snprintf(ratio_text, sizeof ratio_text, "%.0f", ratio);
-    f.message = "push() kept adding to " + stream_label(s) + " after it returned false, from " + site->site +
+    f.message = "push() kept adding to " + stream_label(s) + " after it returned false, from " + site_words(*site) +
                 ": its buffer reached " + amount(static_cast<double>(o->peak), objects) + ", " + ratio_text +
                 "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
     if (o->still_growing) f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
@@ -98,7 +98,8 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
         f.severity = growing ? Severity::Error : Severity::Warning;
         f.onset_s = r.start_s;
         f.stream = stream_ref(s);
-        f.site = push_site ? push_site->site : s.site;
+        if (push_site) set_site(f, *push_site);
+        else f.site = s.site;
         f.message = stream_label(s) + " holds " + amount(static_cast<double>(s.samples[r.last].s.readable_length), objects) +
                     " with readableFlowing === null — nothing has ever consumed it — for " + seconds(held_s);
         if (growing) {
@@ -106,7 +107,7 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
             std::snprintf(ratio_text, sizeof ratio_text, "%.0f", static_cast<double>(peak) / static_cast<double>(hwm));
             f.message += ", and its buffer keeps climbing: " + amount(static_cast<double>(peak), objects) + ", " +
                          ratio_text + "x its highWaterMark, +" + amount(slope, objects) + "/s";
-            if (push_site) f.message += ", from pushes at " + push_site->site;
+            if (push_site) f.message += ", from pushes at " + site_words(*push_site);
             f.message += ".";
         } else {
             f.message += peak >= hwm ? "; it filled to its highWaterMark (" + amount(static_cast<double>(hwm), objects) +

@@ -1,12 +1,19 @@
 // stalled-pipeline: a stream holds data or a pending callback, nothing about it moves for longer
-// than the grace period, and its consumer is ready — a deadlock, not a slow consumer. Two shapes:
-//  - its own callback is pending (a Transform that never called back) while its readable side is
-//    flowing and below its highWaterMark and everything downstream has room; we also require that
-//    its readable side was full or paused just before it stopped, or it pushed at least a buffer's
-//    worth in the last interval in which it moved (push() returned false and it waits for an event
-//    that never comes: the article's LineParser waiting for 'drain');
+// than the grace period, and its consumer is ready — a deadlock, not a slow consumer. Judged from
+// the state it stays in (the last sample, the DrainWait events the tracker records when code
+// starts waiting for a 'drain' that cannot come), never from having caught the moment it stopped:
+//  - its own write callback is pending (a Writable, a Transform) while its readable side, if any,
+//    is below its highWaterMark and everything downstream has room. Not for streams backed by an
+//    OS handle or file (sockets, fs streams): their callbacks wait on the kernel. The explanation:
+//      * it waits for its own 'drain' (a DrainWait on itself), which cannot come while its
+//        callback is pending — drain is emitted only after that callback runs (the article's
+//        LineParser);
+//      * code waits for 'drain' on another writable that is not in needDrain (a DrainWait on it,
+//        still not in needDrain) — drain follows only a write() that returned false;
+//      * otherwise, its callback has simply not been called;
 //  - its readable side holds data, is paused, and every stream it is piped into has drained.
 #include <algorithm>
+#include <iterator>
 
 #include "detect/util.h"
 
@@ -50,6 +57,68 @@ constexpr const char* kFix =
     "cannot fire while your callback is pending. A paused readable must be resume()d when its "
     "destination emits 'drain' — pipeline() does both for you.";
 
+constexpr const char* kOwnDrainFix =
+    "Do not wait for 'drain' on the stream whose _write/_transform is running: 'drain' is emitted only "
+    "after your callback runs. Call callback() (or callback(null, data)) and let the stream call _read() "
+    "when its consumer wants more; Transform already holds back while push() returns false.";
+
+constexpr const char* kNotNeededFix =
+    "Wait for 'drain' only when write() returned false: `if (!dest.write(chunk)) dest.once('drain', next); "
+    "else next();`. 'drain' is emitted only after a write() that returned false has drained, so waiting "
+    "for it otherwise (on writableLength > 0, or always) can wait forever. pipeline() does this for you.";
+
+// Its write callbacks wait on the kernel or a peer (a socket, a file, an HTTP/2 stream): a
+// long-pending one is a slow peer, not code that forgot to call back. The kind bit comes from the
+// tracker; the names cover traces from trackers before it.
+bool waits_on_peer(const StreamInfo& s) {
+    if (s.kind & (proto::kKindHandle | proto::kKindHttpOutgoing)) return true;
+    static constexpr const char* kNames[] = {"Socket", "TLSSocket", "WriteStream", "ReadStream", "SyncWriteStream",
+                                             "Http2Stream", "ServerHttp2Stream", "ClientHttp2Stream", "Pipe", "TTY"};
+    return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return s.type == n; });
+}
+
+// The latest DrainWait on `s` itself.
+const DrainWait* own_drain_wait(const StreamInfo& s) {
+    const DrainWait* best = nullptr;
+    for (const DrainWait& w : s.drain_waits)
+        if (!best || w.t_s > best->t_s) best = &w;
+    return best;
+}
+
+// Another live writable of the same process on which code waits for a 'drain' it cannot get:
+// not in needDrain when the wait began, and still not now. The latest such wait wins.
+std::pair<const StreamInfo*, const DrainWait*> waited_on(const Timeline& timeline, const StreamInfo& s, double now) {
+    std::pair<const StreamInfo*, const DrainWait*> out{nullptr, nullptr};
+    for (const StreamInfo& d : timeline.streams()) {
+        if (&d == &s || d.proc != s.proc || d.drain_waits.empty() || d.gone_s || d.destroyed_s || d.folded) continue;
+        const proto::StreamSample* last = d.last();
+        if (last && (last->flags & (proto::kFlagNeedDrain | proto::kFlagDestroyed | proto::kFlagClosed))) continue;
+        for (const DrainWait& w : d.drain_waits) {
+            if (w.reason != proto::DrainWaitReason::NotNeedDrain || w.t_s > now) continue;
+            if (!out.second || w.t_s > out.second->t_s) out = {&d, &w};
+        }
+    }
+    return out;
+}
+
+// Was its readable side full (push() returned false) or paused just before it stopped? The
+// sampler may miss that moment (it can fill and drain within one interval): pushing at least a
+// buffer's worth in the last interval in which it moved is the same evidence.
+bool pushed_full(const StreamInfo& s, size_t p, double stall_start, uint64_t rhwm) {
+    if (!s.readable()) return false;
+    const auto& pts = s.samples;
+    for (size_t k = p + 1; k-- > 0;) {
+        if (pts[k].t_s < stall_start - 2.0) break;
+        if (pts[k].s.readable_length >= rhwm || pts[k].s.flowing() == proto::Flowing::Paused) return true;
+    }
+    return p > 0 && pts[p].s.bytes_pushed - pts[p - 1].s.bytes_pushed >= rhwm;
+}
+
+std::string site_of(const DrainWait& w) {
+    if (w.site.empty()) return "";
+    return " at " + (w.via.empty() ? w.site : w.site + " (via " + w.via + ")");
+}
+
 }  // namespace
 
 void detect_stalls(const Timeline& timeline, const DetectorOptions& options, const StreamList& streams,
@@ -70,28 +139,41 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
         const bool down_ready = std::all_of(down.begin(), down.end(), [](const StreamInfo* d) { return has_room(*d); });
         if (!down_ready) continue;
         const uint64_t rhwm = side_hwm(s, Side::Readable);
-        std::string why;
-        if (s.readable() && s.writable() && (last.flags & proto::kFlagWriting) &&
-            last.flowing() == proto::Flowing::Flowing && last.readable_length < rhwm) {
-            // Was its readable side full (push() returned false) or paused just before it stopped?
-            bool pushed_full = false;
-            for (size_t k = p + 1; k-- > 0;) {
-                if (pts[k].t_s < stall_start - 2.0) break;
-                if (pts[k].s.readable_length >= rhwm || pts[k].s.flowing() == proto::Flowing::Paused) {
-                    pushed_full = true;
-                    break;
-                }
+        std::string why, site;
+        const char* fix = kFix;
+        bool uncorroborated = false;  // a callback pending, nothing else known: a warning
+        const bool pending = s.writable() && (last.flags & proto::kFlagWriting) && !waits_on_peer(s);
+        const bool readable_free = !s.readable() || (last.readable_length < rhwm &&
+                                                      !(last.flowing() == proto::Flowing::Paused && last.readable_length > 0));
+        const std::string held = s.readable() ? " while its readable side holds " +
+                                                    amount(static_cast<double>(last.readable_length), side_object_mode(s, Side::Readable)) +
+                                                    " (below its highWaterMark)" + (down.empty() ? "" : " and its destination has room")
+                                              : std::string();
+        if (pending && readable_free) {
+            const double now = observed_until(timeline, s);
+            if (const DrainWait* w = own_drain_wait(s)) {
+                why = "it is waiting for its own 'drain' event" + site_of(*w) + ", which cannot come: its write callback "
+                      "has been pending for " + seconds(stall_s) + ", and 'drain' is emitted only after that callback runs" + held;
+                site = w->site;
+                fix = kOwnDrainFix;
+            } else if (auto [d, dw] = waited_on(timeline, s, now); d) {
+                const proto::StreamSample* dl = d->last();
+                why = "its write callback has been pending for " + seconds(stall_s) + held + "; code waits for 'drain' on " +
+                      stream_label(*d) + site_of(*dw) + ", which cannot come: that stream is not in needDrain (it holds " +
+                      amount(dl ? static_cast<double>(dl->writable_length) : 0.0, side_object_mode(*d, Side::Writable)) +
+                      ", and its write() returned true), and 'drain' is emitted only after a write() that returned false";
+                site = dw->site;
+                fix = kNotNeededFix;
+            } else if (pushed_full(s, p, stall_start, rhwm)) {
+                why = "its write callback has been pending for " + seconds(stall_s) + held +
+                      "; it stopped right after its readable side filled up (push() returned false) and waits for "
+                      "an event that cannot come (typically its own 'drain', which follows only its callback)";
+            } else {
+                why = "its write callback has not been called for " + seconds(stall_s) + held +
+                      ": _write/_transform has not called back for the chunk it was given (a callback forgotten on "
+                      "some path, or an operation that never completes), so no further chunk can be written";
+                uncorroborated = true;
             }
-            // The sampler may miss the moment its readable side was full (it can fill and drain
-            // within one interval): pushing at least a buffer's worth in the last interval in which
-            // it moved is the same evidence — that push returned false, or would have.
-            if (!pushed_full && p > 0 && pts[p].s.bytes_pushed - pts[p - 1].s.bytes_pushed >= rhwm) pushed_full = true;
-            if (!pushed_full) continue;
-            why = "its own write callback has been pending for " + seconds(stall_s) +
-                  " although its readable side is flowing and holds " +
-                  amount(static_cast<double>(last.readable_length), side_object_mode(s, Side::Readable)) +
-                  " (below its highWaterMark) and its destination has room: it stopped right after its "
-                  "readable side filled up (push() returned false) and waits for an event that cannot come";
         } else if (s.readable() && last.flowing() == proto::Flowing::Paused && last.readable_length > 0 &&
                    !down.empty() &&
                    std::all_of(down.begin(), down.end(), [](const StreamInfo* d) {
@@ -105,11 +187,12 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
         }
         Finding f;
         f.kind = FindingKind::StalledPipeline;
-        f.severity = Severity::Error;
+        f.severity = uncorroborated ? Severity::Warning : Severity::Error;
         f.onset_s = stall_start;
         f.stream = stream_ref(s);
         f.message = stream_label(s) + " is stalled: " + why + ". This is a deadlock, not a slow consumer.";
-        f.fix = kFix;
+        f.fix = fix;
+        f.site = site;
         f.evidence = {
             {"stalled_s", stall_s},
             {"pending_callback", (last.flags & proto::kFlagWriting) ? 1.0 : 0.0},

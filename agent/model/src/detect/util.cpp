@@ -83,11 +83,24 @@ bool is_user_site(const std::string& site) {
     return !site.empty() && site.rfind("node:", 0) != 0 && site.rfind("internal/", 0) != 0;
 }
 
+std::string site_words(const CallSiteCount& c) {
+    return c.via.empty() ? c.site : c.site + " (via " + c.via + ")";
+}
+
+void set_site(Finding& f, const CallSiteCount& c) {
+    f.site = c.site;
+    f.site_via = c.via;
+}
+
 const CallSiteCount* user_call_site(const StreamInfo& stream, proto::CallSiteKind kind) {
     const CallSiteCount* best = nullptr;
     for (const auto& c : stream.call_sites) {
         if (c.kind != kind || !is_user_site(c.site)) continue;
-        if (!best || c.first_s < best->first_s) best = &c;
+        // The app's own frame before a library's (a site captured with no app frame on the stack,
+        // e.g. a write a library deferred), then the earliest.
+        const bool app = c.site.find("/node_modules/") == std::string::npos;
+        const bool best_app = best && best->site.find("/node_modules/") == std::string::npos;
+        if (!best || (app && !best_app) || (app == best_app && c.first_s < best->first_s)) best = &c;
     }
     return best;
 }

@@ -45,6 +45,10 @@ double length_slope(const StreamInfo& stream, Side side, size_t first, size_t la
                     double* lower_bound = nullptr);
 
 // The earliest-seen call site of `kind` in user code (never a node: frame); "" when none.
+// "file:line", or "file:line (via lib/file.js:line)" when a library stood between.
+std::string site_words(const CallSiteCount& c);
+// Sets the finding's site (and site_via) from a call site.
+void set_site(Finding& f, const CallSiteCount& c);
 const CallSiteCount* user_call_site(const StreamInfo& stream, proto::CallSiteKind kind);
 bool is_user_site(const std::string& site);
 

@@ -46,14 +46,14 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
         f.severity = o->growing ? Severity::Error : Severity::Warning;
         f.onset_s = o->onset_s;
         f.stream = stream_ref(s);
-        f.site = site->site;
+        set_site(f, *site);
         char ratio_text[32];
         std::snprintf(ratio_text, sizeof ratio_text, "%.0f", ratio);
         const bool web = s.kind & proto::kKindWeb;  // WHATWG: no false, a desiredSize <= 0
         f.message = (web ? "writer.write() kept being called on " + stream_label(s) +
                                " while its desiredSize was <= 0 (writer.ready not awaited), from "
                          : "write() kept being called on " + stream_label(s) + " after it returned false, from ") +
-                    site->site + ": its " + (web ? "queue" : "buffer") + " reached " + amount(static_cast<double>(o->peak), objects) +
+                    site_words(*site) + ": its " + (web ? "queue" : "buffer") + " reached " + amount(static_cast<double>(o->peak), objects) +
                     ", " + ratio_text + "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
         if (o->still_growing)
             f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
@@ -64,7 +64,7 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
             f.message += o->open ? ", and stays there" : ", then drained";
         f.message += "; " + std::to_string(o->offending) + " writes after false.";
         if (s.piped_from.empty())
-            f.message += " Nothing pipes into it: the writes come straight from user code at " + site->site +
+            f.message += " Nothing pipes into it: the writes come straight from user code at " + site_words(*site) +
                          ", outside any pipe()/pipeline() backpressure — that is the broken link.";
         else if (const std::string c = chain_sentence(timeline, chain_views, s.id); !c.empty())
             f.message += " " + c;

@@ -270,6 +270,7 @@ nlohmann::json finding_json(const Finding& f) {
         j["stream"] = {{"id", f.stream->id}, {"type", f.stream->type},
                        {"created_at", f.stream->created_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.stream->created_at)}};
     if (!f.site.empty()) j["site"] = f.site;
+    if (!f.site_via.empty()) j["site_via"] = f.site_via;
     if (!f.frames.empty()) j["frames"] = f.frames;
     j["fix"] = f.fix;
     return j;

@@ -181,7 +181,8 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
         if (f->stream)
             out << "    stream:   #" << f->stream->id << " " << f->stream->type
                 << (f->stream->created_at.empty() ? "" : " created at " + f->stream->created_at) << "\n";
-        if (!f->site.empty()) out << "    site:     " << f->site << "\n";
+        if (!f->site.empty())
+            out << "    site:     " << f->site << (f->site_via.empty() ? "" : "  (via " + f->site_via + ")") << "\n";
         for (size_t i = 0; i < f->frames.size() && i < 8; ++i)
             out << (i == 0 ? "    frames:   " : "              ") << f->frames[i] << "\n";
         if (!f->evidence.empty()) {

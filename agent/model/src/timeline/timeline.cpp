@@ -156,6 +156,17 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
     note_retired(s, t_s);
 }
 
+void split_site(const std::string& text, std::string& site, std::string& via) {
+    const size_t at = text.find(" via ");
+    if (at == std::string::npos) {
+        site = text;
+        via.clear();
+        return;
+    }
+    site = text.substr(0, at);
+    via = text.substr(at + 5);
+}
+
 void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
     using proto::StreamEventKind;
     // The other end first: creating it may grow streams_, which must not happen while `s` is held.
@@ -208,13 +219,14 @@ void Timeline::apply_stream_event(const proto::StreamEvent& e, double t_s) {
         case StreamEventKind::Close: set_once(s.closed_s, t_s); break;
         case StreamEventKind::DrainWait: {
             const auto reason = static_cast<proto::DrainWaitReason>(e.other);
-            std::string site = string(e.str);
+            std::string site, via;
+            split_site(string(e.str), site, via);
             auto it = std::find_if(s.drain_waits.begin(), s.drain_waits.end(),
                                    [&](const DrainWait& w) { return w.reason == reason && w.site == site; });
             if (it != s.drain_waits.end()) {
                 if (t_s > it->t_s) ++it->count;  // a keyframe may repeat an earlier one
             } else if (s.drain_waits.size() < 8) {
-                s.drain_waits.push_back({t_s, reason, std::move(site), 1});
+                s.drain_waits.push_back({t_s, reason, std::move(site), 1, std::move(via)});
             }
             break;
         }
@@ -296,7 +308,7 @@ void Timeline::apply(const proto::Record& r) {
                 s.proc = x.proc;
                 s.kind = x.kind;
                 s.type = string(x.type_str);
-                s.site = string(x.site_str);
+                split_site(string(x.site_str), s.site, s.site_via);
                 s.readable_hwm = x.readable_hwm;
                 s.writable_hwm = x.writable_hwm;
                 if (!known || t_s < s.created_s) s.created_s = t_s;
@@ -323,15 +335,16 @@ void Timeline::apply(const proto::Record& r) {
                 if (was_dropped(x.id)) return;
                 StreamInfo& s = stream_mut(x.id, t_s);
                 mark_dirty(s);
-                const std::string& site = string(x.site_str);
+                std::string site, via;
+                split_site(string(x.site_str), site, via);
                 for (auto& c : s.call_sites) {
-                    if (c.kind == x.kind && c.site == site) {
+                    if (c.kind == x.kind && c.site == site && c.via == via) {
                         c.count = std::max(c.count, x.count);
                         c.first_s = std::min(c.first_s, t_s);
                         return;
                     }
                 }
-                s.call_sites.push_back({x.kind, site, x.count, t_s});
+                s.call_sites.push_back({x.kind, std::move(site), x.count, t_s, std::move(via)});
             } else if constexpr (std::is_same_v<T, proto::Dropped>) {
                 ProcessInfo& p = process_mut(x.proc);
                 p.dropped_records = std::max(p.dropped_records, x.records);

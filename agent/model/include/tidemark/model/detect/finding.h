@@ -76,7 +76,8 @@ struct Finding {
     double onset_s = 0;      // trace time when the condition started to hold
     std::vector<std::pair<std::string, double>> evidence;  // the numbers behind it, in order
     std::optional<FindingStream> stream;
-    std::string site;                 // the offending call site "file:line" ("" when none)
+    std::string site;                 // the offending call site "file:line" ("" when none): the app's own frame
+    std::string site_via;             // the library frame the call went through ("ws/lib/sender.js:569"), if any
     std::vector<std::string> frames;  // native findings: top frames
 };
 

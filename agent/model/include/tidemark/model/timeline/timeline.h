@@ -110,10 +110,15 @@ struct StreamPoint {
 
 struct CallSiteCount {
     proto::CallSiteKind kind;
-    std::string site;  // "file:line" or "node:…"
+    std::string site;  // "file:line" of the app's own frame, or of a library's / "node:…" when none
     uint64_t count = 0;
     double first_s = 0;
+    std::string via;   // the library frame nearest the stream when one stood between ("ws/lib/sender.js:569")
 };
+
+// Sites arrive as "file:line" or "file:line via lib/file.js:line" (tracker/node/sites.js): the
+// app's frame, and the library frame the call went through.
+void split_site(const std::string& text, std::string& site, std::string& via);
 
 // Code began waiting for this stream's 'drain' when it could not come (proto DrainWait).
 struct DrainWait {
@@ -121,6 +126,7 @@ struct DrainWait {
     proto::DrainWaitReason reason = proto::DrainWaitReason::NotNeedDrain;
     std::string site;  // the waiting code's "file:line"
     uint64_t count = 1;
+    std::string via;
 };
 
 struct StreamInfo {
@@ -129,6 +135,7 @@ struct StreamInfo {
     uint32_t kind = 0;  // proto::StreamKind bits
     std::string type;   // constructor name
     std::string site;   // creation site "file:line" ("" if unknown)
+    std::string site_via;  // the library frame its creation went through, if any
     uint64_t readable_hwm = 0;
     uint64_t writable_hwm = 0;
     double created_s = 0;
