@@ -36,11 +36,27 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
     if (!o) return;
     const bool objects = side_object_mode(s, Side::Readable);
     const uint64_t hwm = side_hwm(s, Side::Readable);
+    // Bursts vs unbounded. A parser pushes one input's worth of tokens far past its mark, then its
+    // consumer drains it before the next input: the buffer returns to its highWaterMark between
+    // inputs and does not climb across them. Unbounded means it keeps climbing: a rising trend
+    // (lower bound > 0) whose rise over the episode is at least half its peak. A buffer that
+    // neither climbs nor ever drains stays a warning (a producer matched to its consumer, ignoring
+    // false); one that drains between inputs is a burst and is not reported.
+    const bool climbs = o->growing && o->slope * std::max(0.0, o->end_s - o->onset_s) >= 0.5 * static_cast<double>(o->peak);
+    if (!climbs) {
+        bool drained_between = false;
+        for (const StreamPoint& pt : s.samples)
+            if (pt.t_s > o->onset_s && pt.t_s < o->end_s && pt.s.readable_length <= hwm) {
+                drained_between = true;
+                break;
+            }
+        if (drained_between || !o->open) return;
+    }
     const double ratio = static_cast<double>(o->peak) / static_cast<double>(hwm);
     const proto::Flowing flowing = s.samples.back().s.flowing();
     Finding f;
     f.kind = FindingKind::UnboundedReadable;
-    f.severity = o->growing ? Severity::Error : Severity::Warning;
+    f.severity = climbs ? Severity::Error : Severity::Warning;
     f.onset_s = o->onset_s;
     f.stream = stream_ref(s);
     set_site(f, *site);

@@ -152,8 +152,8 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
         if (pending && readable_free) {
             const double now = observed_until(timeline, s);
             if (const DrainWait* w = own_drain_wait(s)) {
-                why = "it is waiting for its own 'drain' event" + site_of(*w) + ", which cannot come: its write callback "
-                      "has been pending for " + seconds(stall_s) + ", and 'drain' is emitted only after that callback runs" + held;
+                why = "its write callback has been pending for " + seconds(stall_s) + held + "; it is waiting for its own "
+                      "'drain' event" + site_of(*w) + ", which cannot come: 'drain' is emitted only after that callback runs";
                 site = w->site;
                 fix = kOwnDrainFix;
             } else if (auto [d, dw] = waited_on(timeline, s, now); d) {
