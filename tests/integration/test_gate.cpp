@@ -205,3 +205,24 @@ TEST_CASE("gate: unreadable input and bad values exit 2 with a message saying wh
     CHECK(bad_baseline.exit_code == 2);
     CHECK(bad_baseline.err.find("--baseline") != std::string::npos);
 }
+
+// The gate and the findings judge growth on the same post-collection floors (timeline/gc_floors.h):
+// a leak with no garbage churn fails both ways, a cache that fills and then evicts passes both.
+TEST_CASE("gate: run --check fails a JS heap leak and a Buffer leak with no churn, passes a bounded cache") {
+    const std::string robust = std::string(TIDEMARK_FIXTURES) + "/robust/";
+    struct Case { const char* fixture; int exit_code; const char* says; };
+    for (const Case c : {Case{"heap_leak_nochurn.js", 1, "FAIL heap-growth"},
+                         Case{"buffer_leak_nochurn.js", 1, "FAIL external-growth"},
+                         Case{"bounded_cache_fill.js", 0, "PASS max-growth-heap"}}) {
+        TempDir dir;
+        SpawnOptions opt;
+        opt.timeout_s = 90;  // the fixtures run 25-30 s
+        const ProcessResult r = run_cli({"run", "--out", dir.file("t.tidemark"), "--check", "--max-growth",
+                                          "heap=10MB/min", "--max-growth", "external=10MB/min", "--", "node",
+                                          robust + c.fixture}, opt);
+        INFO(c.fixture << "\n" << r.err);
+        CHECK(r.exit_code == c.exit_code);
+        CHECK(r.err.find(c.says) != std::string::npos);
+        CHECK(r.err.find("post-collection floors") != std::string::npos);
+    }
+}

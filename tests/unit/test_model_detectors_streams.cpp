@@ -353,3 +353,47 @@ TEST_CASE("chain view: a pipeline() with a generator stage is one chain", "[dete
     CHECK(views[0].stages[1].id == 0);
     CHECK_FALSE(views[0].uses_pipe);
 }
+
+// A tokenizer (objectMode readable, hwm 16) pushing thousands of tokens per input, ignoring false
+// within the input. Sampled every 100 ms, the buffer is seen anywhere in its burst/drain cycle.
+namespace {
+void tokenizer(TimelineBuilder& b, bool consumer_keeps_up) {
+    b.created(21, kReadable | proto::kKindReadableObjectMode, "Tokenizer", "/srv/tok.js:30", 0, 16, 0);
+    b.created(22, kWritable | proto::kKindWritableObjectMode, "Indexer", "/srv/tok.js:50", 0, 0, 16);
+    b.event(0.01, 21, StreamEventKind::Pipe, 22);
+    b.call_site(0.05, 21, CallSiteKind::PushAfterFalse, "/srv/tok.js:41", 1);
+    auto& r = b.state(21);
+    uint64_t backlog = 0;
+    for (int i = 1; i <= 110; ++i) {
+        const double t = 0.1 * i;
+        r.flags = flowing(Flowing::Paused);
+        r.push_calls += 14000;  // two inputs of 7000 tokens per interval
+        r.pushes_after_false += 13968;
+        r.bytes_pushed += 14000;
+        if (consumer_keeps_up) {
+            // the burst of the latest input, partly drained; seen back at 0 now and then (1.2 s apart)
+            r.readable_length = (i % 13 == 0) ? 0 : static_cast<uint64_t>(1000 + (i * 2371) % 6000);
+        } else {
+            backlog += 3000;  // the consumer takes 11000 of the 14000
+            r.readable_length = backlog + static_cast<uint64_t>((i * 2371) % 6000);
+        }
+        b.sample(t, 21);
+    }
+    b.process(11.0, 5'000'000, 1'000'000);
+}
+}  // namespace
+
+TEST_CASE("unbounded-readable: a parser's bursts that drain between inputs are not unbounded", "[detectors][burst]") {
+    TimelineBuilder b;
+    tokenizer(b, true);
+    CHECK(warnings_or_errors(model::detect(b.tl)) == 0);
+}
+
+TEST_CASE("unbounded-readable: the same parser whose buffer climbs across inputs is", "[detectors][burst]") {
+    TimelineBuilder b;
+    tokenizer(b, false);
+    const auto found = of_kind(model::detect(b.tl), "unbounded-readable");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].severity == Severity::Error);
+    CHECK(found[0].site == "/srv/tok.js:41");
+}
