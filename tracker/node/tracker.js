@@ -656,6 +656,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   function wrapPrototype(proto) {
     wrapMethod(proto, 'on', makeOn);
     wrapMethod(proto, 'addListener', makeOn);
+    wrapMethod(proto, 'prependListener', makeOn);
     wrapMethod(proto, 'write', makeWrite);
     wrapMethod(proto, 'push', makePush);
     wrapMethod(proto, 'pipe', makePipe);
@@ -675,6 +676,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     wrapMethod(p, 'destroy', makeDestroy);
     wrapMethod(p, 'on', makeOn);
     wrapMethod(p, 'addListener', makeOn);
+    wrapMethod(p, 'prependListener', makeOn);  // prependOnceListener calls it
   }
   // ServerResponse is not destroyed when it finishes; its socket is detached then.
   const SR = http.ServerResponse.prototype;
