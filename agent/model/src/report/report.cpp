@@ -155,6 +155,23 @@ nlohmann::json process_json(const Timeline& timeline, const ProcessInfo& p) {
                           : p.runtime == proto::Runtime::Native ? "native" : "unknown";
     uint64_t peak_native = 0;
     for (const auto& pt : p.samples) peak_native = std::max(peak_native, pt.native_live_bytes);
+    // Garbage collections, when the tracker observed them: counts, and the heap / external memory
+    // right after the last major one (what survives collection).
+    nlohmann::json gc = nullptr;
+    if (p.gc_observed) {
+        uint64_t pause_us = 0;
+        for (const auto& g : p.majors) pause_us += g.pause_us;
+        for (const auto& g : p.minors) pause_us += g.pause_us;
+        gc = {{"major", p.major_collections},
+              {"minor", p.minor_collections},
+              {"requested_by_probe", p.requested_collections},
+              {"pause_s", static_cast<double>(pause_us) / 1e6}};
+        if (!p.majors.empty()) {
+            gc["last_major_s"] = p.majors.back().t_s;
+            gc["heap_after_last_major_bytes"] = p.majors.back().heap_after;
+            gc["external_after_last_major_bytes"] = p.majors.back().external_after;
+        }
+    }
     return {{"proc", p.proc},
             {"pid", p.pid},
             {"thread", p.thread_id},
@@ -173,6 +190,7 @@ nlohmann::json process_json(const Timeline& timeline, const ProcessInfo& p) {
             {"peak_array_buffers_bytes", s.peak_array_buffers_bytes},
             {"peak_native_live_bytes", peak_native},
             {"exit", exit_json(p)},
+            {"gc", gc},
             {"dropped", s.dropped}};
 }
 
