@@ -142,6 +142,7 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
         std::string why, site;
         const char* fix = kFix;
         bool uncorroborated = false;  // a callback pending, nothing else known: a warning
+        double onset = stall_start;   // a recorded wait dates the deadlock to the moment it began
         const bool pending = s.writable() && (last.flags & proto::kFlagWriting) && !waits_on_peer(s);
         const bool readable_free = !s.readable() || (last.readable_length < rhwm &&
                                                       !(last.flowing() == proto::Flowing::Paused && last.readable_length > 0));
@@ -156,6 +157,7 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
                       "'drain' event" + site_of(*w) + ", which cannot come: 'drain' is emitted only after that callback runs";
                 site = w->site;
                 fix = kOwnDrainFix;
+                if (w->t_s >= s.created_s) onset = std::min(onset, w->t_s);
             } else if (auto [d, dw] = waited_on(timeline, s, now); d) {
                 const proto::StreamSample* dl = d->last();
                 why = "its write callback has been pending for " + seconds(stall_s) + held + "; code waits for 'drain' on " +
@@ -164,6 +166,7 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
                       ", and its write() returned true), and 'drain' is emitted only after a write() that returned false";
                 site = dw->site;
                 fix = kNotNeededFix;
+                if (dw->t_s >= s.created_s) onset = std::min(onset, dw->t_s);
             } else if (pushed_full(s, p, stall_start, rhwm)) {
                 why = "its write callback has been pending for " + seconds(stall_s) + held +
                       "; it stopped right after its readable side filled up (push() returned false) and waits for "
@@ -188,7 +191,7 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
         Finding f;
         f.kind = FindingKind::StalledPipeline;
         f.severity = uncorroborated ? Severity::Warning : Severity::Error;
-        f.onset_s = stall_start;
+        f.onset_s = onset;
         f.stream = stream_ref(s);
         f.message = stream_label(s) + " is stalled: " + why + ". This is a deadlock, not a slow consumer.";
         f.fix = fix;
