@@ -130,3 +130,12 @@ TEST_CASE("robust: a write through a library names the user's send() line, via t
 TEST_CASE("robust: healthy — the user waiting for the library's drain", "[detectors][robust][sites]") {
     expect_healthy(kRobust, "lib_write_ok");
 }
+
+// The real `ws` package (tests/fixtures/npm, installed by scripts/install-deps.sh with npm ci).
+TEST_CASE("robust: a ws broadcast ignoring bufferedAmount names the user's send() line, via ws's sender", "[detectors][robust][sites][npm]") {
+    const FixtureDir npm{"npm"};
+    const Judged j = run_fixture(npm, "ws_broadcast", 60);
+    const auto f = expect_finding(npm, j, "ws_broadcast", "ignored-backpressure", "error", "Socket", "@site", "");
+    CHECK(f.value("site_via", "").find("ws/lib/sender.js:") == 0);
+    expect_healthy(npm, "ws_broadcast_ok");
+}
