@@ -53,8 +53,11 @@ struct GcLog {
     bool probe_pending = false;  // a collection the tracker asked for has not completed yet
     bool probe_enabled = false;
     uint64_t floor_total = 0;    // heap + external right after the last major collection
+    uint64_t probe_floor = 0;    // floor_total when the probe asked
+    // steady-clock µs (gaps and pauses; record times are wall-clock)
     uint64_t last_major_us = 0;
     uint64_t last_probe_us = 0;
+    uint64_t probe_gap_us = 0;   // the probe's current gap (backs off while floors hold)
     proto::GcEvent majors[kMaxMajors];
     size_t n_majors = 0;
     proto::GcEvent minor{0, 0, proto::GcKind::Minor, 0};  // count == 0: none since the last flush
@@ -117,6 +120,16 @@ bool get_double(napi_env env, napi_value v, double& out) {
 uint64_t u64(double d) { return d > 0 ? static_cast<uint64_t>(d) : 0; }
 uint32_t u32(double d) { return d > 0 && d < 4294967296.0 ? static_cast<uint32_t>(d) : 0; }
 
+uint64_t steady_us() {
+    using namespace std::chrono;
+    return static_cast<uint64_t>(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+// GC types by bit, not by name: V8 renamed kGCTypeMinorMarkCompact (bit 1) to
+// kGCTypeMinorMarkSweep in newer releases (node 22+).
+constexpr unsigned kGcScavenge = 1u << 0, kGcMinorMark = 1u << 1, kGcMajor = 1u << 2;
+constexpr auto kGcObserved = static_cast<v8::GCType>(kGcScavenge | kGcMinorMark | kGcMajor);
+
 uint64_t heap_used(v8::Isolate* isolate, uint64_t* external = nullptr) {
     v8::HeapStatistics hs;
     isolate->GetHeapStatistics(&hs);
@@ -126,18 +139,19 @@ uint64_t heap_used(v8::Isolate* isolate, uint64_t* external = nullptr) {
 
 void gc_prologue(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
     auto* log = static_cast<GcLog*>(data);
-    log->start_us = wall_us();
+    log->start_us = steady_us();
     log->before = heap_used(isolate);
 }
 
 void gc_epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, void* data) {
     auto* log = static_cast<GcLog*>(data);
     const uint64_t now = wall_us();
+    const uint64_t steady = steady_us();
     uint64_t external = 0;
     const uint64_t after = heap_used(isolate, &external);
-    const uint64_t pause = log->start_us && now > log->start_us ? now - log->start_us : 0;
+    const uint64_t pause = log->start_us && steady > log->start_us ? steady - log->start_us : 0;
     const uint64_t freed = log->before > after ? log->before - after : 0;
-    if (type & v8::kGCTypeMarkSweepCompact) {
+    if (type & kGcMajor) {
         proto::GcEvent* e;
         if (log->n_majors < GcLog::kMaxMajors) {
             e = &log->majors[log->n_majors++];
@@ -154,11 +168,20 @@ void gc_epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, voi
         e->heap_after = after;
         e->freed_bytes += freed;
         e->external_after = external;
-        e->requested = e->requested || log->probe_pending;
+        // Requested: the probe asked within the last 3 s (V8 may ignore a hint).
+        const bool requested = log->probe_pending && steady - log->last_probe_us < 3'000'000;
+        e->requested = e->requested || requested;
+        if (requested) {
+            // Back off while what survives stays where it was (a healthy old generation that
+            // fills between collections); back to the shortest gap when the floor rose.
+            const uint64_t floor = after + external, was = log->probe_floor;
+            const bool held = floor < was + std::max<uint64_t>(2u << 20, was / 20);
+            log->probe_gap_us = held ? std::min<uint64_t>(log->probe_gap_us * 2, 60'000'000) : 5'000'000;
+        }
         log->probe_pending = false;
         log->floor_total = after + external;
-        log->last_major_us = now;
-    } else if (type & (v8::kGCTypeScavenge | v8::kGCTypeMinorMarkCompact)) {
+        log->last_major_us = steady;
+    } else if (type & (kGcScavenge | kGcMinorMark)) {
         proto::GcEvent& m = log->minor;
         if (m.count == 0) {
             m = proto::GcEvent{};
@@ -181,19 +204,20 @@ void gc_epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, voi
 // memory: a program that allocates Buffers and drops them, with little JS allocation, may see
 // no collection at all for minutes, exactly like one that keeps them. When heap + external has
 // grown by max(2 MiB, 10 %) over what survived the last major collection, and none has run for
-// kProbeGapUs (5 s, nor has the probe), V8 is asked for one (a moderate memory-pressure
-// hint: incremental marking, finished in steps). At most one requested
-// collection per kProbeGapUs, only while memory climbs uncollected; off with --gc-probe off.
-constexpr uint64_t kProbeGapUs = 5'000'000;
+// the probe's gap (5 s, nor has the probe), V8 is asked for one (a moderate memory-pressure
+// hint: incremental marking, finished in steps). At most one requested collection per gap, only
+// while memory climbs uncollected; the gap doubles (up to 60 s) each time a requested collection
+// finds the floor where it was, and returns to 5 s when it rose. Off with --gc-probe off.
 void maybe_probe(GcLog* log) {
-    const uint64_t now = wall_us();
-    if (now - log->last_major_us < kProbeGapUs || now - log->last_probe_us < kProbeGapUs) return;
+    const uint64_t now = steady_us(), gap = log->probe_gap_us;
+    if (now - log->last_major_us < gap || now - log->last_probe_us < gap) return;
     uint64_t external = 0;
     const uint64_t total = heap_used(log->isolate, &external) + external;
     const uint64_t floor = log->floor_total;
     if (total < floor + std::max<uint64_t>(2u << 20, floor / 10)) return;
     log->last_probe_us = now;
     log->probe_pending = true;
+    log->probe_floor = floor;
     log->isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
     log->isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kNone);
 }
@@ -429,12 +453,13 @@ napi_value observe_gc(napi_env env, napi_callback_info info) {
         if (!log) return make_bool(env, false);
         log->isolate = isolate;
         log->probe_enabled = probe;
-        log->last_major_us = log->last_probe_us = wall_us();
+        log->last_major_us = log->last_probe_us = steady_us();
+        log->probe_gap_us = 5'000'000;
         uint64_t external = 0;
         log->floor_total = heap_used(isolate, &external) + external;
         in->gc = log;
-        isolate->AddGCPrologueCallback(gc_prologue, log);
-        isolate->AddGCEpilogueCallback(gc_epilogue, log);
+        isolate->AddGCPrologueCallback(gc_prologue, log, kGcObserved);
+        isolate->AddGCEpilogueCallback(gc_epilogue, log, kGcObserved);
         // The isolate goes away with the environment: unhook first (the log itself is left, a
         // few hundred bytes, in case a collection is still running its callbacks).
         napi_add_env_cleanup_hook(env, [](void* arg) {

@@ -35,21 +35,42 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
     if (!take(globalSites)) return null;
     return captureNow(skipFn, ownClasses);
   }
-  function captureNow(skipFn, ownClasses) {
+  function frames(skipFn, depth) {
     // Structured frames (V8 CallSite objects) instead of the formatted stack text.
     const limit = Error.stackTraceLimit, prepare = Error.prepareStackTrace;
-    let frames;
+    let out;
     try {
-      Error.stackTraceLimit = 16;
+      Error.stackTraceLimit = depth;
       Error.prepareStackTrace = structuredFrames;
       Error.captureStackTrace(holder, skipFn);
-      frames = holder.stack;
+      out = holder.stack;
     } finally {
       Error.stackTraceLimit = limit;
       Error.prepareStackTrace = prepare;
       holder.stack = undefined;
     }
-    return Array.isArray(frames) ? firstUserFrame(frames, ownClasses) : '';
+    return Array.isArray(out) ? out : null;
+  }
+  function captureNow(skipFn, ownClasses) {
+    const fs = frames(skipFn, 16);
+    return fs !== null ? firstUserFrame(fs, ownClasses) : '';
+  }
+  // The direct caller past node:events (once → on): its "file:line" when it is the app's own code,
+  // '' when it is node's or a library's, null when the budget is spent.
+  function captureDirectSite(skipFn) {
+    if (!take(globalSites)) return null;
+    const fs = frames(skipFn, 6);
+    if (fs === null) return '';
+    for (let i = 0; i < fs.length; i++) {
+      let file = fs[i].getFileName();
+      const line = fs[i].getLineNumber();
+      if (typeof file !== 'string' || !file) continue;
+      if (file.startsWith('node:events') || file.startsWith(selfDir)) continue;
+      if (file.startsWith('node:') || file.startsWith('<') || file.includes('/node_modules/')) return '';
+      if (file.startsWith('file://')) file = file.slice(7);
+      return file + ':' + line;
+    }
+    return '';
   }
   function structuredFrames(_, callSites) { return callSites; }
   // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
@@ -94,5 +115,5 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
   }
 
 
-  return { bucket, refillBuckets, take, captureSite, captureNow, classNames };
+  return { bucket, refillBuckets, take, captureSite, captureDirectSite, captureNow, classNames };
 };

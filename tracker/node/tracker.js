@@ -117,7 +117,7 @@ exports.install = function install(addon, intervalMs, threadId) {
   }
 
   // ---- call sites (sites.js) -------------------------------------------------------------
-  const { bucket, refillBuckets, take, captureSite, captureNow, classNames } =
+  const { bucket, refillBuckets, take, captureSite, captureDirectSite, captureNow, classNames } =
     require('./sites.js').create(selfDir, intervalMs, SITE_CAPTURES_PER_S, SITE_BURST);
 
   // ---- types, aggregates and records -----------------------------------------------------
@@ -514,7 +514,12 @@ exports.install = function install(addon, intervalMs, threadId) {
     if (typeof orig !== 'function' || wrapped.has(orig)) return;
     const fn = make(orig);
     wrapped.add(fn);
-    proto[name] = fn;
+    // Defined as enumerable as the original (own or inherited: EventEmitter's methods are), so
+    // for…in sees the same keys as without the tracker.
+    let d;
+    for (let p = proto; p !== null && d === undefined; p = Object.getPrototypeOf(p)) d = Object.getOwnPropertyDescriptor(p, name);
+    Object.defineProperty(proto, name, { value: fn, writable: true, configurable: true,
+      enumerable: d !== undefined ? d.enumerable : false });
   }
   function makeWrite(orig) {
     const write = function write(chunk, encoding, cb) {
@@ -627,12 +632,17 @@ exports.install = function install(addon, intervalMs, threadId) {
     if (needDrain && !own) return;
     const reason = own ? DRAIN_OWN_PENDING : DRAIN_NOT_NEEDED;
     if ((rec.drainWaits & reason) !== 0) return;  // once per stream and reason
-    // node's own modules add drain handlers at setup (http on every socket): only app or library
-    // code waiting while not in needDrain is noted, so that needs a site (within budget).
-    const site = captureSite(skipFn);
-    if (reason === DRAIN_NOT_NEEDED && (!site || site.startsWith('node:'))) {
-      if (site) internalDrainHandlers.add(f);
-      return;
+    // node's own modules and libraries add drain handlers at setup (http on every socket,
+    // compression middleware on every response, stream adapters): a wait while not in needDrain
+    // is noted only when the code adding the listener (the first frame past node:events) is the
+    // app's own, so that needs a capture (within budget). Inside its own _write, any code counts.
+    let site;
+    if (reason === DRAIN_NOT_NEEDED) {
+      site = captureDirectSite(skipFn);
+      if (site === null) return;  // budget spent: perhaps next time
+      if (site === '') { internalDrainHandlers.add(f); return; }
+    } else {
+      site = captureSite(skipFn);
     }
     rec.drainWaits |= reason;
     if (rec.state === YOUNG) promote(rec, s);
@@ -649,14 +659,18 @@ exports.install = function install(addon, intervalMs, threadId) {
   function makeOn(orig) {
     const on = function on(ev, fn) {
       if (ev === 'drain' && enabled) { try { noteDrainListener(this, fn, on); } catch (_) { /* ignore */ } }
-      return orig.call(this, ev, fn);
+      return arguments.length > 2 ? orig.apply(this, arguments) : orig.call(this, ev, fn);
     };
     return on;
   }
+  // Listener methods are wrapped only where they are defined (EventEmitter.prototype, Readable's
+  // own on/addListener): a prototype that inherits them gains no own key.
+  function wrapListenerMethods(proto) {
+    for (const name of ['on', 'addListener', 'prependListener'])
+      if (Object.prototype.hasOwnProperty.call(proto, name)) wrapMethod(proto, name, makeOn);
+  }
   function wrapPrototype(proto) {
-    wrapMethod(proto, 'on', makeOn);
-    wrapMethod(proto, 'addListener', makeOn);
-    wrapMethod(proto, 'prependListener', makeOn);
+    wrapListenerMethods(proto);
     wrapMethod(proto, 'write', makeWrite);
     wrapMethod(proto, 'push', makePush);
     wrapMethod(proto, 'pipe', makePipe);
@@ -674,10 +688,11 @@ exports.install = function install(addon, intervalMs, threadId) {
   wrapMethod(Readable.prototype, 'unpipe', makeUnpipe);
   for (const p of [Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype]) {
     wrapMethod(p, 'destroy', makeDestroy);
-    wrapMethod(p, 'on', makeOn);
-    wrapMethod(p, 'addListener', makeOn);
-    wrapMethod(p, 'prependListener', makeOn);  // prependOnceListener calls it
   }
+  // on/addListener/prependListener (once and prependOnceListener call them): EventEmitter's own,
+  // which Writable, OutgoingMessage and sockets inherit, and Readable's (Duplex inherits those).
+  wrapListenerMethods(EE.prototype);
+  wrapListenerMethods(Readable.prototype);
   // ServerResponse is not destroyed when it finishes; its socket is detached then.
   const SR = http.ServerResponse.prototype;
   wrapMethod(SR, 'detachSocket', (orig) => function detachSocket(socket) {

@@ -231,7 +231,12 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     // heap-growth
     const std::optional<FloorGrowth> heap_floors =
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::Heap, from)) : std::nullopt;
-    const bool heap_judged_on_floors = heap_floors && heap_floors->floors >= FloorRules{}.min_floors;
+    // Judged on floors when there are enough of them over enough time (as the gate does); else on
+    // the samples.
+    auto enough = [](const std::optional<FloorGrowth>& g) {
+        return g && g->floors >= FloorRules{}.min_floors && g->to_s - g->from_s >= FloorRules{}.min_span_s;
+    };
+    const bool heap_judged_on_floors = enough(heap_floors);
     if (heap_floors && heap_floors->rising) {
         const FloorGrowth& g = *heap_floors;
         Finding f;
@@ -309,7 +314,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     const std::optional<FloorGrowth> ext_floors =
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::External, from)) : std::nullopt;
     std::optional<FloorGrowth> floor_lead;
-    if (ext_floors && ext_floors->floors >= FloorRules{}.min_floors) {
+    if (enough(ext_floors)) {
         if (ext_floors->rising) {
             floor_lead = ext_floors;
             if (!ext) {  // a rise the sample slope alone would not call: word it from the floors

@@ -77,24 +77,34 @@ bool waits_on_peer(const StreamInfo& s) {
     return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return s.type == n; });
 }
 
-// The latest DrainWait on `s` itself.
-const DrainWait* own_drain_wait(const StreamInfo& s) {
+// When the stall began: between the last sample that still moved (or the stream's birth) and the
+// first one that did not. A recorded wait explains the stall only if it began in that window
+// (give or take a sampling interval): an older wait was resolved, or is about something else.
+struct StallWindow {
+    double from = 0, to = 0;
+    bool contains(double t) const { return t >= from && t <= to; }
+};
+
+// A DrainWait on `s` itself made from inside its own _write/_transform, as the stall began.
+const DrainWait* own_drain_wait(const StreamInfo& s, const StallWindow& w) {
     const DrainWait* best = nullptr;
-    for (const DrainWait& w : s.drain_waits)
-        if (!best || w.t_s > best->t_s) best = &w;
+    for (const DrainWait& d : s.drain_waits)
+        if (d.reason == proto::DrainWaitReason::OwnCallbackPending && w.contains(d.t_s) && (!best || d.t_s > best->t_s))
+            best = &d;
     return best;
 }
 
-// Another live writable of the same process on which code waits for a 'drain' it cannot get:
-// not in needDrain when the wait began, and still not now. The latest such wait wins.
-std::pair<const StreamInfo*, const DrainWait*> waited_on(const Timeline& timeline, const StreamInfo& s, double now) {
+// Another live writable of the same process on which the app began waiting for a 'drain' it
+// cannot get as the stall began: not in needDrain when the wait began, and still not now. The
+// latest such wait wins.
+std::pair<const StreamInfo*, const DrainWait*> waited_on(const Timeline& timeline, const StreamInfo& s, const StallWindow& win) {
     std::pair<const StreamInfo*, const DrainWait*> out{nullptr, nullptr};
     for (const StreamInfo& d : timeline.streams()) {
         if (&d == &s || d.proc != s.proc || d.drain_waits.empty() || d.gone_s || d.destroyed_s || d.folded) continue;
         const proto::StreamSample* last = d.last();
         if (last && (last->flags & (proto::kFlagNeedDrain | proto::kFlagDestroyed | proto::kFlagClosed))) continue;
         for (const DrainWait& w : d.drain_waits) {
-            if (w.reason != proto::DrainWaitReason::NotNeedDrain || w.t_s > now) continue;
+            if (w.reason != proto::DrainWaitReason::NotNeedDrain || !win.contains(w.t_s)) continue;
             if (!out.second || w.t_s > out.second->t_s) out = {&d, &w};
         }
     }
@@ -112,6 +122,16 @@ bool pushed_full(const StreamInfo& s, size_t p, double stall_start, uint64_t rhw
         if (pts[k].s.readable_length >= rhwm || pts[k].s.flowing() == proto::Flowing::Paused) return true;
     }
     return p > 0 && pts[p].s.bytes_pushed - pts[p - 1].s.bytes_pushed >= rhwm;
+}
+
+// A pending callback with nothing else known (no drain wait, no full readable side) must last this
+// long: an operation that takes a few seconds (an upload part, a slow API) is not a deadlock.
+constexpr double kUncorroboratedGraceS = 5.0;
+
+double interval_s(const Timeline& timeline, const StreamInfo& s) {
+    for (const ProcessInfo& p : timeline.processes())
+        if (p.proc == s.proc && p.interval_ms > 0) return p.interval_ms / 1000.0;
+    return 0.1;
 }
 
 std::string site_of(const DrainWait& w) {
@@ -151,14 +171,15 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
                                                     " (below its highWaterMark)" + (down.empty() ? "" : " and its destination has room")
                                               : std::string();
         if (pending && readable_free) {
-            const double now = observed_until(timeline, s);
-            if (const DrainWait* w = own_drain_wait(s)) {
+            const double slack = std::max(0.25, 2.0 * interval_s(timeline, s));
+            const StallWindow win{(p > 0 ? pts[p - 1].t_s : s.created_s) - slack, stall_start + slack};
+            if (const DrainWait* w = own_drain_wait(s, win)) {
                 why = "its write callback has been pending for " + seconds(stall_s) + held + "; it is waiting for its own "
                       "'drain' event" + site_of(*w) + ", which cannot come: 'drain' is emitted only after that callback runs";
                 site = w->site;
                 fix = kOwnDrainFix;
                 if (w->t_s >= s.created_s) onset = std::min(onset, w->t_s);
-            } else if (auto [d, dw] = waited_on(timeline, s, now); d) {
+            } else if (auto [d, dw] = waited_on(timeline, s, win); d) {
                 const proto::StreamSample* dl = d->last();
                 why = "its write callback has been pending for " + seconds(stall_s) + held + "; code waits for 'drain' on " +
                       stream_label(*d) + site_of(*dw) + ", which cannot come: that stream is not in needDrain (it holds " +
@@ -171,6 +192,8 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
                 why = "its write callback has been pending for " + seconds(stall_s) + held +
                       "; it stopped right after its readable side filled up (push() returned false) and waits for "
                       "an event that cannot come (typically its own 'drain', which follows only its callback)";
+            } else if (stall_s < kUncorroboratedGraceS) {
+                continue;  // a callback pending, nothing else known: give it longer
             } else {
                 why = "its write callback has not been called for " + seconds(stall_s) + held +
                       ": _write/_transform has not called back for the chunk it was given (a callback forgotten on "
@@ -193,7 +216,9 @@ void detect_stalls(const Timeline& timeline, const DetectorOptions& options, con
         f.severity = uncorroborated ? Severity::Warning : Severity::Error;
         f.onset_s = onset;
         f.stream = stream_ref(s);
-        f.message = stream_label(s) + " is stalled: " + why + ". This is a deadlock, not a slow consumer.";
+        f.message = stream_label(s) + " is stalled: " + why +
+                    (uncorroborated ? ". Nothing moved since: a deadlock, unless that call is still to complete."
+                                    : ". This is a deadlock, not a slow consumer.");
         f.fix = fix;
         f.site = site;
         f.evidence = {

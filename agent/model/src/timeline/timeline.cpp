@@ -157,7 +157,7 @@ void Timeline::add_stream_sample(const proto::StreamSample& x, double t_s) {
 }
 
 void split_site(const std::string& text, std::string& site, std::string& via) {
-    const size_t at = text.find(" via ");
+    const size_t at = text.rfind(" via ");
     if (at == std::string::npos) {
         site = text;
         via.clear();
@@ -243,7 +243,8 @@ void Timeline::apply_aggregate(const proto::StreamAggregate& a, double t_s) {
         StreamAggregateInfo info;
         info.proc = a.proc;
         info.type = std::get<1>(key);
-        info.site = std::get<2>(key);
+        std::string via;  // shown like a stream's creation site: the app's frame
+        split_site(std::get<2>(key), info.site, via);
         info.first_s = t_s;
         info.updated_s = t_s;
         info.latest = a;
@@ -317,14 +318,18 @@ void Timeline::apply(const proto::Record& r) {
                 if (was_dropped(x.id)) return;
                 add_stream_sample(x, t_s);
             } else if constexpr (std::is_same_v<T, proto::StreamEvent>) {
-                if (was_dropped(x.id) || (x.other && was_dropped(x.other))) return;
+                // (a DrainWait's `other` is a reason code, not a stream)
+                if (was_dropped(x.id) ||
+                    (x.kind != proto::StreamEventKind::DrainWait && x.other && was_dropped(x.other)))
+                    return;
                 apply_stream_event(x, t_s);
             } else if constexpr (std::is_same_v<T, proto::Pipeline>) {
                 PipelineInfo info;
                 info.id = x.id;
                 info.proc = x.proc;
                 info.t_s = t_s;
-                info.site = string(x.site_str);
+                std::string via;
+                split_site(string(x.site_str), info.site, via);
                 info.stages = x.stages;
                 for (size_t i = 0; i < x.stages.size(); ++i)
                     info.stage_labels.push_back(i < x.stage_strs.size() ? string(x.stage_strs[i]) : "");

@@ -44,7 +44,7 @@ struct FloorGrowth {
 // confidence (its lower bound > 0 from 6 floors on; below that every floor must sit at or above
 // the one before, within 2 % or 512 KiB); and both halves of the floors rise at >= 1/4 of the
 // overall slope (a cache that filled and then plateaued rises in its first half only).
-// nullopt when there are fewer than two floors.
+// nullopt when there are fewer than three floors (no slope to fit).
 std::optional<FloorGrowth> floor_growth(const std::vector<stats::TimePoint>& floors, const FloorRules& rules = {});
 
 }  // namespace tidemark::model
