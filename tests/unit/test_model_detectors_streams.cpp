@@ -397,3 +397,25 @@ TEST_CASE("unbounded-readable: the same parser whose buffer climbs across inputs
     CHECK(found[0].severity == Severity::Error);
     CHECK(found[0].site == "/srv/tok.js:41");
 }
+
+TEST_CASE("unbounded-readable: a climb is not excused by later bursts that drain", "[detectors][burst]") {
+    TimelineBuilder b;
+    b.created(21, kReadable | proto::kKindReadableObjectMode, "Tokenizer", "/srv/tok.js:30", 0, 16, 0);
+    b.created(22, kWritable | proto::kKindWritableObjectMode, "Indexer", "/srv/tok.js:50", 0, 0, 16);
+    b.event(0.01, 21, StreamEventKind::Pipe, 22);
+    b.call_site(0.05, 21, CallSiteKind::PushAfterFalse, "/srv/tok.js:41", 1);
+    auto& r = b.state(21);
+    for (int i = 1; i <= 110; ++i) {
+        r.flags = flowing(Flowing::Paused);
+        r.push_calls += 14000;
+        r.pushes_after_false += 13968;
+        r.bytes_pushed += 14000;
+        if (i <= 50) r.readable_length = static_cast<uint64_t>(3000 * i);  // climbs for 5 s …
+        else r.readable_length = (i % 13 == 0) ? 0 : static_cast<uint64_t>(1000 + (i * 2371) % 6000);  // … then bursts
+        b.sample(0.1 * i, 21);
+    }
+    b.process(11.0, 5'000'000, 1'000'000);
+    const auto found = of_kind(model::detect(b.tl), "unbounded-readable");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].severity == Severity::Error);
+}

@@ -73,6 +73,8 @@ std::optional<Overfill> find_overfill(const StreamInfo& stream, Side side, doubl
         out->peak = std::max(out->peak, peak);
         out->slope = active_slope;
         out->growing = out->growing || active_lower > 0;
+        out->climbed = out->climbed || (active_lower > 0 && active_slope * std::max(0.0, last_call_s - pts[base].t_s) >=
+                                                                0.5 * static_cast<double>(peak));
         out->still_growing = r.open && recent_lower > 0;
     }
     if (out) {

@@ -39,10 +39,10 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
     // Bursts vs unbounded. A parser pushes one input's worth of tokens far past its mark, then its
     // consumer drains it before the next input: the buffer returns to its highWaterMark between
     // inputs and does not climb across them. Unbounded means it keeps climbing: a rising trend
-    // (lower bound > 0) whose rise over the episode is at least half its peak. A buffer that
+    // (lower bound > 0) whose rise over an episode is at least half that episode's peak. A buffer that
     // neither climbs nor ever drains stays a warning (a producer matched to its consumer, ignoring
     // false); one that drains between inputs is a burst and is not reported.
-    const bool climbs = o->growing && o->slope * std::max(0.0, o->end_s - o->onset_s) >= 0.5 * static_cast<double>(o->peak);
+    const bool climbs = o->climbed;  // judged per episode (find_overfill)
     if (!climbs) {
         bool drained_between = false;
         for (const StreamPoint& pt : s.samples)

@@ -87,6 +87,8 @@ struct Overfill {
     double end_s = 0;            // end of the latest qualifying episode (or now)
     bool open = false;           // the latest qualifying episode still holds
     bool growing = false;        // its buffer climbed while the offending calls arrived
+    bool climbed = false;        // some episode climbed by at least half its own peak while they
+                                 // arrived (unbounded, not a burst: unbounded-readable)
     bool still_growing = false;  // the latest episode holds and its buffer is still climbing
     uint64_t peak = 0;           // peak length over all qualifying episodes
     uint64_t now = 0;            // length at the last point
