@@ -175,7 +175,7 @@ void gc_epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags, voi
             // Back off while what survives stays where it was (a healthy old generation that
             // fills between collections); back to the shortest gap when the floor rose.
             const uint64_t floor = after + external, was = log->probe_floor;
-            const bool held = floor < was + std::max<uint64_t>(2u << 20, was / 20);
+            const bool held = floor < was + std::max<uint64_t>(1u << 20, was / 50);
             log->probe_gap_us = held ? std::min<uint64_t>(log->probe_gap_us * 2, 60'000'000) : 5'000'000;
         }
         log->probe_pending = false;

@@ -233,10 +233,12 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::Heap, from)) : std::nullopt;
     // Judged on floors when there are enough of them over enough time (as the gate does); else on
     // the samples.
-    auto enough = [](const std::optional<FloorGrowth>& g) {
-        return g && g->floors >= FloorRules{}.min_floors && g->to_s - g->from_s >= FloorRules{}.min_span_s;
-    };
-    const bool heap_judged_on_floors = enough(heap_floors);
+    auto enough = [](const std::optional<FloorGrowth>& g) { return g && g->judged; };
+    // With collections observed, floors that are there but do not (yet) show growth are evidence
+    // against it: the sample path is only for a window with fewer than two major collections (a
+    // cache that filled in a short run is otherwise called a leak by the samples).
+    const size_t heap_majors = p.gc_observed ? gc_floors(p, FloorMetric::Heap, from).size() : 0;
+    const bool heap_judged_on_floors = enough(heap_floors) || heap_majors >= 2;
     if (heap_floors && heap_floors->rising) {
         const FloorGrowth& g = *heap_floors;
         Finding f;
@@ -314,8 +316,8 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     const std::optional<FloorGrowth> ext_floors =
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::External, from)) : std::nullopt;
     std::optional<FloorGrowth> floor_lead;
-    if (enough(ext_floors)) {
-        if (ext_floors->rising) {
+    if (enough(ext_floors) || (p.gc_observed && gc_floors(p, FloorMetric::External, from).size() >= 2)) {
+        if (ext_floors && ext_floors->rising) {
             floor_lead = ext_floors;
             if (!ext) {  // a rise the sample slope alone would not call: word it from the floors
                 Trend t;

@@ -244,7 +244,7 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
     // findings agree and a GC saw-tooth is not mistaken for growth; else on every sample.
     if (metric != Metric::Rss && process.gc_observed) {
         pts = gc_floors(process, metric == Metric::HeapUsed ? FloorMetric::Heap : FloorMetric::External, from);
-        if (pts.size() >= FloorRules{}.min_floors && pts.back().t_s - pts.front().t_s >= FloorRules{}.min_span_s) {
+        if (const auto fg = floor_growth(pts); fg && fg->judged) {
             const auto sen = stats::theil_sen(pts, confidence);
             if (sen) {
                 std::vector<double> residuals;

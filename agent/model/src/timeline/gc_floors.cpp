@@ -49,7 +49,9 @@ std::optional<FloorGrowth> floor_growth(const std::vector<stats::TimePoint>& flo
         return g;
     };
     if (floors.size() < rules.min_floors) return fail("too few collections");
-    if (g.to_s - g.from_s < rules.min_span_s) return fail("collections cover too short a time");
+    const double need_span = floors.size() >= rules.many_floors ? rules.min_span_many_s : rules.min_span_s;
+    if (g.to_s - g.from_s < need_span) return fail("collections cover too short a time");
+    g.judged = true;
     if (est->slope <= 0) return fail("floors do not rise");
     const double first_floor = floors.front().value;
     if (g.rise < std::max(rules.min_total_bytes, rules.min_relative * std::max(first_floor, g.first)))
