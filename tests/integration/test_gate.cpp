@@ -223,6 +223,6 @@ TEST_CASE("gate: run --check fails a JS heap leak and a Buffer leak with no chur
         INFO(c.fixture << "\n" << r.err);
         CHECK(r.exit_code == c.exit_code);
         CHECK(r.err.find(c.says) != std::string::npos);
-        CHECK(r.err.find("post-collection floors") != std::string::npos);
+        if (c.exit_code == 0) CHECK(r.err.find("post-collection floors") != std::string::npos);  // 13 majors
     }
 }

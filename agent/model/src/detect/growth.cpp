@@ -185,6 +185,25 @@ double onset_from_baseline(const Trend& t, double baseline, double process_start
     return std::min(t.onset_s, std::max(process_start_s, crossing));
 }
 
+// Too few floors to judge (floor_growth's rules): do the ones there are — the last major
+// collection before the window and those in it — agree with growth? Each at or above the one
+// before (within 2 %), the latest above the first by max(min_total, min_relative × first).
+bool few_floors_agree(const ProcessInfo& p, double from, FloorMetric metric, double min_total, double min_relative) {
+    std::vector<double> v;
+    for (const GcPoint& g : p.majors) {
+        const double x = static_cast<double>(metric == FloorMetric::Heap ? g.heap_after : g.external_after);
+        if (g.t_s < from) {
+            v.assign(1, x);  // keep only the last one before the window
+            continue;
+        }
+        v.push_back(x);
+    }
+    if (v.size() < 2) return true;  // nothing to contradict the samples
+    for (size_t i = 1; i < v.size(); ++i)
+        if (v[i] < 0.98 * v[i - 1]) return false;
+    return v.back() - v.front() >= std::max(min_total, min_relative * v.front());
+}
+
 // When floor growth began: where the fitted floor line leaves the lowest value the metric had
 // before the first floor judged (never before the process started, never after that floor).
 double floor_onset(const ProcessInfo& p, const FloorGrowth& g, uint64_t ProcessPoint::*field) {
@@ -231,14 +250,15 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     // heap-growth
     const std::optional<FloorGrowth> heap_floors =
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::Heap, from)) : std::nullopt;
-    // Judged on floors when there are enough of them over enough time (as the gate does); else on
-    // the samples.
-    auto enough = [](const std::optional<FloorGrowth>& g) { return g && g->judged; };
-    // With collections observed, floors that are there but do not (yet) show growth are evidence
-    // against it: the sample path is only for a window with fewer than two major collections (a
-    // cache that filled in a short run is otherwise called a leak by the samples).
-    const size_t heap_majors = p.gc_observed ? gc_floors(p, FloorMetric::Heap, from).size() : 0;
-    const bool heap_judged_on_floors = enough(heap_floors) || heap_majors >= 2;
+    // With collections observed, the floors decide. While there are too few to judge (a short
+    // run), the sample rules may still speak, but only when the floors there are agree: each at
+    // or above the one before and the latest far above the first (the sample rules' own margins)
+    // — a cache that filled during warm-up and then evicts has floors that barely move, however
+    // steep the samples look between two collections.
+    const bool heap_judged_on_floors =
+        p.gc_observed && (heap_floors && heap_floors->judged
+                              ? true
+                              : !few_floors_agree(p, from, FloorMetric::Heap, o.growth_min_total_bytes, o.heap_min_relative));
     if (heap_floors && heap_floors->rising) {
         const FloorGrowth& g = *heap_floors;
         Finding f;
@@ -316,7 +336,12 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     const std::optional<FloorGrowth> ext_floors =
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::External, from)) : std::nullopt;
     std::optional<FloorGrowth> floor_lead;
-    if (enough(ext_floors) || (p.gc_observed && gc_floors(p, FloorMetric::External, from).size() >= 2)) {
+    const bool ext_on_floors =
+        p.gc_observed && (ext_floors && ext_floors->judged
+                              ? true
+                              : !few_floors_agree(p, from, FloorMetric::External, o.growth_min_total_bytes,
+                                                  o.external_min_relative));
+    if (ext_on_floors) {
         if (ext_floors && ext_floors->rising) {
             floor_lead = ext_floors;
             if (!ext) {  // a rise the sample slope alone would not call: word it from the floors

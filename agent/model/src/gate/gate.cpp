@@ -244,7 +244,9 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
     // findings agree and a GC saw-tooth is not mistaken for growth; else on every sample.
     if (metric != Metric::Rss && process.gc_observed) {
         pts = gc_floors(process, metric == Metric::HeapUsed ? FloorMetric::Heap : FloorMetric::External, from);
-        if (const auto fg = floor_growth(pts); fg && fg->judged) {
+        // At least 8 floors, as the samples need 8 points: Sen's interval over fewer is too wide
+        // for a budget (a 5 s run's 6 floors bounded a 13 MiB/s leak below zero).
+        if (const auto fg = floor_growth(pts); fg && fg->judged && pts.size() >= 8) {
             const auto sen = stats::theil_sen(pts, confidence);
             if (sen) {
                 std::vector<double> residuals;
