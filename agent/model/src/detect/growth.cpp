@@ -185,6 +185,11 @@ double onset_from_baseline(const Trend& t, double baseline, double process_start
     return std::min(t.onset_s, std::max(process_start_s, crossing));
 }
 
+constexpr const char* kHeapFix =
+    "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
+    "compare what is retained; bound or evict the collection that only grows, and remove "
+    "listeners and timers you no longer need.";
+
 // Too few floors to judge (floor_growth's rules): do the ones there are — the last major
 // collection before the window and those in it — agree with growth? Each at or above the one
 // before (within 2 %), the latest above the first by max(min_total, min_relative × first).
@@ -202,6 +207,14 @@ bool few_floors_agree(const ProcessInfo& p, double from, FloorMetric metric, dou
     for (size_t i = 1; i < v.size(); ++i)
         if (v[i] < 0.98 * v[i - 1]) return false;
     return v.back() - v.front() >= std::max(min_total, min_relative * v.front());
+}
+
+// Whether the floors decide alone (the sample rules stay silent): collections were observed and
+// either the floors can be judged, or the few there are do not agree with growth.
+bool decided_by_floors(const ProcessInfo& p, double from, FloorMetric metric, const std::optional<FloorGrowth>& g,
+                       double min_total, double min_relative) {
+    if (!p.gc_observed) return false;
+    return (g && g->judged) || !few_floors_agree(p, from, metric, min_total, min_relative);
 }
 
 // When floor growth began: where the fitted floor line leaves the lowest value the metric had
@@ -256,9 +269,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
     // — a cache that filled during warm-up and then evicts has floors that barely move, however
     // steep the samples look between two collections.
     const bool heap_judged_on_floors =
-        p.gc_observed && (heap_floors && heap_floors->judged
-                              ? true
-                              : !few_floors_agree(p, from, FloorMetric::Heap, o.growth_min_total_bytes, o.heap_min_relative));
+        decided_by_floors(p, from, FloorMetric::Heap, heap_floors, o.growth_min_total_bytes, o.heap_min_relative);
     if (heap_floors && heap_floors->rising) {
         const FloorGrowth& g = *heap_floors;
         Finding f;
@@ -276,9 +287,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
             f.message += " (" + std::to_string(p.requested_collections) +
                          (p.requested_collections == 1 ? " collection was" : " collections were") +
                          " requested by tidemark's GC probe while memory climbed uncollected.)";
-        f.fix = "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
-                "compare what is retained; bound or evict the collection that only grows, and remove "
-                "listeners and timers you no longer need.";
+        f.fix = kHeapFix;
         f.evidence = {
             {"heap_floor_growth_bytes_per_s", g.est.slope},
             {"heap_floor_growth_lower_bound_bytes_per_s", g.est.lower},
@@ -307,9 +316,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
                     "collection in the window it never fell below " + format_bytes(heap_kept.floor) + " (" +
                     format_bytes(heap_kept.baseline) + " before). Objects are being retained: something only grows "
                     "(a cache, a Map, an array, listeners, closures).";
-        f.fix = "Take two heap snapshots some time apart (node --inspect, or v8.writeHeapSnapshot()) and "
-                "compare what is retained; bound or evict the collection that only grows, and remove "
-                "listeners and timers you no longer need.";
+        f.fix = kHeapFix;
         f.evidence = {
             {"heap_growth_bytes_per_s", t->est.slope},
             {"heap_growth_lower_bound_bytes_per_s", t->est.lower},
@@ -337,10 +344,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
         p.gc_observed ? floor_growth(gc_floors(p, FloorMetric::External, from)) : std::nullopt;
     std::optional<FloorGrowth> floor_lead;
     const bool ext_on_floors =
-        p.gc_observed && (ext_floors && ext_floors->judged
-                              ? true
-                              : !few_floors_agree(p, from, FloorMetric::External, o.growth_min_total_bytes,
-                                                  o.external_min_relative));
+        decided_by_floors(p, from, FloorMetric::External, ext_floors, o.growth_min_total_bytes, o.external_min_relative);
     if (ext_on_floors) {
         if (ext_floors && ext_floors->rising) {
             floor_lead = ext_floors;

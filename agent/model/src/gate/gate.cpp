@@ -242,33 +242,18 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
     // Heap and external are judged on what survives collections when the tracker observed them
     // (the same floors as heap-growth / external-growth: timeline/gc_floors.h), so a gate and the
     // findings agree and a GC saw-tooth is not mistaken for growth; else on every sample.
+    bool floors = false;
     if (metric != Metric::Rss && process.gc_observed) {
         pts = gc_floors(process, metric == Metric::HeapUsed ? FloorMetric::Heap : FloorMetric::External, from);
         // At least 8 floors, as the samples need 8 points: Sen's interval over fewer is too wide
         // for a budget (a 5 s run's 6 floors bounded a 13 MiB/s leak below zero).
-        if (const auto fg = floor_growth(pts); fg && fg->judged && pts.size() >= 8) {
-            const auto sen = stats::theil_sen(pts, confidence);
-            if (sen) {
-                std::vector<double> residuals;
-                for (const auto& p : pts) residuals.push_back(p.value - (sen->intercept + sen->slope * p.t_s));
-                const double span = pts.back().t_s - pts.front().t_s;
-                GrowthEstimate g;
-                g.slope = sen->slope;
-                g.sen_lower = sen->lower;
-                g.noise_band = *stats::quantile(residuals, 0.95) - *stats::quantile(residuals, 0.05);
-                g.lower = std::min(sen->lower, sen->slope - g.noise_band / span);
-                g.upper = std::max(sen->upper, sen->slope + g.noise_band / span);
-                g.start_s = pts.front().t_s;
-                g.end_s = pts.back().t_s;
-                g.points = pts.size();
-                g.post_gc_floors = true;
-                return g;
-            }
-        }
-        pts.clear();
+        const auto fg = floor_growth(pts);
+        floors = fg && fg->judged && pts.size() >= 8;
+        if (!floors) pts.clear();
     }
-    for (const auto& s : process.samples)
-        if (s.t_s >= from) pts.push_back({s.t_s, static_cast<double>(metric_value(s, metric))});
+    if (!floors)
+        for (const auto& s : process.samples)
+            if (s.t_s >= from) pts.push_back({s.t_s, static_cast<double>(metric_value(s, metric))});
     if (pts.size() < 8) return std::nullopt;
     const double span = pts.back().t_s - pts.front().t_s;
     if (span < 1.0) return std::nullopt;
@@ -278,9 +263,9 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
     // saw-tooth is one long excursion after another). So the verdict also asks that the rise over
     // the window exceed the band the metric moves in around its own trend line.
     // The band is the wider of two measures: the 5th–95th percentile spread of the residuals
-    // around the trend line, and the largest fall inside the window (what one GC took back). The
-    // second matters when the window holds only a few teeth: the fitted line then follows the
-    // ramps and the residuals look small.
+    // around the trend line, and (for samples) the largest fall inside the window (what one GC
+    // took back). The second matters when the window holds only a few teeth: the fitted line then
+    // follows the ramps and the residuals look small. Floors have no teeth: the spread alone.
     std::vector<double> residuals;
     residuals.reserve(pts.size());
     double running_max = pts.front().value, max_fall = 0;
@@ -290,7 +275,7 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
         max_fall = std::max(max_fall, running_max - p.value);
     }
     const double spread = *stats::quantile(residuals, 0.95) - *stats::quantile(residuals, 0.05);
-    const double band = std::max(spread, max_fall);
+    const double band = floors ? spread : std::max(spread, max_fall);
     GrowthEstimate g;
     g.slope = sen->slope;
     g.sen_lower = sen->lower;
@@ -300,6 +285,7 @@ std::optional<GrowthEstimate> estimate_growth(const ProcessInfo& process, Metric
     g.start_s = pts.front().t_s;
     g.end_s = pts.back().t_s;
     g.points = pts.size();
+    g.post_gc_floors = floors;
     return g;
 }
 
