@@ -1,0 +1,95 @@
+// Drives a real tidemark-viewer window as a person would, under Xvfb (run by CTest through
+// xvfb-run): records the upload incident with the real `tidemark run`, opens the trace in the
+// viewer, clicks each finding with xdotool (real X pointer events, at the place the viewer drew
+// it — read from its --state-dump), and checks that the selected stream and the time cursor
+// followed: the finding's stream is selected and the cursor sits at its onset. Then presses
+// space (play) and checks the cursor moves. Bounded: every wait has a timeout; the viewer is
+// killed at the end whatever happens.
+//   node click_finding.js TIDEMARK TIDEMARK_VIEWER EXAMPLES_DIR
+'use strict';
+const { spawn, spawnSync, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [tidemark, viewer, examples] = process.argv.slice(2);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-click-'));
+const trace = path.join(tmp, 'incident.tidemark');
+const dump = path.join(tmp, 'state.json');
+let child = null;
+
+function fail(msg) {
+  console.error('FAIL: ' + msg);
+  try { console.error(fs.readFileSync(dump, 'utf8').slice(0, 3000)); } catch (_) {}
+  cleanup();
+  process.exit(1);
+}
+function cleanup() {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+function sleep(ms) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }
+function state() {
+  try { return JSON.parse(fs.readFileSync(dump, 'utf8')); } catch (_) { return null; }
+}
+function waitFor(what, pred, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = state();
+    if (s && pred(s)) return s;
+    if (child && child.exitCode !== null) fail(`viewer exited (${child.exitCode}) while waiting for ${what}`);
+    if (Date.now() > end) fail('timed out waiting for ' + what);
+    sleep(100);
+  }
+}
+function xdo(...args) { return execFileSync('xdotool', args, { encoding: 'utf8', timeout: 10000 }).trim(); }
+
+// 1. Record the incident (it stops itself after ~6 s).
+const rec = spawnSync(tidemark, ['run', '--out', trace, '--', 'node', path.join(examples, 'upload-incident.js')],
+  { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
+if (rec.status !== 0) fail('tidemark run exited ' + rec.status + ': ' + (rec.stderr || '').toString().slice(-500));
+
+// 2. Open it in a real window.
+child = spawn(viewer, [trace, '--state-dump', dump, '--width', '1600', '--height', '900',
+  '--recent-file', path.join(tmp, 'recent')], { stdio: ['ignore', 'inherit', 'inherit'] });
+let s = waitFor('the analysis and the findings to be drawn', (st) => {
+  const v = st.sessions && st.sessions[0];
+  return v && v.analysis && v.analysis.done && v.findings.length >= 2 &&
+    v.hits.some((h) => h.what === 'finding:1');
+}, 30000);
+const wid = xdo('search', '--sync', '--name', '^tidemark$').split('\n')[0];
+if (!wid) fail('no window named tidemark');
+console.log(`window ${wid}; findings: ${s.sessions[0].findings.map((f) => f.kind).join(', ')}`);
+
+// 3. Click each finding, last first (the cursor starts at 0; each click must move it).
+const findings = s.sessions[0].findings;
+for (let i = findings.length - 1; i >= 0; --i) {
+  const f = findings[i];
+  const v = state().sessions[0];
+  const hit = v.hits.find((h) => h.what === 'finding:' + i);
+  if (!hit) fail('finding ' + i + ' is not on screen');
+  const x = Math.round(hit.x + Math.min(hit.w / 2, 120)), y = Math.round(hit.y + hit.h / 2);
+  xdo('mousemove', '--window', wid, String(x), String(y));
+  sleep(150);
+  xdo('click', '1');
+  s = waitFor(`finding ${i} (${f.kind}) to be selected`, (st) => st.sessions[0].selected_finding === i, 5000);
+  const now = s.sessions[0];
+  if (f.stream !== undefined && now.selected_stream !== f.stream)
+    fail(`clicking ${f.kind} selected stream ${now.selected_stream}, not its stream ${f.stream}`);
+  if (Math.abs(now.cursor.t - f.onset) > 1e-3)
+    fail(`clicking ${f.kind} left the cursor at ${now.cursor.t} s, not its onset ${f.onset} s`);
+  // The table's state follows the cursor: the state read at the onset time is the one shown.
+  s = waitFor('the state at the onset', (st) => st.sessions[0].cursor_state &&
+    Math.abs(st.sessions[0].cursor_state.t - f.onset) < 1e-3, 5000);
+  console.log(`clicked finding ${i} at (${x}, ${y}): stream ${now.selected_stream} selected, cursor at ${now.cursor.t.toFixed(3)} s`);
+}
+
+// 4. Space plays: the cursor moves on.
+const before = state().sessions[0].cursor.t;
+xdo('key', '--window', wid, 'space');
+waitFor('playback to move the cursor', (st) => st.sessions[0].cursor.t > before + 0.2, 5000);
+console.log('space: playing, the cursor moved from ' + before.toFixed(3) + ' s');
+
+child.kill('SIGTERM');
+cleanup();
+console.log('PASS');

@@ -1,0 +1,148 @@
+// One open trace in the viewer — a recorded file, or a live session whose bytes a LiveClient is
+// receiving into a private file. Never loads the trace whole (docs/VIEWER.md "Scale"):
+//
+//  - on open (the first frame): the header, the index's extent and keyframes, and the stream table
+//    from the Summary chunks (TraceReader::read_summaries), so every stream is listed at once;
+//  - the analysis thread reads the trace once, front to back (following a live file as it grows),
+//    into a bounded model::Analysis (the same detectors `tidemark report` runs) and publishes, a few
+//    times a second, the findings so far, every process's memory series (bounded and coarsened by
+//    the Timeline) and the selected stream's buffer history;
+//  - the cursor thread answers "the state at time t": a seek to the keyframe before t and a decode
+//    up to t (TraceReader::seek_exact) into a small Timeline; requests coalesce (the newest wins),
+//    so scrubbing never queues work and a frame never waits for the disk.
+//
+// The UI thread only calls the const accessors and request_*(), all of which take a short lock
+// and copy shared pointers; nothing here blocks a frame on I/O.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/decimate.h"
+#include "tidemark/model/detect/finding.h"
+#include "tidemark/model/timeline/timeline.h"
+#include "tidemark/model/trace/reader.h"
+#include "tidemark/model/trace/summary.h"
+
+namespace tidemark::viewer {
+
+class LiveClient;
+
+// A process's memory as the analysis has read it so far (trace seconds).
+struct ProcessView {
+    uint32_t proc = 0;
+    uint32_t pid = 0;
+    uint32_t thread_id = 0;
+    std::string cmdline;
+    std::string runtime_version;
+    Series rss, heap_used, heap_total, external, array_buffers, loop_delay_max_ms, stream_buffered;
+    std::vector<double> major_gcs;  // times of major collections
+    std::optional<int> exit_code, exit_signal;
+};
+
+// What the analysis thread has published: replaced whole, read through a shared pointer.
+struct AnalysisView {
+    bool done = false;          // the whole trace was read (or the live session ended)
+    double read_until_s = 0;    // trace time reached
+    double progress = 0;        // 0..1 of the extent (1 when done)
+    std::string error;          // damage found while reading (what was read stays shown)
+    std::string warning;        // e.g. the trace was not closed cleanly
+    std::vector<model::Finding> findings;
+    std::vector<ProcessView> processes;
+    std::vector<model::PipeEdge> edges;
+    std::vector<model::PipelineInfo> pipelines;
+    uint64_t streams_seen = 0;
+    std::vector<std::string> notes;
+    // The selected stream's buffered lengths over its life (readable, writable), when requested.
+    uint64_t series_id = 0;
+    Series series_readable, series_writable;
+    bool series_partial = false;  // the analysis had folded it: only its last point remained
+};
+
+// The state at one time: the result of a cursor request.
+struct CursorView {
+    double t_s = 0;
+    std::shared_ptr<const model::Timeline> timeline;  // state at t_s (every stream's latest sample)
+    double took_ms = 0;                               // how long the seek and decode took
+    std::string error;
+};
+
+class Session {
+public:
+    struct Options {
+        uint64_t analysis_budget_bytes = 160ull << 20;  // the analysis Timeline's memory budget
+        double publish_every_s = 0.25;                  // wall seconds between analysis publishes
+    };
+
+    // Opens a trace file. On failure returns null and sets `error` (the message the viewer shows
+    // and prints; exit 2 from the command line).
+    static std::unique_ptr<Session> open(const std::string& path, std::string& error);
+    static std::unique_ptr<Session> open(const std::string& path, const Options& options, std::string& error);
+    // A live session: reads `client`'s file as it grows. Never fails: until the first bytes arrive
+    // the session is empty and says it is waiting.
+    static std::unique_ptr<Session> open_live(std::unique_ptr<LiveClient> client);
+    static std::unique_ptr<Session> open_live(std::unique_ptr<LiveClient> client, const Options& options);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    const std::string& path() const { return path_; }
+    const std::string& title() const { return title_; }
+    bool live() const { return live_client_ != nullptr; }
+    // "live: receiving …", "session ended", "connection lost: …", or "" for a file.
+    std::string live_status() const;
+    bool live_ended() const;  // the live session ended or dropped (the viewer stays, and says so)
+
+    // The time span in trace seconds (grows while live).
+    double first_s() const;
+    double last_s() const;
+    double open_ms() const { return open_ms_; }
+
+    // Every stream of the trace from its Summary chunks (empty until a live file has one).
+    std::shared_ptr<const model::StreamTable> stream_table() const;
+    std::shared_ptr<const AnalysisView> analysis() const;
+    std::shared_ptr<const CursorView> cursor() const;
+
+    // Asks for the state at t (coalesced: only the newest pending request is served).
+    void request_cursor(double t_s);
+    // Asks the analysis to publish this stream's history (0: none).
+    void request_series(uint64_t stream_id);
+    // Blocks until the cursor view for the latest request is in, or timeout (tests, screenshots).
+    bool wait_cursor(double timeout_s) const;
+    // Blocks until the analysis is done, or timeout.
+    bool wait_analysis(double timeout_s) const;
+
+private:
+    Session() = default;
+    bool start(const Options& options, std::string& error);
+    void analysis_loop();
+    void cursor_loop();
+    bool open_header(std::string& error);
+
+    std::string path_, title_;
+    Options options_;
+    std::unique_ptr<LiveClient> live_client_;
+    double open_ms_ = 0;
+
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+    std::shared_ptr<const model::StreamTable> table_;
+    std::shared_ptr<const AnalysisView> analysis_;
+    std::shared_ptr<const CursorView> cursor_;
+    double first_s_ = 0, last_s_ = 0;
+    uint64_t start_us_ = 0;
+    std::optional<double> cursor_want_;
+    uint64_t cursor_served_seq_ = 0, cursor_want_seq_ = 0;
+    std::atomic<uint64_t> series_want_{0};
+    std::atomic<bool> stop_{false};
+    std::thread analysis_thread_, cursor_thread_;
+};
+
+}  // namespace tidemark::viewer

@@ -1,0 +1,105 @@
+// The streams table's model: one row per stream at the cursor's time (its buffered lengths then,
+// against its highWaterMarks), whole-life figures from the trace's Summary chunks, rows of their
+// own for aggregated short-lived streams, and sort / filter / search. Rebuilt only when its inputs
+// change (a new cursor state, new findings, another sort or filter), never per frame.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tidemark/model/detect/finding.h"
+#include "tidemark/model/timeline/timeline.h"
+#include "tidemark/model/trace/summary.h"
+
+namespace tidemark::viewer {
+
+struct StreamRow {
+    enum class Kind { Stream, Aggregate };
+    Kind kind = Kind::Stream;
+    uint64_t id = 0;          // stream id (0 for an aggregate row)
+    uint32_t proc = 0;
+    uint32_t thread_id = 0;   // worker thread, 0 = main
+    uint32_t kind_bits = 0;   // proto::StreamKind bits
+    std::string type, site;
+    uint64_t readable_hwm = 0, writable_hwm = 0;
+    // At the cursor (for a stream alive then; its last state otherwise).
+    bool alive = true;
+    uint64_t readable_length = 0, writable_length = 0;
+    int flowing = -1;  // readableFlowing: -1 null, 0 false, 1 true (readable streams)
+    uint32_t flags = 0;
+    uint64_t writes_after_false = 0, pushes_after_false = 0;
+    uint64_t bytes_in = 0, bytes_pushed = 0;
+    std::string state;  // "open", "ended", "finished", "destroyed", "errored", "gone"
+    // Whole life (from the Summary chunks when the trace has them, else what the cursor state knows).
+    uint64_t peak_readable = 0, peak_writable = 0;
+    double created_s = 0;
+    std::optional<double> gone_s;
+    std::vector<uint64_t> piped_to;
+    // Aggregate rows: how many streams were folded into it, and their total bytes.
+    uint64_t count = 1;
+    // A finding names this stream (the highest severity of them), -1 if none.
+    int severity = -1;
+
+    // The fullest buffer against its highWaterMark (0 when it has none).
+    double fill() const;
+};
+
+enum class SortColumn { Id, Type, Site, Buffered, Fill, Peak, Flowing, AfterFalse, State, Created };
+
+struct TableFilter {
+    std::string text;          // substring of type, site or id (case-insensitive)
+    bool only_alive = true;    // streams alive at the cursor
+    bool only_flagged = false; // streams a finding names
+    bool show_aggregates = true;
+};
+
+class StreamTableModel {
+public:
+    // Inputs. Each marks the model dirty; rows() rebuilds lazily.
+    void set_cursor(std::shared_ptr<const model::Timeline> at_cursor, double t_s);
+    void set_summaries(std::shared_ptr<const model::StreamTable> table);
+    void set_findings(const std::vector<model::Finding>& findings);
+    void set_filter(const TableFilter& f);
+    const TableFilter& filter() const { return filter_; }
+    void set_sort(SortColumn c, bool descending);
+    SortColumn sort_column() const { return sort_; }
+    bool sort_descending() const { return descending_; }
+
+    // The visible rows, sorted and filtered.
+    const std::vector<StreamRow>& rows();
+    // Rows before filtering (for the "N of M" line).
+    size_t total_rows();
+    // A stream's row, visible or not.
+    const StreamRow* find(uint64_t id);
+    // Position of a stream among the visible rows.
+    std::optional<size_t> index_of(uint64_t id);
+
+private:
+    void rebuild();
+    void resort();
+
+    std::shared_ptr<const model::Timeline> cursor_;
+    double t_s_ = 0;
+    std::shared_ptr<const model::StreamTable> summaries_;
+    std::vector<std::pair<uint64_t, int>> flagged_;  // (stream id, severity), sorted by id
+    TableFilter filter_;
+    SortColumn sort_ = SortColumn::Fill;
+    bool descending_ = true;
+    bool dirty_ = true, sort_dirty_ = true;
+    std::vector<StreamRow> all_;
+    std::vector<StreamRow> visible_;
+};
+
+// A creation or call site shortened for a narrow column: relative to the current directory when
+// under it, else its last three path components after "…/". "node:…" sites stay as they are.
+std::string display_site(const std::string& site);
+
+// "12.3 KiB", "4.0 MiB"…
+std::string format_bytes(uint64_t bytes);
+// The state word of a stream's flags/events.
+std::string stream_state(const model::StreamInfo& s);
+
+}  // namespace tidemark::viewer

@@ -1,0 +1,135 @@
+#include "core/view_state.h"
+
+#include <algorithm>
+
+namespace tidemark::viewer {
+
+ViewState::ViewState(std::unique_ptr<Session> session) : session_(std::move(session)) {
+    cursor_.set_span(session_->first_s(), session_->last_s());
+    if (session_->live()) cursor_.set_following(true);
+    analysis_ = session_->analysis();
+    cursor_view_ = session_->cursor();
+    table_.set_summaries(session_->stream_table());
+}
+
+double ViewState::view_t0() const { return view_ ? view_->first : cursor_.first(); }
+double ViewState::view_t1() const {
+    if (view_) return view_->second;
+    return std::max(cursor_.last(), cursor_.first() + 1.0);
+}
+
+void ViewState::set_view(double t0, double t1) {
+    double span_first = cursor_.first(), span_last = std::max(cursor_.last(), cursor_.first() + 1.0);
+    double width = std::clamp(t1 - t0, 0.05, span_last - span_first);
+    if (width >= span_last - span_first - 1e-9) {
+        view_.reset();
+        return;
+    }
+    t0 = std::clamp(t0, span_first, span_last - width);
+    view_ = {t0, t0 + width};
+}
+
+bool ViewState::update(double wall_dt_s) {
+    bool changed = first_update_;
+    first_update_ = false;
+    if (auto a = session_->analysis(); a != analysis_) {
+        analysis_ = std::move(a);
+        table_.set_findings(analysis_->findings);
+        changed = true;
+    }
+    if (auto s = session_->stream_table(); s != summaries_) {
+        summaries_ = s;
+        table_.set_summaries(std::move(s));
+        changed = true;
+    }
+    double first = session_->first_s(), last = session_->last_s();
+    if (first != cursor_.first() || last != cursor_.last()) {
+        cursor_.set_span(first, last);
+        changed = true;
+    }
+    if (cursor_.advance(wall_dt_s)) changed = true;
+    session_->request_cursor(cursor_.t());
+    if (auto c = session_->cursor(); c != cursor_view_) {
+        cursor_view_ = std::move(c);
+        if (cursor_view_->timeline) table_.set_cursor(cursor_view_->timeline, cursor_view_->t_s);
+        changed = true;
+    }
+    return changed;
+}
+
+void ViewState::apply(const Event& e) {
+    if (const auto* s = e.get<SelectStream>()) {
+        selected_stream_ = s->id;
+        session_->request_series(s->id);
+        return;
+    }
+    if (const auto* g = e.get<GoToTime>()) {
+        if (g->pause) cursor_.pause();
+        cursor_.seek(g->t_s);
+        // Keep the cursor inside the plot's visible range.
+        if (view_ && (g->t_s < view_->first || g->t_s > view_->second)) {
+            double w = view_->second - view_->first;
+            set_view(g->t_s - w / 2, g->t_s + w / 2);
+        }
+        return;
+    }
+    if (const auto* f = e.get<SelectFinding>()) {
+        if (!analysis_ || f->index >= analysis_->findings.size()) return;
+        selected_finding_ = f->index;
+        const model::Finding& finding = analysis_->findings[f->index];
+        if (finding.stream) apply(SelectStream{finding.stream->id});
+        apply(GoToTime{finding.onset_s, true});
+        return;
+    }
+}
+
+nlohmann::json ViewState::dump() {
+    nlohmann::json j;
+    j["trace"] = session_->path();
+    j["title"] = session_->title();
+    j["live"] = session_->live();
+    if (session_->live()) {
+        j["live_status"] = session_->live_status();
+        j["live_ended"] = session_->live_ended();
+    }
+    j["span"] = {cursor_.first(), cursor_.last()};
+    j["cursor"] = {{"t", cursor_.t()}, {"playing", cursor_.playing()}, {"speed", cursor_.speed()},
+                   {"following", cursor_.following()}};
+    j["view"] = {view_t0(), view_t1()};
+    j["selected_stream"] = selected_stream_;
+    j["selected_finding"] = selected_finding_ ? nlohmann::json(*selected_finding_) : nlohmann::json();
+    nlohmann::json findings = nlohmann::json::array();
+    if (analysis_) {
+        for (const model::Finding& f : analysis_->findings) {
+            nlohmann::json fj = {{"kind", model::finding_kind_name(f.kind)},
+                                 {"severity", model::severity_name(f.severity)},
+                                 {"onset", f.onset_s},
+                                 {"site", f.site}};
+            if (f.stream) fj["stream"] = f.stream->id;
+            findings.push_back(std::move(fj));
+        }
+        j["analysis"] = {{"done", analysis_->done},
+                         {"progress", analysis_->progress},
+                         {"read_until", analysis_->read_until_s},
+                         {"error", analysis_->error},
+                         {"streams_seen", analysis_->streams_seen},
+                         {"processes", analysis_->processes.size()}};
+    }
+    j["findings"] = std::move(findings);
+    if (cursor_view_) j["cursor_state"] = {{"t", cursor_view_->t_s}, {"took_ms", cursor_view_->took_ms},
+                                           {"error", cursor_view_->error}};
+    const auto& rows = table_.rows();
+    j["table"] = {{"rows", rows.size()}, {"total", table_.total_rows()}};
+    nlohmann::json top = nlohmann::json::array();
+    for (size_t i = 0; i < rows.size() && i < 20; ++i)
+        top.push_back({{"id", rows[i].id}, {"type", rows[i].type}, {"site", rows[i].site},
+                       {"readable_length", rows[i].readable_length}, {"writable_length", rows[i].writable_length},
+                       {"aggregate", rows[i].kind == StreamRow::Kind::Aggregate}, {"count", rows[i].count}});
+    j["table"]["top"] = std::move(top);
+    nlohmann::json hits = nlohmann::json::array();
+    for (const HitRect& h : hits_) hits.push_back({{"what", h.what}, {"x", h.x}, {"y", h.y}, {"w", h.w}, {"h", h.h}});
+    j["hits"] = std::move(hits);
+    return j;
+}
+
+}  // namespace tidemark::viewer

@@ -1,0 +1,86 @@
+// Everything the views of one open session share: the time cursor, the selection, the stream
+// table's model, the memory plot's visible range. Views read it and post events; apply() is the
+// one place events change it, so "click a finding → its stream is selected and the cursor moves
+// to its onset" is plain logic with a unit test. Also the JSON state dump tests read.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/events.h"
+#include "core/session.h"
+#include "core/stream_table.h"
+#include "core/time_cursor.h"
+
+namespace tidemark::viewer {
+
+// A rectangle on screen (window pixels), for the state dump: where a test can click.
+struct HitRect {
+    std::string what;  // "finding:0", "stream:12", "play"…
+    float x = 0, y = 0, w = 0, h = 0;
+};
+
+// Which memory series the timeline shows, and for which process.
+struct MemoryOptions {
+    bool rss = true, heap_used = true, heap_total = false, external = true, array_buffers = false, streams = true;
+    int proc_index = 0;
+};
+
+class ViewState {
+public:
+    explicit ViewState(std::unique_ptr<Session> session);
+
+    Session& session() { return *session_; }
+    const Session& session() const { return *session_; }
+    TimeCursor& cursor() { return cursor_; }
+    const TimeCursor& cursor() const { return cursor_; }
+    StreamTableModel& table() { return table_; }
+
+    uint64_t selected_stream() const { return selected_stream_; }
+    std::optional<size_t> selected_finding() const { return selected_finding_; }
+    // Memory plot's visible range (trace seconds); empty = the whole span.
+    double view_t0() const;
+    double view_t1() const;
+    void set_view(double t0, double t1);
+    void reset_view() { view_.reset(); }
+
+    // Once per frame: pulls the session's published views, moves the cursor by the elapsed wall
+    // time, asks the session for the state at the cursor. Returns true when anything changed.
+    bool update(double wall_dt_s);
+    // Applies one event.
+    void apply(const Event& e);
+
+    std::shared_ptr<const AnalysisView> analysis() const { return analysis_; }
+    std::shared_ptr<const CursorView> cursor_view() const { return cursor_view_; }
+
+    MemoryOptions& memory_options() { return memory_; }
+    TableFilter& filter_edit() { return filter_edit_; }  // what the table's filter widgets edit
+
+    // Where clickable things were drawn in the last frame (filled by the views).
+    std::vector<HitRect>& hits() { return hits_; }
+
+    // The state a test or a bug report reads: cursor, selection, findings, table, status.
+    nlohmann::json dump();
+
+private:
+    std::unique_ptr<Session> session_;
+    TimeCursor cursor_;
+    StreamTableModel table_;
+    uint64_t selected_stream_ = 0;
+    std::optional<size_t> selected_finding_;
+    std::optional<std::pair<double, double>> view_;
+    std::shared_ptr<const AnalysisView> analysis_;
+    std::shared_ptr<const CursorView> cursor_view_;
+    std::shared_ptr<const model::StreamTable> summaries_;
+    std::vector<HitRect> hits_;
+    MemoryOptions memory_;
+    TableFilter filter_edit_;
+    bool first_update_ = true;
+};
+
+}  // namespace tidemark::viewer
