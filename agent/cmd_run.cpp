@@ -1,4 +1,4 @@
-// `tidemark run [--out FILE] [--interval MS] [--follow-children] [--check [BUDGET OPTIONS]] -- CMD…`:
+// `tidemark run [--out FILE] [--interval MS] [--follow-children] [--live ADDR] [--check [BUDGET OPTIONS]] -- CMD…`:
 // records CMD (run_session.cpp does the work), then prints the findings and a one-line summary
 // on stderr and exits with CMD's own status — or, with --check, 1 when the gate fails.
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include "check_cli.h"
 #include "commands.h"
 #include "live_findings.h"
+#include "live_relay.h"
 #include "memory_budget.h"
 #include "tidemark/model/detect/analysis.h"
 #include "run_session.h"
@@ -30,6 +31,7 @@ struct RunArgs {
     bool check = false;
     CheckOptions check_options;
     std::string memory_budget;
+    std::string live;
 };
 
 std::string describe_status(const ExitStatus& st) {
@@ -55,6 +57,7 @@ int run_run(const RunArgs& args) {
     config.follow_children = args.follow_children;
     config.gc_probe = args.gc_probe == "on";
     config.preload_path = tracker.preload_path;
+    config.live_addr = args.live;
 
     model::Timeline::Limits limits;
     if (std::string error; !timeline_limits(args.memory_budget, limits, error)) {
@@ -109,6 +112,18 @@ Command add_run_command(CLI::App& parent) {
                     "told from garbage not yet collected; off: only observe collections")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
+    cmd->add_option("--live", args->live,
+                    "Relay the trace as it is written to viewers connecting to ADDR: unix:PATH, "
+                    "127.0.0.1:PORT, localhost:PORT or [::1]:PORT (loopback only; PORT 0 picks a free "
+                    "port, printed as `tidemark: live on ADDR`)")
+        ->type_name("ADDR")
+        ->check(CLI::Validator(
+            [](std::string& value) {
+                LiveAddress addr;
+                std::string error;
+                return parse_live_address(value, addr, error) ? std::string() : error;
+            },
+            ""));
     CLI::Option* check = cmd->add_flag(
         "--check", args->check,
         "After the run, judge the recording with the CI gate (budget options as in `tidemark "

@@ -1,6 +1,7 @@
 // The `tidemark run` event loop (see run_session.h). Single-threaded: one poll() over the signalfd,
-// the listening socket and every tracker connection, with timers for trace flushing (so a SIGKILL
-// of the target or of the agent leaves a readable trace) and for live detection.
+// the listening socket, every tracker connection and (with --live) the relay's listener and
+// viewers, with timers for trace flushing (so a SIGKILL of the target or of the agent leaves a
+// readable trace) and for live detection.
 #include "run_session.h"
 
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <system_error>
 
 #include "listener.h"
+#include "live_relay.h"
 #include "live_findings.h"
 #include "tidemark/model/trace/writer.h"
 #include "tidemark/model/detect/analysis.h"
@@ -34,6 +36,7 @@ constexpr int64_t kDetectTickUs = 500'000;      // live findings are refreshed t
 constexpr int64_t kDrainAfterExitUs = 1'000'000; // how long connections may finish after the target
 constexpr size_t kMaxConnections = 1024;       // one per tracked process and per worker thread
 constexpr size_t kReadBudgetBytes = 1 << 20;    // per connection per loop turn, for fairness
+constexpr int kLiveFinishMs = 2000;             // viewers get this long to take the final bytes
 
 uint64_t wall_us() {
     using namespace std::chrono;
@@ -85,6 +88,7 @@ private:
     std::ostream& err_;
     Recorder recorder_;
     Listener listener_;
+    LiveRelay relay_;
     SignalWatch signals_;
     ChildProcess child_;
     std::unique_ptr<model::TraceWriter> writer_;
@@ -204,6 +208,14 @@ SessionOutcome Session::run() {
         err_ << "tidemark: " << error << "\n";
         return out;
     }
+    if (!config_.live_addr.empty()) {
+        LiveAddress addr;
+        if (!parse_live_address(config_.live_addr, addr, error) || !relay_.open(addr, error)) {
+            err_ << "tidemark: --live: " << error << "\n";
+            return out;
+        }
+        err_ << "tidemark: live on " << relay_.address() << std::endl;
+    }
 
     LaunchSpec spec;
     spec.argv = config_.command;
@@ -235,6 +247,8 @@ SessionOutcome Session::run() {
         return out;
     }
     writer_ = std::move(created.writer);
+    if (relay_.is_open() && !relay_.attach_file(out.trace_path, error))
+        err_ << "tidemark: --live: " << error << "\n";
     timeline_.set_start_us(start_us);
     recorder_.root_launched(child_.pid(), ::getpid(), join_command(config_.command), start_us);
 
@@ -261,6 +275,8 @@ SessionOutcome Session::run() {
         fds.push_back({signals_.fd(), POLLIN, 0});
         fds.push_back({listener_.fd(), static_cast<short>(listener_.fd() >= 0 ? POLLIN : 0), 0});
         for (const auto& c : conns_) fds.push_back({c->fd, POLLIN, 0});
+        const size_t polled = conns_.size();
+        relay_.add_poll_fds(fds);
         int64_t wake = std::min(next_flush, next_detect);
         if (exit_) wake = std::min(wake, drain_deadline_);
         const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now + 999) / 1000));
@@ -273,7 +289,6 @@ SessionOutcome Session::run() {
         if (ready > 0) {
             if (fds[0].revents) handle_signals();
             if (listener_.fd() >= 0 && (fds[1].revents & POLLIN)) accept_connections();
-            const size_t polled = fds.size() - 2;
             std::vector<std::unique_ptr<Connection>> kept;
             kept.reserve(conns_.size());
             for (size_t i = 0; i < conns_.size(); ++i) {
@@ -282,6 +297,7 @@ SessionOutcome Session::run() {
                 if (keep) kept.push_back(std::move(conns_[i]));
             }
             conns_ = std::move(kept);
+            relay_.on_poll(fds);
         } else if (!exit_) {
             handle_signals();  // a SIGCHLD that raced the poll still gets reaped
         }
@@ -322,6 +338,8 @@ SessionOutcome Session::run() {
             out.trace_complete = true;
         }
     }
+    // Viewers get the index and footer, then the agent closes their connections.
+    if (relay_.is_open()) relay_.finish(kLiveFinishMs);
     return out;
 }
 

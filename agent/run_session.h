@@ -21,6 +21,7 @@ struct SessionConfig {
     bool follow_children = false;
     bool gc_probe = true;  // TIDEMARK_GC_PROBE: the tracker may request a collection (tracker/node/addon.cpp)
     std::string preload_path;          // <libdir>/preload.js
+    std::string live_addr;             // --live ADDR ("" = no relay; live_relay.h)
 };
 
 struct SessionOutcome {

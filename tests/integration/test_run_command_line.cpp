@@ -48,9 +48,9 @@ TEST_CASE("command-line mistakes exit 2 with a message that says what to do", "[
         CHECK(r.err.find("after `--`") != std::string::npos);
     }
     SECTION("an option that does not exist yet") {
-        const auto r = run_cli({"run", "--live", "127.0.0.1:7000", "--", "/bin/true"});
+        const auto r = run_cli({"run", "--native", "--", "/bin/true"});
         CHECK(r.exit_code == 2);
-        CHECK(r.err.find("--live") != std::string::npos);
+        CHECK(r.err.find("--native") != std::string::npos);
     }
     SECTION("attach is announced but not available") {
         const auto r = run_cli({"attach", "1"});
