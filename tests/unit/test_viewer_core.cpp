@@ -156,14 +156,14 @@ TEST_CASE("stream table: state at the cursor, flagged first, sort, filter, aggre
     m.set_findings(findings);
     const auto& rows = m.rows();
     REQUIRE(!rows.empty());
-    CHECK(rows[0].id == 7);  // the flagged stream first
-    CHECK(rows[0].severity == static_cast<int>(model::Severity::Error));
-    CHECK(rows[0].writable_length == 26u << 20);
-    CHECK(rows[0].fill() > 1000);
+    CHECK(rows[0]->id == 7);  // the flagged stream first
+    CHECK(rows[0]->severity == static_cast<int>(model::Severity::Error));
+    CHECK(rows[0]->writable_length == 26u << 20);
+    CHECK(rows[0]->fill() > 1000);
     CHECK_FALSE(m.index_of(1));  // gone before the cursor: hidden while only_alive
-    CHECK(rows.back().kind == StreamRow::Kind::Aggregate);  // aggregates after the streams
-    CHECK(rows.back().count == 1400);
-    CHECK(rows.back().type == "IncomingMessage");
+    CHECK(rows.back()->kind == StreamRow::Kind::Aggregate);  // aggregates after the streams
+    CHECK(rows.back()->count == 1400);
+    CHECK(rows.back()->type == "IncomingMessage");
 
     TableFilter f;
     f.only_alive = false;
@@ -172,27 +172,27 @@ TEST_CASE("stream table: state at the cursor, flagged first, sort, filter, aggre
     f.text = "check";  // case-insensitive substring of the type
     m.set_filter(f);
     REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0].type == "Checksum");
+    CHECK(m.rows()[0]->type == "Checksum");
     f.text = "up.js:12";  // of the site
     m.set_filter(f);
     REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0].id == 3);
+    CHECK(m.rows()[0]->id == 3);
     f = TableFilter{};
     f.only_flagged = true;
     m.set_filter(f);
     REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0].id == 7);
+    CHECK(m.rows()[0]->id == 7);
 
     m.set_filter(TableFilter{});
     m.set_sort(SortColumn::Id, false);
     std::vector<uint64_t> ids;
-    for (const auto& r : m.rows())
-        if (r.kind == StreamRow::Kind::Stream) ids.push_back(r.id);
+    for (const StreamRow* r : m.rows())
+        if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
     CHECK(ids == std::vector<uint64_t>{7, 2, 3});  // flagged first, then by id (1 is gone)
     m.set_sort(SortColumn::Type, true);
     ids.clear();
-    for (const auto& r : m.rows())
-        if (r.kind == StreamRow::Kind::Stream) ids.push_back(r.id);
+    for (const StreamRow* r : m.rows())
+        if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
     CHECK(ids == std::vector<uint64_t>{7, 2, 3});  // Checksum < Cache descending → Checksum, Cache
     CHECK(m.find(1) != nullptr);                  // found even when filtered out
     CHECK(m.total_rows() == 5);
@@ -323,8 +323,8 @@ TEST_CASE("session: a trace opens, its findings arrive, a clicked finding moves 
     REQUIRE(s);
     REQUIRE(s->last());
     CHECK(s->last()->writable_length == 26u << 20);  // 26 writes of 1 MiB by t = 3.0
-    CHECK(vs.table().rows()[0].id == 7);
-    CHECK(vs.table().rows()[0].writable_length == 26u << 20);
+    CHECK(vs.table().rows()[0]->id == 7);
+    CHECK(vs.table().rows()[0]->writable_length == 26u << 20);
 
     // The selected stream's history arrives from the analysis.
     for (int i = 0; i < 100 && (!vs.analysis() || vs.analysis()->series_id != 7); ++i) {

@@ -120,6 +120,10 @@ Session::~Session() {
     cv_.notify_all();
     if (analysis_thread_.joinable()) analysis_thread_.join();
     if (cursor_thread_.joinable()) cursor_thread_.join();
+    // The session's own last references; anything released later is freed at once (no thread).
+    cursor_.reset();
+    for (model::Timeline* t : graveyard_) delete t;
+    graveyard_.clear();
 }
 
 std::string Session::live_status() const { return live_client_ ? live_client_->status_text() : std::string(); }
@@ -308,8 +312,17 @@ void Session::cursor_loop() {
         uint64_t seq = 0;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stop_ || (cursor_want_ && cursor_want_seq_ != cursor_served_seq_); });
+            cv_.wait(lock, [&] {
+                return stop_ || !graveyard_.empty() || (cursor_want_ && cursor_want_seq_ != cursor_served_seq_);
+            });
             if (stop_) return;
+            if (!graveyard_.empty()) {
+                std::vector<model::Timeline*> dead;
+                dead.swap(graveyard_);
+                lock.unlock();
+                for (model::Timeline* gone : dead) delete gone;
+                continue;
+            }
             t = *cursor_want_;
             seq = cursor_want_seq_;
         }
@@ -335,7 +348,13 @@ void Session::cursor_loop() {
             }
         }
         if (reader) {
-            auto tl = std::make_shared<model::Timeline>(model::Timeline::unbounded());
+            std::shared_ptr<model::Timeline> tl(new model::Timeline(model::Timeline::unbounded()), [this](model::Timeline* dead) {
+                {
+                    std::lock_guard lock(mu_);
+                    graveyard_.push_back(dead);
+                }
+                cv_.notify_all();
+            });
             tl->set_start_us(reader->start_us());
             model::Status st = reader->seek_exact(t);
             if (!st.ok()) view->error = st.message();

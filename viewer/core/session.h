@@ -141,6 +141,9 @@ private:
     std::optional<double> cursor_want_;
     uint64_t cursor_served_seq_ = 0, cursor_want_seq_ = 0;
     std::atomic<uint64_t> series_want_{0};
+    // Cursor timelines the UI let go of: freeing 10,000 streams' state takes milliseconds, so the
+    // last reference's deleter hands them to the cursor thread instead of freeing them in a frame.
+    std::vector<model::Timeline*> graveyard_;
     std::atomic<bool> stop_{false};
     std::thread analysis_thread_, cursor_thread_;
 };

@@ -11,7 +11,7 @@ namespace tidemark::viewer {
 
 namespace {
 
-bool contains_ci(const std::string& hay, const std::string& needle) {
+bool contains_ci(std::string_view hay, const std::string& needle) {
     if (needle.empty()) return true;
     auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
         return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
@@ -105,7 +105,7 @@ void StreamTableModel::set_sort(SortColumn c, bool descending) {
     sort_dirty_ = true;
 }
 
-const std::vector<StreamRow>& StreamTableModel::rows() {
+const std::vector<const StreamRow*>& StreamTableModel::rows() {
     if (dirty_) rebuild();
     if (sort_dirty_) resort();
     return visible_;
@@ -126,12 +126,14 @@ const StreamRow* StreamTableModel::find(uint64_t id) {
 std::optional<size_t> StreamTableModel::index_of(uint64_t id) {
     const auto& v = rows();
     for (size_t i = 0; i < v.size(); ++i)
-        if (v[i].kind == StreamRow::Kind::Stream && v[i].id == id) return i;
+        if (v[i]->kind == StreamRow::Kind::Stream && v[i]->id == id) return i;
     return std::nullopt;
 }
 
 void StreamTableModel::rebuild() {
     all_.clear();
+    all_.reserve((cursor_ ? cursor_->streams().size() + cursor_->aggregates().size() : 0) +
+                 (summaries_ ? summaries_->streams.size() : 0));
     std::unordered_map<uint64_t, const model::StreamSummary*> by_id;
     if (summaries_) {
         by_id.reserve(summaries_->streams.size());
@@ -171,7 +173,7 @@ void StreamTableModel::rebuild() {
             r.peak_writable = s.peak_writable_length;
             r.created_s = s.created_s;
             r.gone_s = s.gone_s;
-            r.piped_to = s.piped_to;
+            r.piped_to = &s.piped_to;
             if (auto it = by_id.find(s.id); it != by_id.end()) {
                 r.peak_readable = std::max(r.peak_readable, it->second->peak_readable_length);
                 r.peak_writable = std::max(r.peak_writable, it->second->peak_writable_length);
@@ -216,7 +218,7 @@ void StreamTableModel::rebuild() {
             r.pushes_after_false = s.pushes_after_false;
             r.peak_readable = s.peak_readable_length;
             r.peak_writable = s.peak_writable_length;
-            r.piped_to = s.piped_to;
+            r.piped_to = &s.piped_to;
             r.state = s.live ? "open" : "gone";
             r.severity = severity_of(s.id);
             all_.push_back(std::move(r));
@@ -238,7 +240,7 @@ void StreamTableModel::resort() {
         if (!filter_.text.empty() && !contains_ci(r.type, filter_.text) && !contains_ci(r.site, filter_.text) &&
             !(r.id && std::to_string(r.id) == filter_.text))
             continue;
-        visible_.push_back(r);
+        visible_.push_back(&r);
     }
     auto key_less = [&](const StreamRow& a, const StreamRow& b) -> bool {
         switch (sort_) {
@@ -257,7 +259,9 @@ void StreamTableModel::resort() {
         }
         return false;
     };
-    std::stable_sort(visible_.begin(), visible_.end(), [&](const StreamRow& a, const StreamRow& b) {
+    std::stable_sort(visible_.begin(), visible_.end(), [&](const StreamRow* pa, const StreamRow* pb) {
+        const StreamRow& a = *pa;
+        const StreamRow& b = *pb;
         // Flagged streams first, aggregates last, the chosen order within; ties by id.
         if ((a.severity >= 0) != (b.severity >= 0)) return a.severity >= 0;
         if (a.kind != b.kind) return a.kind == StreamRow::Kind::Stream;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tidemark/model/detect/finding.h"
@@ -23,7 +24,8 @@ struct StreamRow {
     uint32_t proc = 0;
     uint32_t thread_id = 0;   // worker thread, 0 = main
     uint32_t kind_bits = 0;   // proto::StreamKind bits
-    std::string type, site;
+    // Views into the strings of the state the model holds (it keeps that state alive).
+    std::string_view type, site;
     uint64_t readable_hwm = 0, writable_hwm = 0;
     // At the cursor (for a stream alive then; its last state otherwise).
     bool alive = true;
@@ -37,7 +39,7 @@ struct StreamRow {
     uint64_t peak_readable = 0, peak_writable = 0;
     double created_s = 0;
     std::optional<double> gone_s;
-    std::vector<uint64_t> piped_to;
+    const std::vector<uint64_t>* piped_to = nullptr;  // destinations ever piped to (null: none known)
     // Aggregate rows: how many streams were folded into it, and their total bytes.
     uint64_t count = 1;
     // A finding names this stream (the highest severity of them), -1 if none.
@@ -68,8 +70,9 @@ public:
     SortColumn sort_column() const { return sort_; }
     bool sort_descending() const { return descending_; }
 
-    // The visible rows, sorted and filtered.
-    const std::vector<StreamRow>& rows();
+    // The visible rows, sorted and filtered (pointers into the model's rows, valid until the next
+    // change of an input).
+    const std::vector<const StreamRow*>& rows();
     // Rows before filtering (for the "N of M" line).
     size_t total_rows();
     // A stream's row, visible or not.
@@ -90,7 +93,7 @@ private:
     bool descending_ = true;
     bool dirty_ = true, sort_dirty_ = true;
     std::vector<StreamRow> all_;
-    std::vector<StreamRow> visible_;
+    std::vector<const StreamRow*> visible_;
 };
 
 // A creation or call site shortened for a narrow column: relative to the current directory when

@@ -83,6 +83,21 @@ void ViewState::apply(const Event& e) {
     }
 }
 
+const GraphLayout* ViewState::graph() {
+    if (!cursor_view_ || !cursor_view_->timeline) return nullptr;
+    const void* key0 = cursor_view_->timeline.get();
+    const void* key1 = analysis_.get();
+    if (!graph_valid_ || key0 != graph_key_[0] || key1 != graph_key_[1] || graph_selected_ != selected_stream_) {
+        static const std::vector<model::Finding> none;
+        graph_ = layout_chains(*cursor_view_->timeline, analysis_ ? analysis_->findings : none, selected_stream_);
+        graph_key_[0] = key0;
+        graph_key_[1] = key1;
+        graph_selected_ = selected_stream_;
+        graph_valid_ = true;
+    }
+    return &graph_;
+}
+
 nlohmann::json ViewState::dump() {
     nlohmann::json j;
     j["trace"] = session_->path();
@@ -122,9 +137,9 @@ nlohmann::json ViewState::dump() {
     j["table"] = {{"rows", rows.size()}, {"total", table_.total_rows()}};
     nlohmann::json top = nlohmann::json::array();
     for (size_t i = 0; i < rows.size() && i < 20; ++i)
-        top.push_back({{"id", rows[i].id}, {"type", rows[i].type}, {"site", rows[i].site},
-                       {"readable_length", rows[i].readable_length}, {"writable_length", rows[i].writable_length},
-                       {"aggregate", rows[i].kind == StreamRow::Kind::Aggregate}, {"count", rows[i].count}});
+        top.push_back({{"id", rows[i]->id}, {"type", std::string(rows[i]->type)}, {"site", std::string(rows[i]->site)},
+                       {"readable_length", rows[i]->readable_length}, {"writable_length", rows[i]->writable_length},
+                       {"aggregate", rows[i]->kind == StreamRow::Kind::Aggregate}, {"count", rows[i]->count}});
     j["table"]["top"] = std::move(top);
     nlohmann::json hits = nlohmann::json::array();
     for (const HitRect& h : hits_) hits.push_back({{"what", h.what}, {"x", h.x}, {"y", h.y}, {"w", h.w}, {"h", h.h}});

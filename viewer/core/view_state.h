@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/events.h"
+#include "core/graph_layout.h"
 #include "core/session.h"
 #include "core/stream_table.h"
 #include "core/time_cursor.h"
@@ -58,6 +59,10 @@ public:
     std::shared_ptr<const AnalysisView> analysis() const { return analysis_; }
     std::shared_ptr<const CursorView> cursor_view() const { return cursor_view_; }
 
+    // The pipeline graph at the cursor, laid out again only when the state, the findings or the
+    // selection changed (null until the first state at the cursor arrives).
+    const GraphLayout* graph();
+
     MemoryOptions& memory_options() { return memory_; }
     TableFilter& filter_edit() { return filter_edit_; }  // what the table's filter widgets edit
 
@@ -79,6 +84,10 @@ private:
     std::shared_ptr<const model::StreamTable> summaries_;
     std::vector<HitRect> hits_;
     MemoryOptions memory_;
+    GraphLayout graph_;
+    const void* graph_key_[2] = {nullptr, nullptr};
+    uint64_t graph_selected_ = 0;
+    bool graph_valid_ = false;
     TableFilter filter_edit_;
     bool first_update_ = true;
 };

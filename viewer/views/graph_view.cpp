@@ -32,13 +32,12 @@ std::string fit(const std::string& s, float width) {
 
 void pipeline_graph(ViewState& vs, EventBus& bus) {
     auto cv = vs.cursor_view();
-    auto a = vs.analysis();
-    if (!cv || !cv->timeline) {
+    const GraphLayout* layout = vs.graph();
+    if (!layout) {
         ImGui::TextDisabled("reading the state at the cursor…");
         return;
     }
-    static const std::vector<model::Finding> none;
-    GraphLayout g = layout_chains(*cv->timeline, a ? a->findings : none, vs.selected_stream());
+    const GraphLayout& g = *layout;
     if (g.chains.empty()) {
         ImGui::TextDisabled("No piped streams and no flagged stream at t = %.2f s.", cv->t_s);
         return;

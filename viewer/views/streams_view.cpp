@@ -62,7 +62,7 @@ void streams_table(ViewState& vs, EventBus& bus) {
     ImGui::SameLine();
     ImGui::Checkbox("aggregates", &f.show_aggregates);
     model.set_filter(f);
-    const std::vector<StreamRow>& rows = model.rows();
+    const std::vector<const StreamRow*>& rows = model.rows();
     ImGui::SameLine();
     ImGui::TextDisabled("%zu of %zu rows", rows.size(), model.total_rows());
 
@@ -86,7 +86,7 @@ void streams_table(ViewState& vs, EventBus& bus) {
         model.set_sort(static_cast<SortColumn>(s.ColumnUserID), s.SortDirection == ImGuiSortDirection_Descending);
         specs->SpecsDirty = false;
     }
-    const std::vector<StreamRow>& sorted = model.rows();
+    const std::vector<const StreamRow*>& sorted = model.rows();
     uint64_t selected = vs.selected_stream();
     // Scroll to the selected row when the selection came from elsewhere.
     static uint64_t scrolled_to = 0;
@@ -97,7 +97,7 @@ void streams_table(ViewState& vs, EventBus& bus) {
     if (sel_index) clipper.ForceDisplayRangeByIndices(static_cast<int>(*sel_index), static_cast<int>(*sel_index) + 1);
     while (clipper.Step()) {
         for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
-            const StreamRow& r = sorted[static_cast<size_t>(i)];
+            const StreamRow& r = *sorted[static_cast<size_t>(i)];
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
             ImGui::PushID(i);
@@ -119,11 +119,12 @@ void streams_table(ViewState& vs, EventBus& bus) {
                     vs.hits().push_back({"stream:" + std::to_string(r.id), p.x, p.y, q.x - p.x, q.y - p.y});
             }
             ImGui::TableNextColumn();
-            if (r.kind == StreamRow::Kind::Aggregate) ImGui::TextDisabled("%s (aggregate)", r.type.c_str());
-            else ImGui::TextUnformatted(r.type.c_str());
+            if (r.kind == StreamRow::Kind::Aggregate)
+                ImGui::TextDisabled("%.*s (aggregate)", static_cast<int>(r.type.size()), r.type.data());
+            else ImGui::TextUnformatted(r.type.data(), r.type.data() + r.type.size());
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(r.site.empty() ? "?" : display_site(r.site).c_str());
-            if (ImGui::IsItemHovered() && !r.site.empty()) ImGui::SetTooltip("%s", r.site.c_str());
+            ImGui::TextUnformatted(r.site.empty() ? "?" : display_site(std::string(r.site)).c_str());
+            if (ImGui::IsItemHovered() && !r.site.empty()) ImGui::SetTooltip("%.*s", static_cast<int>(r.site.size()), r.site.data());
             ImGui::TableNextColumn();
             if (r.kind_bits & proto::kKindReadable) fill_bar(r.readable_length, r.readable_hwm, 146);
             ImGui::TableNextColumn();
@@ -153,13 +154,14 @@ void stream_detail(ViewState& vs, EventBus& bus) {
     }
     const StreamRow* r = vs.table().find(id);
     auto a = vs.analysis();
-    ImGui::Text("#%llu %s", static_cast<unsigned long long>(id), r ? r->type.c_str() : "");
+    std::string type = r ? std::string(r->type) : std::string(), site = r && !r->site.empty() ? std::string(r->site) : "?";
+    ImGui::Text("#%llu %s", static_cast<unsigned long long>(id), type.c_str());
     ImGui::SameLine();
-    ImGui::TextDisabled("created at %s", r && !r->site.empty() ? r->site.c_str() : "?");
-    if (r && !r->piped_to.empty()) {
+    ImGui::TextDisabled("created at %s", site.c_str());
+    if (r && r->piped_to && !r->piped_to->empty()) {
         ImGui::SameLine();
         std::string to = "piped to";
-        for (uint64_t d : r->piped_to) to += " #" + std::to_string(d);
+        for (uint64_t d : *r->piped_to) to += " #" + std::to_string(d);
         ImGui::TextDisabled("%s", to.c_str());
     }
     if (!a || a->series_id != id) {
