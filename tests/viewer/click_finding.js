@@ -44,6 +44,14 @@ function waitFor(what, pred, timeoutMs) {
 }
 function xdo(...args) { return execFileSync('xdotool', args, { encoding: 'utf8', timeout: 10000 }).trim(); }
 
+// 0. A random file is refused: exit 2 and a message naming the problem.
+const junk = path.join(tmp, 'random.bin');
+fs.writeFileSync(junk, require('crypto').randomBytes(4096));
+const bad = spawnSync(viewer, [junk, '--screenshot', path.join(tmp, 'x.png'), '--at', '1'], { timeout: 30000 });
+if (bad.status !== 2) fail('a random file: exit ' + bad.status + ', not 2');
+if (!/not a tidemark trace/.test(bad.stderr.toString())) fail('a random file: no clear message: ' + bad.stderr);
+console.log('random file: exit 2, ' + bad.stderr.toString().trim());
+
 // 1. Record the incident (it stops itself after ~6 s).
 const rec = spawnSync(tidemark, ['run', '--out', trace, '--', 'node', path.join(examples, 'upload-incident.js')],
   { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
