@@ -116,7 +116,11 @@ bool Session::start(const Options& options, std::string& error) {
 }
 
 Session::~Session() {
-    stop_ = true;
+    {
+        // Under the lock: a thread between checking its wait predicate and blocking must not miss it.
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
     cv_.notify_all();
     if (analysis_thread_.joinable()) analysis_thread_.join();
     if (cursor_thread_.joinable()) cursor_thread_.join();
