@@ -18,98 +18,12 @@ namespace tidemark::agent {
 
 namespace {
 
-const char* const kAccepted =
-    "use unix:PATH, 127.0.0.1:PORT, localhost:PORT or [::1]:PORT (PORT 0 picks a free port)";
-
-bool parse_port(const std::string& s, uint16_t& port) {
-    if (s.empty() || s.size() > 5) return false;
-    uint32_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + static_cast<uint32_t>(c - '0');
-    }
-    if (v > 65535) return false;
-    port = static_cast<uint16_t>(v);
-    return true;
-}
-
-std::string not_loopback(const std::string& host) {
-    return "`" + host + "` is not a loopback address: the relay serves the whole trace without "
-           "authentication, so it never listens on the network; " + kAccepted;
-}
-
 int64_t mono_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
-
-bool parse_live_address(const std::string& text, LiveAddress& out, std::string& error) {
-    out = LiveAddress{};
-    if (text.rfind("unix:", 0) == 0) {
-        out.kind = LiveAddress::Kind::Unix;
-        out.path = text.substr(5);
-        if (out.path.empty()) {
-            error = "`" + text + "` names no socket path; " + kAccepted;
-            return false;
-        }
-        if (out.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-            error = "the socket path `" + out.path + "` is longer than a Unix socket address allows (" +
-                    std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes); choose a shorter one";
-            return false;
-        }
-        return true;
-    }
-    std::string host, port;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find("]:");
-        if (close == std::string::npos) {
-            error = "`" + text + "` is not an address; " + kAccepted;
-            return false;
-        }
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-        in6_addr a{};
-        if (inet_pton(AF_INET6, host.c_str(), &a) != 1) {
-            error = "`" + host + "` is not an IPv6 address; " + kAccepted;
-            return false;
-        }
-        if (std::memcmp(&a, &in6addr_loopback, sizeof a) != 0) {
-            error = not_loopback(host);
-            return false;
-        }
-        out.kind = LiveAddress::Kind::Inet6;
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string::npos) {
-            error = "`" + text + "` is not an address; " + kAccepted;
-            return false;
-        }
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        out.kind = LiveAddress::Kind::Inet4;
-        if (host != "localhost") {
-            in_addr a{};
-            if (inet_pton(AF_INET, host.c_str(), &a) != 1) {
-                error = host.find(':') != std::string::npos
-                            ? "`" + text + "`: write an IPv6 address in brackets, e.g. [::1]:PORT"
-                            : not_loopback(host);
-                return false;
-            }
-            std::memcpy(out.ip4, &a, 4);
-            if (out.ip4[0] != 127) {
-                error = not_loopback(host);
-                return false;
-            }
-        }
-    }
-    if (!parse_port(port, out.port)) {
-        error = "`" + port + "` is not a port number (0-65535); " + kAccepted;
-        return false;
-    }
-    return true;
-}
 
 LiveRelay::~LiveRelay() { close(); }
 

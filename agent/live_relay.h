@@ -22,18 +22,13 @@
 #include <string>
 #include <vector>
 
+#include "tidemark/live_address.h"
+
 namespace tidemark::agent {
 
-struct LiveAddress {
-    enum class Kind { Unix, Inet4, Inet6 };
-    Kind kind = Kind::Unix;
-    std::string path;   // Unix
-    uint8_t ip4[4] = {127, 0, 0, 1};  // Inet4
-    uint16_t port = 0;  // Inet4/Inet6; 0 = any free port
-};
-
-// Parses ADDR; false with a message naming what is accepted (non-loopback addresses included).
-bool parse_live_address(const std::string& text, LiveAddress& out, std::string& error);
+// ADDR and its parser are shared with the viewer's client (tidemark/live_address.h).
+using tidemark::LiveAddress;
+using tidemark::parse_live_address;
 
 class LiveRelay {
 public:

@@ -279,10 +279,10 @@ int main(int argc, char** argv) {
         app.active = app.sessions.size() - 1;
         app.opened_any = true;
     }
+    // Headless, a trace that cannot be opened ends the run; interactive, the window opens and shows
+    // the message (and the exit status is 2 if no trace was opened at all).
     bool headless = !args.screenshot.empty() || args.scrub_bench_s > 0;
-    if (app.failed_open && (headless || !app.opened_any)) {
-        if (headless || args.state_dump.empty()) return 2;
-    }
+    if (app.failed_open && headless) return 2;
 
     glfwSetErrorCallback([](int code, const char* what) { std::fprintf(stderr, "tidemark-viewer: GLFW %d: %s\n", code, what); });
     if (!glfwInit()) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <functional>
 #include <set>
 #include <unordered_map>
 
@@ -78,7 +77,7 @@ GraphLayout layout_chains(const model::Timeline& tl, const std::vector<model::Fi
 
     // Components over streams with an edge or a finding (union-find on ids).
     std::unordered_map<uint64_t, uint64_t> parent;
-    std::function<uint64_t(uint64_t)> root = [&](uint64_t x) {
+    auto root = [&](uint64_t x) {
         while (parent[x] != x) x = parent[x] = parent[parent[x]];
         return x;
     };

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tidemark/live_address.h"
 #include "tidemark/model/trace/format.h"
 
 namespace tidemark::viewer {
@@ -32,87 +33,44 @@ struct LiveClient::Target {
 
 namespace {
 
-const char* const kAccepted = "use unix:PATH, 127.0.0.1:PORT, localhost:PORT or [::1]:PORT";
-
-bool parse_port(const std::string& s, uint16_t& port) {
-    if (s.empty() || s.size() > 5) return false;
-    uint32_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + static_cast<uint32_t>(c - '0');
-    }
-    if (v == 0 || v > 65535) return false;  // a viewer connects to a port, it does not pick one
-    port = static_cast<uint16_t>(v);
-    return true;
-}
-
-// The same address syntax as `tidemark run --live` (agent/live_relay.cpp), loopback only.
-bool parse_address(const std::string& text, sockaddr_storage& ss, socklen_t& len, int& family,
-                   std::string& error) {
+// Fills the socket address for ADDR (tidemark/live_address.h, the syntax `tidemark run --live`
+// takes). A viewer connects to a port, it does not pick one: port 0 is refused here.
+bool to_sockaddr(const std::string& text, sockaddr_storage& ss, socklen_t& len, int& family, std::string& error) {
+    LiveAddress addr;
+    if (!parse_live_address(text, addr, error)) return false;
     ss = sockaddr_storage{};
-    if (text.rfind("unix:", 0) == 0) {
-        const std::string path = text.substr(5);
-        auto* a = reinterpret_cast<sockaddr_un*>(&ss);
-        if (path.empty() || path.size() >= sizeof a->sun_path) {
-            error = "`" + text + "`: the socket path is empty or too long";
-            return false;
+    switch (addr.kind) {
+        case LiveAddress::Kind::Unix: {
+            auto* a = reinterpret_cast<sockaddr_un*>(&ss);
+            a->sun_family = AF_UNIX;
+            std::memcpy(a->sun_path, addr.path.c_str(), addr.path.size() + 1);
+            len = sizeof *a;
+            family = AF_UNIX;
+            return true;
         }
-        a->sun_family = AF_UNIX;
-        std::memcpy(a->sun_path, path.c_str(), path.size() + 1);
-        len = sizeof *a;
-        family = AF_UNIX;
-        return true;
+        case LiveAddress::Kind::Inet6: {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_loopback;
+            a->sin6_port = htons(addr.port);
+            len = sizeof *a;
+            family = AF_INET6;
+            break;
+        }
+        case LiveAddress::Kind::Inet4: {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            std::memcpy(&a->sin_addr, addr.ip4, 4);
+            a->sin_port = htons(addr.port);
+            len = sizeof *a;
+            family = AF_INET;
+            break;
+        }
     }
-    std::string host, port;
-    const bool v6 = !text.empty() && text.front() == '[';
-    if (v6) {
-        const auto close = text.find("]:");
-        if (close == std::string::npos) {
-            error = "`" + text + "` is not an address; " + kAccepted;
-            return false;
-        }
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string::npos) {
-            error = "`" + text + "` is not an address; " + kAccepted;
-            return false;
-        }
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    }
-    uint16_t p = 0;
-    if (!parse_port(port, p)) {
-        error = "`" + port + "` is not a port number (1-65535); " + kAccepted;
+    if (addr.port == 0) {
+        error = "`" + text + "`: port 0 is for `tidemark run --live` to pick a port; connect to the port it printed";
         return false;
     }
-    if (v6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1 ||
-            std::memcmp(&a->sin6_addr, &in6addr_loopback, sizeof a->sin6_addr) != 0) {
-            error = "`" + host + "` is not the IPv6 loopback address; " + kAccepted;
-            return false;
-        }
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(p);
-        len = sizeof *a;
-        family = AF_INET6;
-        return true;
-    }
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    if (host == "localhost") host = "127.0.0.1";
-    uint8_t ip[4] = {};
-    if (inet_pton(AF_INET, host.c_str(), ip) != 1 || ip[0] != 127) {
-        error = "`" + host + "` is not a loopback address (the live relay only listens on this machine); " +
-                kAccepted;
-        return false;
-    }
-    std::memcpy(&a->sin_addr, ip, 4);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(p);
-    len = sizeof *a;
-    family = AF_INET;
     return true;
 }
 
@@ -172,7 +130,7 @@ std::unique_ptr<LiveClient> LiveClient::connect(const std::string& addr, std::st
         std::unique_ptr<LiveClient> c(new LiveClient());
         c->addr_text_ = addr;
         c->target_ = std::make_unique<Target>();
-        if (!parse_address(addr, c->target_->addr, c->target_->len, c->target_->family, error)) return nullptr;
+        if (!to_sockaddr(addr, c->target_->addr, c->target_->len, c->target_->family, error)) return nullptr;
 
         std::string dir = "/tmp";
         if (const char* t = std::getenv("TMPDIR"); t && *t) dir = t;

@@ -96,8 +96,7 @@ bool Session::open_header(std::string& error) {
         first_s_ = std::min(0.0, ext.first_s);
         last_s_ = ext.last_s;
     }
-    if (st.ok() && !table->full_pass) table_ = std::move(table);
-    else if (st.ok()) table_ = std::move(table);  // a version-1/2 file: built by reading it, still right
+    if (st.ok()) table_ = std::move(table);  // (a version-1/2 file's is built by reading it: still right)
     open_ms_ = ms_since(t0);
     return true;
 }
@@ -258,6 +257,13 @@ void Session::analysis_loop() {
 
     auto last_publish = Clock::now();
     uint64_t published_series = 0;
+    // A few times a second, or at once when another stream's history was asked for.
+    auto publish_if_due = [&] {
+        if (ms_since(last_publish) < options_.publish_every_s * 1000 && series_want_ == published_series) return;
+        published_series = series_want_;
+        publish(false, "");
+        last_publish = Clock::now();
+    };
     auto pending_since = Clock::now();
     bool pending = false;
     proto::Record record;
@@ -267,12 +273,7 @@ void Session::analysis_loop() {
         if (res == model::ReadResult::Record) {
             pending = false;
             analysis.apply(record);
-            if ((++n & 4095) == 0 &&
-                (ms_since(last_publish) >= options_.publish_every_s * 1000 || series_want_ != published_series)) {
-                published_series = series_want_;
-                publish(false, "");
-                last_publish = Clock::now();
-            }
+            if ((++n & 4095) == 0) publish_if_due();
             continue;
         }
         if (res == model::ReadResult::Pending) {
@@ -280,11 +281,7 @@ void Session::analysis_loop() {
                 pending = true;
                 pending_since = Clock::now();
             }
-            if (ms_since(last_publish) >= options_.publish_every_s * 1000 || series_want_ != published_series) {
-                published_series = series_want_;
-                publish(false, "");
-                last_publish = Clock::now();
-            }
+            publish_if_due();
             // The relay ended: once nothing more arrives, read what is there to its end.
             if (live_ended() && ms_since(pending_since) > 500) reader->set_follow(false);
             std::unique_lock lock(mu_);

@@ -30,18 +30,13 @@ void memory_timeline(ViewState& vs, EventBus& bus) {
         }
         ImGui::SameLine();
     }
-    ImGui::Checkbox("rss", &tg.rss);
-    ImGui::SameLine();
-    ImGui::Checkbox("heapUsed", &tg.heap_used);
-    ImGui::SameLine();
-    ImGui::Checkbox("heapTotal", &tg.heap_total);
-    ImGui::SameLine();
-    ImGui::Checkbox("external", &tg.external);
-    ImGui::SameLine();
-    ImGui::Checkbox("arrayBuffers", &tg.array_buffers);
-    ImGui::SameLine();
-    ImGui::Checkbox("stream buffers", &tg.streams);
-    ImGui::SameLine();
+    const std::pair<const char*, bool*> toggles[] = {{"rss", &tg.rss},           {"heapUsed", &tg.heap_used},
+                                                     {"heapTotal", &tg.heap_total}, {"external", &tg.external},
+                                                     {"arrayBuffers", &tg.array_buffers}, {"stream buffers", &tg.streams}};
+    for (const auto& [label, on] : toggles) {
+        ImGui::Checkbox(label, on);
+        ImGui::SameLine();
+    }
     if (ImGui::SmallButton("all")) vs.reset_view();
 
     const ProcessView* p = procs.empty() ? nullptr : procs[static_cast<size_t>(std::min<int>(tg.proc_index, int(procs.size()) - 1))];
