@@ -16,6 +16,7 @@
 #include "memory_budget.h"
 #include "tidemark/model/detect/analysis.h"
 #include "run_session.h"
+#include "session_cli.h"
 #include "tracker_location.h"
 
 namespace tidemark::agent {
@@ -65,17 +66,51 @@ int run_run(const RunArgs& args) {
         return kExitUsage;
     }
     model::Analysis analysis(limits);
-    const model::Timeline& timeline = analysis.timeline();
     const SessionOutcome outcome = run_session(config, analysis, std::cerr);
     if (!outcome.target_ran) return outcome.agent_exit_code;
 
+    const int verdict = finish_recording(analysis, outcome, args.command.front() + " " + describe_status(outcome.status),
+                                         args.check ? &args.check_options : nullptr);
+    return verdict != 0 ? verdict : outcome.status.shell_status();
+}
+
+}  // namespace
+
+void add_live_option(CLI::App& cmd, std::string& live) {
+    cmd.add_option("--live", live,
+                   "Relay the trace as it is written to viewers connecting to ADDR: unix:PATH, "
+                   "127.0.0.1:PORT, localhost:PORT or [::1]:PORT (loopback only; PORT 0 picks a free "
+                   "port, printed as `tidemark: live on ADDR`)")
+        ->type_name("ADDR")
+        ->check(CLI::Validator(
+            [](std::string& value) {
+                LiveAddress addr;
+                std::string error;
+                return parse_live_address(value, addr, error) ? std::string() : error;
+            },
+            ""));
+}
+
+void add_check_flag(CLI::App& cmd, bool& check_flag, CheckOptions& options, const std::string& verb) {
+    CLI::Option* check = cmd.add_flag(
+        "--check", check_flag,
+        "After the " + verb + ", judge the recording with the CI gate (budget options as in `tidemark "
+        "check`); exit 1 when it fails");
+    std::set<const CLI::Option*> before;
+    for (const CLI::Option* o : cmd.get_options()) before.insert(o);
+    add_budget_options(cmd, options, true);
+    for (CLI::Option* o : cmd.get_options())
+        if (!before.count(o) && o != check) o->needs(check);
+}
+
+int finish_recording(model::Analysis& analysis, const SessionOutcome& outcome, const std::string& how_it_ended,
+                     const CheckOptions* check) {
     analysis.finish();
     const auto findings = analysis.findings();
     LiveFindings::print_summary(findings, std::cerr);
     char secs[32];
-    std::snprintf(secs, sizeof secs, "%.1f", timeline.end_s());
-    std::cerr << "tidemark: " << args.command.front() << " " << describe_status(outcome.status)
-              << "; recorded " << secs << " s, " << outcome.streams
+    std::snprintf(secs, sizeof secs, "%.1f", analysis.timeline().end_s());
+    std::cerr << "tidemark: " << how_it_ended << "; recorded " << secs << " s, " << outcome.streams
               << (outcome.streams == 1 ? " stream, " : " streams, ") << findings.size()
               << (findings.size() == 1 ? " finding" : " findings");
     if (outcome.trace_complete) {
@@ -83,15 +118,8 @@ int run_run(const RunArgs& args) {
     } else {
         std::cerr << "; the trace " << outcome.trace_path << " is incomplete (see the error above)\n";
     }
-
-    if (args.check) {
-        const int verdict = run_check(analysis, args.check_options, std::cerr, std::cerr);
-        if (verdict != 0) return verdict;
-    }
-    return outcome.status.shell_status();
+    return check ? run_check(analysis, *check, std::cerr, std::cerr) : 0;
 }
-
-}  // namespace
 
 Command add_run_command(CLI::App& parent) {
     auto args = std::make_shared<RunArgs>();
@@ -112,27 +140,8 @@ Command add_run_command(CLI::App& parent) {
                     "told from garbage not yet collected; off: only observe collections")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
-    cmd->add_option("--live", args->live,
-                    "Relay the trace as it is written to viewers connecting to ADDR: unix:PATH, "
-                    "127.0.0.1:PORT, localhost:PORT or [::1]:PORT (loopback only; PORT 0 picks a free "
-                    "port, printed as `tidemark: live on ADDR`)")
-        ->type_name("ADDR")
-        ->check(CLI::Validator(
-            [](std::string& value) {
-                LiveAddress addr;
-                std::string error;
-                return parse_live_address(value, addr, error) ? std::string() : error;
-            },
-            ""));
-    CLI::Option* check = cmd->add_flag(
-        "--check", args->check,
-        "After the run, judge the recording with the CI gate (budget options as in `tidemark "
-        "check`); exit 1 when it fails");
-    std::set<const CLI::Option*> before;
-    for (const CLI::Option* o : cmd->get_options()) before.insert(o);
-    add_budget_options(*cmd, args->check_options, true);
-    for (CLI::Option* o : cmd->get_options())
-        if (!before.count(o) && o != check) o->needs(check);
+    add_live_option(*cmd, args->live);
+    add_check_flag(*cmd, args->check, args->check_options, "run");
     cmd->add_option("CMD", args->command, "The command to run, after `--`");
     auto take_trailing = [args](std::vector<std::string> trailing, std::string& error) {
         if (trailing.empty()) {

@@ -22,6 +22,7 @@ Command add_run_command(CLI::App& parent);
 Command add_report_command(CLI::App& parent);
 Command add_check_command(CLI::App& parent);
 Command add_dump_command(CLI::App& parent);
+Command add_attach_command(CLI::App& parent);
 
 // Exit code for usage errors and unreadable input (PRODUCT.md).
 inline constexpr int kExitUsage = 2;

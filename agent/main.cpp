@@ -1,6 +1,6 @@
 // `tidemark`: records and judges why a Node.js process's memory grows. This file only parses the
-// command line and dispatches to one subcommand (cmd_run.cpp, cmd_report.cpp, cmd_check.cpp,
-// cmd_dump.cpp).
+// command line and dispatches to one subcommand (cmd_run.cpp, cmd_attach.cpp, cmd_report.cpp,
+// cmd_check.cpp, cmd_dump.cpp).
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,26 +8,14 @@
 #include "cli.h"
 #include "commands.h"
 
-namespace {
-
-// Subcommands PRODUCT.md announces that this version does not have yet.
-const char* not_yet(const std::string& name) {
-    if (name == "attach")
-        return "`tidemark attach` is not available in this version; start the service under "
-               "`tidemark run -- CMD` instead";
-    return nullptr;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     using namespace tidemark::agent;
     CLI::App app{"tidemark — tells you why a Node.js process's memory grows.\n"
-                 "Record with `tidemark run`, read with `tidemark report`, gate CI with `tidemark check`.",
+                 "Record with `tidemark run` or `tidemark attach PID`, read with `tidemark report`, gate CI with `tidemark check`.",
                  "tidemark"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("tidemark 0.1.0"));
-    std::vector<Command> commands = {add_run_command(app), add_report_command(app),
+    std::vector<Command> commands = {add_run_command(app), add_attach_command(app), add_report_command(app),
                                      add_check_command(app), add_dump_command(app)};
 
     if (argc >= 2 && argv[1][0] != '-') {
@@ -35,12 +23,8 @@ int main(int argc, char** argv) {
         bool known = false;
         for (const auto& c : commands) known = known || c.app->get_name() == name;
         if (!known) {
-            if (const char* why = not_yet(name)) {
-                std::cerr << "tidemark: " << why << "\n";
-            } else {
-                std::cerr << "tidemark: unknown command `" << name
-                          << "`; the commands are run, report, check and dump (see `tidemark --help`)\n";
-            }
+            std::cerr << "tidemark: unknown command `" << name
+                      << "`; the commands are run, attach, report, check and dump (see `tidemark --help`)\n";
             return kExitUsage;
         }
     }

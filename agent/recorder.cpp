@@ -22,7 +22,8 @@ constexpr uint64_t kMaxPastSkewUs = 60'000'000;
 
 Recorder::Recorder(Sink sink) : sink_(std::move(sink)) {}
 
-void Recorder::root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us) {
+void Recorder::root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us,
+                             proto::Runtime runtime) {
     root_pid_ = pid;
     root_announced_ = true;
     start_us_ = t_us;
@@ -30,10 +31,15 @@ void Recorder::root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdl
     h.t_us = t_us;
     h.pid = static_cast<uint32_t>(pid);
     h.ppid = static_cast<uint32_t>(agent_pid);
-    h.runtime = proto::Runtime::Unknown;
+    h.runtime = runtime;
     h.cmdline = cmdline;
     h.proc = next_proc_++;
     emit(h);
+}
+
+void Recorder::root_sample(proto::ProcessSample sample) {
+    sample.proc = 0;
+    emit(sample);
 }
 
 void Recorder::root_exited(const ExitStatus& status, uint64_t t_us) {

@@ -32,7 +32,12 @@ public:
 
     // Announces the launched target as process 0 (its tracker's Hello, if any, later fills in
     // the runtime), so a target that is not Node still appears in the trace with its exit.
-    void root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us);
+    // `tidemark attach` announces the attached process the same way (its parent as ppid); a
+    // native target is announced as such (runtime), its samples then come from root_sample().
+    void root_launched(pid_t pid, pid_t agent_pid, const std::string& cmdline, uint64_t t_us,
+                       proto::Runtime runtime = proto::Runtime::Unknown);
+    // A process sample of the root taken by the agent (from /proc; nothing injected).
+    void root_sample(proto::ProcessSample sample);
     // How the target ended, from waitpid.
     void root_exited(const ExitStatus& status, uint64_t t_us);
 

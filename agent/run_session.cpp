@@ -20,6 +20,7 @@
 #include <ostream>
 #include <system_error>
 
+#include "attach_target.h"
 #include "listener.h"
 #include "live_relay.h"
 #include "live_findings.h"
@@ -100,6 +101,8 @@ private:
     int64_t drain_deadline_ = 0;
     bool refused_noted_ = false;
     bool shed_noted_ = false;
+    bool attaching_ = false;      // tidemark attach: no child; ends on a signal, the duration or the target's end
+    bool stop_ = false;           // attach: a termination signal arrived
 };
 
 void Session::record(const proto::Record& r) {
@@ -184,12 +187,16 @@ void Session::service(Connection& c, bool& keep) {
 void Session::handle_signals() {
     for (const auto& s : signals_.read_pending()) {
         if (s.signo == SIGCHLD) continue;  // reaped below
+        if (attaching_) {  // ends the attach; the target is not ours to signal
+            stop_ = true;
+            continue;
+        }
         // A terminal's ^C (SI_KERNEL) already reached the target, which shares our process group;
         // signals sent with kill() reached only us and are passed on.
         if (s.code == SI_KERNEL) continue;
         child_.forward(s.signo);
     }
-    if (!exit_) {
+    if (!exit_ && !attaching_) {
         if (auto st = child_.try_wait()) {
             exit_ = st;
             exit_wall_us_ = wall_us();
@@ -217,6 +224,7 @@ SessionOutcome Session::run() {
         err_ << "tidemark: live on " << relay_.address() << std::endl;
     }
 
+    attaching_ = config_.attach_pid > 0;
     LaunchSpec spec;
     spec.argv = config_.command;
     spec.set_env = {
@@ -229,31 +237,43 @@ SessionOutcome Session::run() {
                              config_.preload_path)},
     };
     spec.unset_env = {"TIDEMARK_CLAIMED_PID"};  // an outer tidemark's claim must not silence ours
-    if (!child_.spawn(spec, error)) {
+    if (!attaching_ && !child_.spawn(spec, error)) {
         err_ << "tidemark: " << error << "\n";
         return out;
     }
+    const pid_t target = attaching_ ? config_.attach_pid : child_.pid();
 
     out.trace_path = config_.out_path.empty()
-                         ? "tidemark-" + std::to_string(child_.pid()) + ".tidemark"
+                         ? "tidemark-" + std::to_string(target) + ".tidemark"
                          : config_.out_path;
     const uint64_t start_us = wall_us();
     auto created = model::TraceWriter::create(out.trace_path, start_us);
     if (!created.status.ok()) {
-        child_.abandon();
+        if (!attaching_) child_.abandon();
         err_ << "tidemark: cannot create the trace file " << out.trace_path << ": "
-             << created.status.message()
-             << "\n  choose a writable location with --out FILE; the command was not run\n";
+             << created.status.message() << "\n  choose a writable location with --out FILE; "
+             << (attaching_ ? "nothing was attached\n" : "the command was not run\n");
         return out;
     }
     writer_ = std::move(created.writer);
     if (relay_.is_open() && !relay_.attach_file(out.trace_path, error))
         err_ << "tidemark: --live: " << error << "\n";
     timeline_.set_start_us(start_us);
-    recorder_.root_launched(child_.pid(), ::getpid(), join_command(config_.command), start_us);
+    const bool sample_proc = attaching_ && !config_.attach_inject;  // nothing injected: /proc samples
+    recorder_.root_launched(target, attaching_ ? config_.attach_ppid : ::getpid(),
+                            attaching_ ? config_.attach_cmdline : join_command(config_.command), start_us,
+                            sample_proc ? proto::Runtime::Native : proto::Runtime::Unknown);
 
     int exec_status = 0;
-    if (!child_.release(error, exec_status)) {
+    if (attaching_) {
+        if (config_.attach_inject && !config_.attach_inject(listener_.path(), error)) {
+            writer_->close();
+            std::error_code ec;
+            std::filesystem::remove(out.trace_path, ec);
+            err_ << "tidemark attach: " << error << "\n";
+            return out;
+        }
+    } else if (!child_.release(error, exec_status)) {
         child_.try_wait();
         writer_->close();
         std::error_code ec;
@@ -264,12 +284,25 @@ SessionOutcome Session::run() {
     }
     out.target_ran = true;
 
+    const int64_t attach_start = mono_us();
+    const int64_t attach_end = config_.duration_s > 0
+                                   ? attach_start + static_cast<int64_t>(config_.duration_s * 1e6) : INT64_MAX;
+    const int64_t sample_every = static_cast<int64_t>(config_.interval_ms) * 1000;
+    int64_t next_sample = sample_proc ? attach_start : INT64_MAX;
     int64_t next_flush = mono_us() + kFlushTickUs;
     int64_t next_detect = mono_us() + kDetectTickUs;
     std::vector<pollfd> fds;
     for (;;) {
         const int64_t now = mono_us();
         if (exit_ && (conns_.empty() || now >= drain_deadline_)) break;
+        if (attaching_ && (stop_ || now >= attach_end || out.target_ended)) break;
+        if (now >= next_sample) {
+            proto::ProcessSample ps;
+            ps.t_us = wall_us();
+            ps.rss_bytes = target_rss_bytes(target);
+            if (ps.rss_bytes > 0) recorder_.root_sample(ps);
+            next_sample = now + sample_every;
+        }
 
         fds.clear();
         fds.push_back({signals_.fd(), POLLIN, 0});
@@ -277,7 +310,7 @@ SessionOutcome Session::run() {
         for (const auto& c : conns_) fds.push_back({c->fd, POLLIN, 0});
         const size_t polled = conns_.size();
         relay_.add_poll_fds(fds);
-        int64_t wake = std::min(next_flush, next_detect);
+        int64_t wake = std::min({next_flush, next_detect, next_sample, attach_end});
         if (exit_) wake = std::min(wake, drain_deadline_);
         const int timeout_ms = static_cast<int>(std::max<int64_t>(0, (wake - now + 999) / 1000));
         const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
@@ -303,6 +336,11 @@ SessionOutcome Session::run() {
         }
 
         const int64_t after = mono_us();
+        if (attaching_ && after >= next_flush && !target_alive(target)) {
+            out.target_ended = true;
+            recorder_.note("pid " + std::to_string(target) + " ended while tidemark was attached (an attacher "
+                           "cannot learn its exit status)", wall_us());
+        }
         if (after >= next_flush) {
             if (writer_ && !write_failed_)
                 if (auto s = writer_->flush_if_due(wall_us()); !s.ok()) warn_write_failure(s);
@@ -318,9 +356,11 @@ SessionOutcome Session::run() {
         }
     }
 
-    // Processes still connected (daemons the target left behind) are not waited for.
+    // Processes still connected (daemons the target left behind) are not waited for. Attached:
+    // closing the connection is the detach (the tracker then undoes its changes).
+    out.attached_s = attaching_ ? static_cast<double>(mono_us() - attach_start) / 1e6 : 0;
     for (auto& c : conns_) {
-        recorder_.close_connection(c->id, "still running when the target exited; recording of it stopped",
+        recorder_.close_connection(c->id, attaching_ ? "" : "still running when the target exited; recording of it stopped",
                                    wall_us());
         ::close(c->fd);
     }

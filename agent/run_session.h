@@ -4,7 +4,10 @@
 // signals to the target, and finishes the trace once the target has exited.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -22,6 +25,15 @@ struct SessionConfig {
     bool gc_probe = true;  // TIDEMARK_GC_PROBE: the tracker may request a collection (tracker/node/addon.cpp)
     std::string preload_path;          // <libdir>/preload.js
     std::string live_addr;             // --live ADDR ("" = no relay; live_relay.h)
+
+    // `tidemark attach`: record this running process instead of launching `command`.
+    pid_t attach_pid = 0;
+    pid_t attach_ppid = 0;
+    std::string attach_cmdline;
+    double duration_s = 0;  // end after this long; 0 = until Ctrl-C / SIGTERM or the target ends
+    // Loads the tracker into the target once the socket listens (node targets). Unset: nothing is
+    // injected and the agent samples the process's memory from /proc every interval_ms.
+    std::function<bool(const std::string& socket_path, std::string& error)> attach_inject;
 };
 
 struct SessionOutcome {
@@ -32,6 +44,8 @@ struct SessionOutcome {
     bool trace_complete = false; // the trace was written and closed without error
     uint32_t processes = 0;
     uint64_t streams = 0;
+    double attached_s = 0;              // attach: how long it stayed attached
+    bool target_ended = false;          // attach: the target exited while attached
 };
 
 SessionOutcome run_session(const SessionConfig& config, model::Analysis& analysis, std::ostream& err);

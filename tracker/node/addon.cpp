@@ -48,6 +48,7 @@ constexpr auto kExitDrainBound = std::chrono::milliseconds(200);
 struct GcLog {
     static constexpr size_t kMaxMajors = 32;
     v8::Isolate* isolate = nullptr;
+    bool observing = false;  // its callbacks are registered (stop() removes them)
     uint64_t start_us = 0;
     uint64_t before = 0;
     bool probe_pending = false;  // a collection the tracker asked for has not completed yet
@@ -292,7 +293,8 @@ napi_value start(napi_env env, napi_callback_info info) {
         std::string path, version;
         double interval = 0, queue_bytes = 0, thread_id = 0;
         Instance* in = instance(env);
-        if (!in || in->transport || !get_args(env, info, 5, argv) || !get_string(env, argv[0], path) ||
+        // A second start is refused while connected; after stop() (a detach) it connects anew.
+        if (!in || (in->transport && in->transport->alive()) || !get_args(env, info, 5, argv) || !get_string(env, argv[0], path) ||
             !get_double(env, argv[1], interval) || !get_string(env, argv[2], version) ||
             !get_double(env, argv[3], queue_bytes) || !get_double(env, argv[4], thread_id))
             return make_bool(env, false);
@@ -301,7 +303,8 @@ napi_value start(napi_env env, napi_callback_info info) {
         std::string error;
         Transport* transport = Transport::connect(path, capacity, error);
         if (!transport) return make_bool(env, false);
-        in->transport = transport;
+        in->transport = transport;  // a stopped predecessor stays allocated (Transport::stop)
+        delete in->sink;
         in->sink = new RecordSink(transport);
         proto::Hello hello;
         hello.t_us = wall_us();
@@ -446,7 +449,22 @@ napi_value observe_gc(napi_env env, napi_callback_info info) {
         if (get_args(env, info, 1, argv)) napi_get_value_bool(env, argv[0], &probe);
         Instance* in = instance(env);
         if (!in || !in->sink) return make_bool(env, false);
-        if (in->gc) return make_bool(env, true);
+        if (in->gc) {
+            GcLog* log = in->gc;
+            if (!log->observing) {  // attached again after a detach
+                log->probe_enabled = probe;
+                log->n_majors = 0;
+                log->minor.count = 0;
+                log->start_us = 0;
+                log->last_major_us = log->last_probe_us = steady_us();
+                uint64_t external = 0;
+                log->floor_total = heap_used(log->isolate, &external) + external;
+                log->isolate->AddGCPrologueCallback(gc_prologue, log, kGcObserved);
+                log->isolate->AddGCEpilogueCallback(gc_epilogue, log, kGcObserved);
+                log->observing = true;
+            }
+            return make_bool(env, true);
+        }
         v8::Isolate* isolate = v8::Isolate::GetCurrent();
         if (!isolate) return make_bool(env, false);
         auto* log = new (std::nothrow) GcLog();
@@ -458,12 +476,15 @@ napi_value observe_gc(napi_env env, napi_callback_info info) {
         uint64_t external = 0;
         log->floor_total = heap_used(isolate, &external) + external;
         in->gc = log;
+        log->observing = true;
         isolate->AddGCPrologueCallback(gc_prologue, log, kGcObserved);
         isolate->AddGCEpilogueCallback(gc_epilogue, log, kGcObserved);
         // The isolate goes away with the environment: unhook first (the log itself is left, a
         // few hundred bytes, in case a collection is still running its callbacks).
         napi_add_env_cleanup_hook(env, [](void* arg) {
             auto* l = static_cast<GcLog*>(arg);
+            if (!l->observing) return;
+            l->observing = false;
             l->isolate->RemoveGCPrologueCallback(gc_prologue, l);
             l->isolate->RemoveGCEpilogueCallback(gc_epilogue, l);
         }, log);
@@ -471,6 +492,31 @@ napi_value observe_gc(napi_env env, napi_callback_info info) {
     } catch (...) {
         return make_bool(env, false);
     }
+}
+
+// stop(): detach (`tidemark attach` ended). Unhooks the GC callbacks and closes the connection;
+// start() may connect again later. Main thread only, like start().
+napi_value stop(napi_env env, napi_callback_info) {
+    try {
+        Instance* in = instance(env);
+        if (!in) return nullptr;
+        if (GcLog* log = in->gc; log && log->observing) {
+            log->observing = false;
+            log->isolate->RemoveGCPrologueCallback(gc_prologue, log);
+            log->isolate->RemoveGCEpilogueCallback(gc_epilogue, log);
+        }
+        if (in->transport) in->transport->stop();
+        delete in->sink;
+        in->sink = nullptr;
+    } catch (...) {
+    }
+    return nullptr;
+}
+
+// connected() → the connection to the agent is up (false once it closed or after stop()).
+napi_value connected(napi_env env, napi_callback_info) {
+    Instance* in = instance(env);
+    return make_bool(env, in && in->sink && in->transport && in->transport->alive());
 }
 
 // dropped() → records shed so far.
@@ -497,6 +543,8 @@ napi_value init(napi_env env, napi_value exports) {
         {"goodbye", nullptr, goodbye, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"dropped", nullptr, dropped, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"observeGc", nullptr, observe_gc, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"stop", nullptr, stop, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"connected", nullptr, connected, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
     napi_value width = nullptr;

@@ -49,20 +49,24 @@ const INTERNAL_ONLY_AFTER = 8;  // captures that found no user frame before a ty
 // Lifetime histogram bounds (ms) of retired aggregated streams; the last bucket is open.
 const LIFETIME_BOUNDS_MS = [1, 10, 100, 1000, 10000];
 
-// Stamps a Rec on any object as a private field: cheaper than defineProperty and invisible to
-// util.inspect, Object.keys, getOwnPropertySymbols and proxies' traps.
-class StampBase { constructor(o) { return o; } }
-class Stamp extends StampBase {
-  #rec;
-  constructor(o, rec) { super(o); this.#rec = rec; }
-  static get(o) { return #rec in o ? o.#rec : undefined; }
-  // For `this` in the stream wrappers: every stream made after the tracker loaded carries a Rec,
-  // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and the
-  // rare unstamped one costs an exception instead.
-  static of(o) { try { return o.#rec; } catch (_) { return undefined; } }
-}
-
-exports.install = function install(addon, intervalMs, threadId) {
+// options.attached: loaded by `tidemark attach` (attach.js); when the agent goes, every change
+// made to node's objects is undone and the addon's connection closed (uninstall), so the process
+// is left as it was and a later attach installs afresh.
+exports.install = function install(addon, intervalMs, threadId, options) {
+  const attached = options !== undefined && options.attached === true;
+  // Each install has its own brand: a stream stamped by an earlier attach is new to this one.
+  // Stamps a Rec on any object as a private field: cheaper than defineProperty and invisible to
+  // util.inspect, Object.keys, getOwnPropertySymbols and proxies' traps.
+  class StampBase { constructor(o) { return o; } }
+  class Stamp extends StampBase {
+    #rec;
+    constructor(o, rec) { super(o); this.#rec = rec; }
+    static get(o) { return #rec in o ? o.#rec : undefined; }
+    // For `this` in the stream wrappers: every stream made after the tracker loaded carries a Rec,
+    // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and the
+    // rare unstamped one costs an exception instead.
+    static of(o) { try { return o.#rec; } catch (_) { return undefined; } }
+  }
   const { performance } = require('perf_hooks');
   const EE = require('events');
   const stream = require('stream');
@@ -73,6 +77,30 @@ exports.install = function install(addon, intervalMs, threadId) {
   const timeOrigin = performance.timeOrigin;
   const nowUs = () => Math.round((timeOrigin + performance.now()) * 1000);
   const recOf = (o) => (o !== null && typeof o === 'object' ? Stamp.get(o) : undefined);
+
+  // ---- changes to node's objects, undone at detach ----------------------------------------
+  // Every property the tracker replaces goes through patch(); unpatchAll() puts back what was
+  // there (or removes what was not) — unless someone replaced our value since, in which case
+  // ours stays, passing straight through (enabled is false by then), so their wrapper lives on.
+  const patches = [];
+  function patch(obj, key, value, enumerable) {
+    const own = Object.getOwnPropertyDescriptor(obj, key);
+    Object.defineProperty(obj, key, { value, writable: true, configurable: true,
+      enumerable: enumerable !== undefined ? enumerable : own !== undefined ? own.enumerable : false });
+    patches.push({ obj, key, own, value });
+  }
+  function unpatchAll() {
+    for (let i = patches.length - 1; i >= 0; i--) {
+      const { obj, key, own, value } = patches[i];
+      try {
+        const cur = Object.getOwnPropertyDescriptor(obj, key);
+        if (cur === undefined || cur.value !== value) continue;
+        if (own !== undefined) Object.defineProperty(obj, key, own);
+        else delete obj[key];
+      } catch (_) { /* ignore */ }
+    }
+    patches.length = 0;
+  }
 
   // ---- rows and strings ------------------------------------------------------------------
   const rows = new Float64Array(ROWS * W);
@@ -186,13 +214,13 @@ exports.install = function install(addon, intervalMs, threadId) {
   // Registers a stream at construction: no weak handle (a live WeakRef costs ~1 µs of GC work per
   // stream), no record sent; counted at once in the aggregate of its site. skipFn is the frame
   // the creation-site capture starts above.
-  function register(s, kind, rhwm, whwm, skipFn) {
+  function register(s, kind, rhwm, whwm, skipFn, knownSite) {
     const ctor = s.constructor;
     const ti = typeOf(typeof ctor === 'function' ? ctor : Object, s);
     if (ti.userland) kind |= K_USERLAND;
-    let siteId = ti.lastSite;
-    let inferred = true;
-    if (ti.capture && take(ti.sites)) {
+    let siteId = knownSite !== undefined ? knownSite : ti.lastSite;
+    let inferred = knownSite === undefined;
+    if (knownSite === undefined && ti.capture && take(ti.sites)) {
       const site = captureSite(skipFn, ti.classes);
       if (site !== null) {
         inferred = false;
@@ -396,7 +424,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     } catch (_) { /* ignore */ }
     return r;
   }
-  EE.init = initWrapper;
+  patch(EE, 'init', initWrapper);
 
   function chunkBytes(chunk, encoding) {
     if (typeof chunk === 'string') {
@@ -518,8 +546,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     // for…in sees the same keys as without the tracker.
     let d;
     for (let p = proto; p !== null && d === undefined; p = Object.getPrototypeOf(p)) d = Object.getOwnPropertyDescriptor(p, name);
-    Object.defineProperty(proto, name, { value: fn, writable: true, configurable: true,
-      enumerable: d !== undefined ? d.enumerable : false });
+    patch(proto, name, fn, d !== undefined ? d.enumerable : false);
   }
   function makeWrite(orig) {
     const write = function write(chunk, encoding, cb) {
@@ -742,7 +769,7 @@ exports.install = function install(addon, intervalMs, threadId) {
       try { if (enabled) noteServer(srv, createServer); } catch (_) { /* ignore */ }
       return srv;
     };
-    mod.createServer = createServer;
+    patch(mod, 'createServer', createServer);
   }
   const net = require('net');
   wrapMethod(net.Server.prototype, 'listen', (orig) => {
@@ -827,15 +854,15 @@ exports.install = function install(addon, intervalMs, threadId) {
   };
   const custom = require('util').promisify.custom;
   Object.defineProperty(pipelineCb, custom, { value: pipelineP, configurable: true });
-  streamPromises.pipeline = pipelineP;  // also stream.promises.pipeline (same object)
-  stream.pipeline = pipelineCb;
+  patch(streamPromises, 'pipeline', pipelineP);  // also stream.promises.pipeline (same object)
+  patch(stream, 'pipeline', pipelineCb);
 
   // ---- WHATWG streams (web.js) -------------------------------------------------------------
   const web = require('./web.js').install({
     register, recOf, promote, countWrite, countPush, afterYoung, noteEdge, chunkBytes,
     K_READABLE, K_WRITABLE, K_R_OBJ, K_W_OBJ, K_WEB, YOUNG, TRACKED, RETIRED,
     F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
-    enabled: () => enabled,
+    enabled: () => enabled, patch,
   });
   require('module').syncBuiltinESMExports();
 
@@ -983,7 +1010,7 @@ exports.install = function install(addon, intervalMs, threadId) {
     // Garbage collections of the main isolate (kind, pause, heap before/after, external after)
     // from V8's GC callbacks in the addon, sent with each flush; TIDEMARK_GC_PROBE=0 turns off the
     // rare collection request made while memory climbs uncollected (addon.cpp, maybe_probe).
-    if (typeof addon.observeGc === 'function') addon.observeGc(process.env.TIDEMARK_GC_PROBE !== '0');
+    if (typeof addon.observeGc === 'function') addon.observeGc(attached ? options.gcProbe !== false : process.env.TIDEMARK_GC_PROBE !== '0');
     probeDue = performance.now() + delayResolutionMs;
     probe = setInterval(onProbe, delayResolutionMs);
     probe.unref();
@@ -1058,13 +1085,58 @@ exports.install = function install(addon, intervalMs, threadId) {
     watchRecs.length = 0;
     watchStreams.length = 0;
     dirtyAggs = [];
+    if (attached) uninstall();  // the agent is gone: leave the process as it was
   }
-  process.on('exit', (code) => {
+  function onExit(code) {
     try {
       if (!enabled) return;
       clearTimeout(timer);
       tick(true);
       addon.goodbye(nowUs(), typeof code === 'number' ? code : 0);
     } catch (_) { /* ignore */ }
-  });
+  }
+  process.on('exit', onExit);
+
+  // Detach (attached trackers only): stop, undo every patch, close the connection. Streams
+  // stamped meanwhile keep their (retired) Recs until they are collected; nothing else stays.
+  let uninstalled = false;
+  function uninstall() {
+    if (uninstalled) return;
+    uninstalled = true;
+    stopTracking();
+    unpatchAll();
+    process.removeListener('exit', onExit);
+    try { require('module').syncBuiltinESMExports(); } catch (_) { /* ignore */ }
+    try { if (typeof addon.stop === 'function') addon.stop(); } catch (_) { /* ignore */ }
+    if (options !== undefined && typeof options.onUninstall === 'function') try { options.onUninstall(); } catch (_) { /* ignore */ }
+  }
+
+  // Streams that existed before an attach (tidemark attach --existing hands them over from a heap
+  // walk): tracked from now on, their creation site unknown. Ended or destroyed ones are skipped.
+  const beforeAttachSite = str('(created before tidemark attached)');
+  function adopt(list) {
+    let n = 0;
+    if (!enabled || list === null || typeof list !== 'object') return 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      try {
+        if (s === null || typeof s !== 'object' || recOf(s) !== undefined || !isStream(s)) continue;
+        const rs = s._readableState, ws = s._writableState;
+        if ((rs && (rs.destroyed || rs.endEmitted) && !ws) || (ws && (ws.destroyed || ws.finished) && !rs) ||
+            (rs && ws && (rs.destroyed || ws.destroyed || (rs.endEmitted && ws.finished)))) continue;
+        let kind = 0, rhwm = 0, whwm = 0;
+        if (rs) { kind |= K_READABLE; rhwm = rs.highWaterMark; if (rs.objectMode) kind |= K_R_OBJ; }
+        if (ws) { kind |= K_WRITABLE; whwm = ws.highWaterMark; if (ws.objectMode) kind |= K_W_OBJ; }
+        if (!rs && !ws) {
+          if (s.writableFinished || s.destroyed) continue;
+          kind = K_WRITABLE | K_HTTP_OUT; whwm = defaultHwm;
+        }
+        const rec = register(s, kind, rhwm, whwm, adopt, beforeAttachSite);
+        if (rec !== undefined) { promote(rec, s); n++; }
+      } catch (_) { /* ignore */ }
+    }
+    flushRows();
+    return n;
+  }
+  return { uninstall, adopt };
 };

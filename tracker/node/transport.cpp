@@ -1,6 +1,8 @@
 // Transport: connect, bounded batch queue, sender thread. See transport.h.
 #include "transport.h"
 
+#include <poll.h>
+
 #include <cerrno>
 #include <cstring>
 #include <pthread.h>
@@ -56,16 +58,19 @@ Transport* g_forkable = nullptr;  // the one started transport, for the atfork h
 
 void Transport::after_fork_in_child() {
     // Only async-signal-safe work: the mutex may have been held by the sender thread at fork.
-    if (!g_forkable) return;
+    // A transport already dead has closed its fd (or is about to): that number may be the app's now.
+    if (!g_forkable || g_forkable->dead_.load(std::memory_order_relaxed)) return;
     g_forkable->dead_.store(true, std::memory_order_relaxed);
     ::close(g_forkable->fd_);
 }
 
 bool Transport::start() {
-    if (!g_forkable) {
-        g_forkable = this;
+    static bool atfork_registered = false;
+    if (!atfork_registered) {
+        atfork_registered = true;
         ::pthread_atfork(nullptr, nullptr, &Transport::after_fork_in_child);
     }
+    g_forkable = this;  // an attach after a detach starts a new transport
     try {
         std::thread([this] { run(); }).detach();
         return true;
@@ -122,12 +127,31 @@ void Transport::mark_dead() {
     became_empty_.notify_all();
 }
 
+void Transport::stop() {
+    mark_dead();
+    has_data_.notify_all();
+}
+
 void Transport::run() {
     for (;;) {
         std::vector<uint8_t> batch;
         {
             std::unique_lock<std::mutex> lock(mu_);
-            has_data_.wait(lock, [this] { return !queue_.empty(); });
+            // Idle, the sender looks for the agent's end of the connection every 100 ms (the agent
+            // never writes to it, so readable means closed): a detach is then seen within a tick.
+            while (!has_data_.wait_for(lock, std::chrono::milliseconds(100), [this] {
+                return !queue_.empty() || dead_.load(std::memory_order_relaxed);
+            })) {
+                pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+                if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))) {
+                    dead_.store(true, std::memory_order_relaxed);
+                    queue_.clear();
+                    size_ = 0;
+                    became_empty_.notify_all();
+                    break;
+                }
+            }
+            if (dead_.load(std::memory_order_relaxed)) break;  // stop() or the agent left: close and end
             batch = std::move(queue_.front());
             queue_.pop_front();
         }
@@ -148,6 +172,7 @@ void Transport::run() {
         }
         became_empty_.notify_all();  // waiters check for empty or for enough space
     }
+    ::close(fd_);
 }
 
 }  // namespace tidemark::node

@@ -43,6 +43,10 @@ public:
     // Waits until everything queued was sent, the transport died, or the bound passed.
     bool drain(std::chrono::milliseconds bound);
 
+    // Detach: drops what is queued; the sender thread closes the connection and ends. The object
+    // itself must stay allocated (the thread may still be leaving); it is a few hundred bytes.
+    void stop();
+
 private:
     Transport(int fd, size_t capacity_bytes);
     void run();

@@ -77,15 +77,15 @@ exports.install = function install(api) {
   }
   for (const [name, P] of [['ReadableStream', RS], ['WritableStream', WS], ['TransformStream', TS]]) {
     if (P === undefined) continue;
-    try { Object.defineProperty(g, name, { value: P, writable: true, enumerable: false, configurable: true }); } catch (_) { /* ignore */ }
-    try { if (webMod[name] !== undefined) webMod[name] = P; } catch (_) { /* ignore */ }
+    try { api.patch(g, name, P, false); } catch (_) { /* ignore */ }
+    try { if (webMod[name] !== undefined) api.patch(webMod, name, P); } catch (_) { /* ignore */ }
   }
 
   const chunkSize = (c) => (c !== null && typeof c === 'object' && typeof c.byteLength === 'number' ? c.byteLength
     : typeof c === 'string' ? c.length : 0);
   function wrap(proto, name, make) {
     const orig = proto && proto[name];
-    if (typeof orig === 'function') proto[name] = make(orig);
+    if (typeof orig === 'function') api.patch(proto, name, make(orig));
   }
 
   // Writers: a write while desiredSize <= 0 did not wait for writer.ready.

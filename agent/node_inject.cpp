@@ -1,0 +1,223 @@
+// The inspector route of `tidemark attach` (see node_inject.h).
+#include "node_inject.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "attach_target.h"
+#include "inspector.h"
+
+namespace tidemark::agent {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kOpenWait{5000};     // SIGUSR1 → the inspector listening
+constexpr milliseconds kCallTimeout{5000};  // one protocol call (the tracker's install is ~10 ms)
+constexpr milliseconds kWalkTimeout{60000}; // --existing: the heap walk of a large heap
+constexpr milliseconds kCloseWait{3000};    // inspector.close() → the port gone
+
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+bool contains(const std::vector<uint16_t>& v, uint16_t p) { return std::find(v.begin(), v.end(), p) != v.end(); }
+
+// Runtime.evaluate returning a primitive by value; value_json is the JSON of result.value.
+bool evaluate(inspector::Client& c, const std::string& expression, bool command_line_api, std::string& value_json,
+              std::string& error, milliseconds timeout = kCallTimeout) {
+    nlohmann::json params = {{"expression", expression}, {"returnByValue", true},
+                             {"includeCommandLineAPI", command_line_api}, {"silent", true}};
+    std::string result;
+    if (!c.call("Runtime.evaluate", params.dump(), result, timeout, error)) return false;
+    const auto r = nlohmann::json::parse(result, nullptr, false);
+    if (!r.is_object() || !r.contains("result")) {
+        error = "unexpected reply to Runtime.evaluate";
+        return false;
+    }
+    if (r.contains("exceptionDetails")) {
+        const auto& d = r["exceptionDetails"];
+        error = d.contains("exception") && d["exception"].contains("description")
+                    ? d["exception"]["description"].get<std::string>() : d.value("text", std::string("an exception"));
+        return false;
+    }
+    value_json = r["result"].contains("value") ? r["result"]["value"].dump() : "null";
+    return true;
+}
+
+std::string js_string(const std::string& s) { return nlohmann::json(s).dump(); }
+
+// Streams created before the attach: Runtime.queryObjects on Stream.prototype (a stop-the-world
+// heap walk), then the array handed to the tracker. Returns false when a step failed.
+bool adopt_existing(inspector::Client& c, InjectReport& report, std::string& error) {
+    nlohmann::json params = {{"expression", "require('stream').Stream.prototype"}, {"includeCommandLineAPI", true},
+                             {"objectGroup", "tidemark"}, {"silent", true}};
+    std::string result;
+    if (!c.call("Runtime.evaluate", params.dump(), result, kCallTimeout, error)) return false;
+    auto r = nlohmann::json::parse(result, nullptr, false);
+    if (!r.is_object() || !r["result"].contains("objectId")) {
+        error = "could not reach Stream.prototype";
+        return false;
+    }
+    const std::string proto_id = r["result"]["objectId"].get<std::string>();
+    const auto t0 = Clock::now();
+    const bool walked = c.call("Runtime.queryObjects",
+                               nlohmann::json{{"prototypeObjectId", proto_id}, {"objectGroup", "tidemark"}}.dump(),
+                               result, kWalkTimeout, error);
+    report.pause_ms = ms_since(t0);
+    if (!walked) return false;
+    r = nlohmann::json::parse(result, nullptr, false);
+    if (!r.is_object() || !r.contains("objects") || !r["objects"].contains("objectId")) {
+        error = "the heap walk returned no array";
+        return false;
+    }
+    params = {{"objectId", r["objects"]["objectId"]},
+              {"functionDeclaration",
+               "function () { const h = process[Symbol.for('tidemark.tracker')];"
+               " return h && h.tracker ? h.tracker.adopt(this) : -1; }"},
+              {"returnByValue", true}, {"silent", true}};
+    const bool ok = c.call("Runtime.callFunctionOn", params.dump(), result, kWalkTimeout, error);
+    std::string ignored, ignored_error;
+    c.call("Runtime.releaseObjectGroup", R"({"objectGroup":"tidemark"})", ignored, kCallTimeout, ignored_error);
+    if (!ok) return false;
+    r = nlohmann::json::parse(result, nullptr, false);
+    report.adopted = r.is_object() && r["result"].contains("value") && r["result"]["value"].is_number()
+                         ? r["result"]["value"].get<int64_t>() : -1;
+    return true;
+}
+
+}  // namespace
+
+bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::string& error) {
+    const std::string who = "pid " + std::to_string(req.pid);
+    const std::vector<uint16_t> before = loopback_listen_ports(req.pid);
+    const auto t_signal = Clock::now();
+    std::string url, url_error;
+    uint16_t port = 0;
+    // Open already (started with --inspect, or an earlier attach could not close it): use it as it is.
+    if (contains(before, 9229) && !(url = inspector::debugger_url(9229, milliseconds(500), url_error)).empty()) {
+        port = 9229;
+        report.inspector_was_open = true;
+    }
+    if (port == 0 && ::kill(req.pid, SIGUSR1) != 0) {
+        error = "cannot signal " + who + " to open its inspector: " + std::strerror(errno);
+        return false;
+    }
+    // The new listener is ours. None within the wait: the inspector was open already (SIGUSR1 is
+    // then a no-op; its port is among the old listeners and answers /json/list), or node could
+    // not open it (the port is taken by another process, or the inspector is disabled).
+    while (port == 0 && Clock::now() - t_signal < kOpenWait) {
+        for (uint16_t p : loopback_listen_ports(req.pid))
+            if (!contains(before, p)) port = p;
+        if (port == 0) std::this_thread::sleep_for(milliseconds(10));
+    }
+    if (report.inspector_was_open) {
+        // url found above
+    } else if (port != 0) {
+        // Listening is not yet serving: retry /json/list briefly.
+        const auto until = Clock::now() + milliseconds(2000);
+        while ((url = inspector::debugger_url(port, milliseconds(500), url_error)).empty() && Clock::now() < until)
+            std::this_thread::sleep_for(milliseconds(20));
+    } else {
+        for (uint16_t p : before) {
+            if (p != 9229 && before.size() > 1) continue;  // only the inspector's usual port is asked
+            url = inspector::debugger_url(p, milliseconds(500), url_error);
+            if (!url.empty()) {
+                port = p;
+                report.inspector_was_open = true;
+                break;
+            }
+        }
+        if (url.empty()) {
+            error = "the inspector of " + who + " did not open within " + std::to_string(kOpenWait.count() / 1000) +
+                    " s: another process may hold its port (node uses 127.0.0.1:9229 unless started with "
+                    "--inspect-port), or the inspector is disabled in this node build; the process was not changed";
+            return false;
+        }
+    }
+    report.port = port;
+    auto close_ours = [&](inspector::Client* c) {
+        if (report.inspector_was_open) return;
+        std::string v, e;
+        // inspector.close() waits for every session to end, so it runs a little after this
+        // session has closed rather than inside it (which would block the target's event loop).
+        if (c)
+            evaluate(*c, "(() => { const i = require('inspector'); setTimeout(() => { try { i.close(); } catch (_) {} }, 20); })()",
+                     true, v, e, milliseconds(1000));
+        if (c) c->close(milliseconds(300));
+        const auto until = Clock::now() + kCloseWait;
+        while (Clock::now() < until) {
+            if (!contains(loopback_listen_ports(req.pid), port)) {
+                report.closed_again = true;
+                break;
+            }
+            std::this_thread::sleep_for(milliseconds(10));
+        }
+        report.window_ms = ms_since(t_signal);
+    };
+    if (url.empty()) {
+        error = "port " + std::to_string(port) + " opened by " + who + " is not answering as an inspector (" +
+                url_error + ")";
+        close_ours(nullptr);
+        return false;
+    }
+    inspector::Client client;
+    if (!client.connect(url, kCallTimeout, error)) {
+        error = "cannot open a session on the inspector of " + who + " (" + error +
+                "); is a debugger already connected to it? Disconnect it and try again";
+        close_ours(nullptr);
+        return false;
+    }
+    std::string value;
+    if (!evaluate(client, "process.pid", false, value, error) || value != std::to_string(req.pid)) {
+        error = "the inspector on 127.0.0.1:" + std::to_string(port) + " belongs to another process (pid " +
+                (value.empty() ? "?" : value) + ", not " + std::to_string(req.pid) + "); nothing was loaded";
+        client.close();
+        return false;  // not ours to close
+    }
+    if (evaluate(client, "process.version", false, value, error)) {
+        const auto v = nlohmann::json::parse(value, nullptr, false);
+        if (v.is_string()) report.node_version = v.get<std::string>();
+    }
+    const std::string expr = "require(" + js_string(req.attach_js) + ").attach(" + js_string(req.socket_path) + ", " +
+                             std::to_string(req.interval_ms) + ", " + (req.gc_probe ? "true" : "false") + ")";
+    nlohmann::json status;
+    // "busy": an attach that just ended may not have detached yet (its tracker notices within a
+    // tick); asked again a few times before giving up.
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(milliseconds(150));
+        if (!evaluate(client, expr, true, value, error)) {
+            error = "loading the tracker into " + who + " failed: " + error;
+            close_ours(&client);
+            return false;
+        }
+        const auto answer = nlohmann::json::parse(value, nullptr, false);
+        status = answer.is_string() ? nlohmann::json::parse(answer.get<std::string>(), nullptr, false) : nlohmann::json();
+        if (!status.is_object() || !status.value("busy", false)) break;
+    }
+    if (!status.is_object() || !status.value("ok", false)) {
+        error = status.is_object() && status.contains("error") ? status["error"].get<std::string>()
+                                                               : "the tracker did not answer as expected (" + value + ")";
+        close_ours(&client);
+        return false;
+    }
+    if (req.existing) {
+        std::string walk_error;
+        if (!adopt_existing(client, report, walk_error)) report.adopted = -1;
+    }
+    close_ours(&client);
+    if (report.inspector_was_open) client.close();
+    return true;
+}
+
+}  // namespace tidemark::agent

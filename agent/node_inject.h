@@ -1,0 +1,40 @@
+// Loading the tracker into a running node process for `tidemark attach`, by the inspector route:
+// SIGUSR1 opens node's inspector on loopback, one WebSocket session evaluates
+// `require(<libdir>/attach.js).attach(socket, interval, gcProbe)` with the command-line API's
+// require (CJS and ESM services alike), optionally hands the streams that already exist to the
+// tracker (a heap walk that pauses the process: --existing), and closes the inspector again —
+// unless it was open before we came, in which case it is left as it was. The window in which the
+// inspector listens is measured and reported.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace tidemark::agent {
+
+struct InjectRequest {
+    pid_t pid = 0;
+    std::string attach_js;    // absolute path of tracker/node/attach.js as installed
+    std::string socket_path;  // the agent's listening socket
+    uint32_t interval_ms = 100;
+    bool gc_probe = true;
+    bool existing = false;    // adopt streams created before the attach (pauses the process)
+};
+
+struct InjectReport {
+    uint16_t port = 0;                // the inspector's port
+    bool inspector_was_open = false;  // open before the attach: left open
+    double window_ms = 0;             // SIGUSR1 until the inspector stopped listening (ours only)
+    bool closed_again = false;        // the port is no longer listening
+    double pause_ms = -1;             // --existing: how long the heap walk paused the process
+    int64_t adopted = -1;             // --existing: streams handed to the tracker
+    std::string node_version;
+};
+
+// false with error (a sentence saying what was wrong and what to do) when the tracker could not
+// be loaded; the target is then left as it was (the inspector closed again when we opened it).
+bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::string& error);
+
+}  // namespace tidemark::agent
