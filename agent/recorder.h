@@ -62,6 +62,8 @@ public:
     // Worker connects on its own and is its own proc, sharing its process's pid).
     uint32_t processes_seen() const { return next_proc_; }
     uint64_t streams_seen() const { return next_stream_id_ - 1; }
+    // The root's own tracker connected (its Hello arrived).
+    bool root_tracked() const { return root_tracked_; }
 
 private:
     struct Connection {

@@ -359,6 +359,12 @@ SessionOutcome Session::run() {
     // Processes still connected (daemons the target left behind) are not waited for. Attached:
     // closing the connection is the detach (the tracker then undoes its changes).
     out.attached_s = attaching_ ? static_cast<double>(mono_us() - attach_start) / 1e6 : 0;
+    if (attaching_ && config_.attach_inject && !recorder_.root_tracked()) {
+        const std::string msg = "the tracker was loaded into pid " + std::to_string(target) +
+                                " but never reported to the agent; the trace holds no samples of it";
+        err_ << "tidemark: warning: " << msg << "\n";
+        recorder_.note(msg, wall_us());
+    }
     for (auto& c : conns_) {
         recorder_.close_connection(c->id, attaching_ ? "" : "still running when the target exited; recording of it stopped",
                                    wall_us());

@@ -52,15 +52,20 @@ TEST_CASE("command-line mistakes exit 2 with a message that says what to do", "[
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("--native") != std::string::npos);
     }
-    SECTION("attach is announced but not available") {
-        const auto r = run_cli({"attach", "1"});
+    SECTION("attach without a process id") {
+        const auto r = run_cli({"attach"});
         CHECK(r.exit_code == 2);
-        CHECK(r.err.find("tidemark run -- CMD") != std::string::npos);
+        CHECK(r.err.find("PID") != std::string::npos);
+    }
+    SECTION("attach to something that is not a process id") {
+        const auto r = run_cli({"attach", "node"});
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("PID") != std::string::npos);
     }
     SECTION("an unknown command") {
         const auto r = run_cli({"frobnicate"});
         CHECK(r.exit_code == 2);
-        CHECK(r.err.find("run, report, check and dump") != std::string::npos);
+        CHECK(r.err.find("run, attach, report, check and dump") != std::string::npos);
     }
     SECTION("an interval out of range") {
         const auto r = run_cli({"run", "--interval", "5", "--", "/bin/true"});

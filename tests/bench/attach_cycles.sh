@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `tidemark attach` on a loaded service (not a test; never in CTest). http_service.js (node:http on
+# 127.0.0.1) under autocannon load (a separate process, loopback only):
+#   1. CYCLES attach/detach cycles (`tidemark attach PID --duration HOLD`) while the load runs:
+#      failed requests (errors, timeouts, non-2xx), whether the service survived, its rss and
+#      listening ports before and after, each attach's inspector window;
+#   2. throughput attached vs not: PAIRS alternating autocannon runs of SECONDS, one unattached and
+#      one with an attach held across it; the median of the per-pair ratios (target >= 0.95).
+# Usage: tests/bench/attach_cycles.sh [CYCLES=50] [PAIRS=5] [SECONDS=8] [ROUTE=/json] [CONNECTIONS=50]
+# Environment: HOLD=0.5 (s each cycle stays attached), TIDEMARK_BENCH_BIN / TIDEMARK_LIB_DIR as for
+# every tracker benchmark (tracker_bench_env.sh).
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+CYCLES=${1:-50}
+PAIRS=${2:-5}
+SECS=${3:-8}
+ROUTE=${4:-/json}
+CONNS=${5:-50}
+HOLD=${HOLD:-0.5}
+AUTOCANNON=$BENCH_DIR/node_modules/autocannon/autocannon.js
+[[ -f $AUTOCANNON ]] || npm ci --prefix "$BENCH_DIR" --no-audit --no-fund >&2
+source "$BENCH_DIR/tracker_bench_env.sh"
+[[ -n $TIDEMARK_BIN ]] || { echo "attach_cycles: needs a built tidemark (build/*/bin/tidemark)" >&2; exit 2; }
+export TIDEMARK_LIB_DIR=$LIBDIR
+
+SVC_PID='' AC_PID=''
+finish() { [[ -n $AC_PID ]] && kill "$AC_PID" 2>/dev/null; [[ -n $SVC_PID ]] && kill "$SVC_PID" 2>/dev/null; cleanup_tracking; }
+trap finish EXIT
+
+node "$BENCH_DIR/http_service.js" --port 0 --seconds 3600 > "$BENCH_TMP/svc.out" 2> "$BENCH_TMP/svc.err" &
+SVC_PID=$!
+for _ in $(seq 100); do grep -q '^listening ' "$BENCH_TMP/svc.out" && break; sleep 0.1; done
+line=$(grep -m1 '^listening ' "$BENCH_TMP/svc.out") || { echo "the service did not start" >&2; exit 1; }
+port=${line#listening 127.0.0.1:}; port=${port%% *}
+url=http://127.0.0.1:$port$ROUTE
+rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$SVC_PID/status"; }
+ports() {  # the service's listening TCP ports, sorted
+  local inodes
+  inodes=$(ls -l "/proc/$SVC_PID/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]/\1/p' | sort -u | tr '\n' ' ')
+  awk -v ino=" $inodes" '$4 == "0A" && index(ino, " " $10 " ") {split($2, a, ":"); printf "%d\n", strtonum("0x" a[2])}' \
+    "/proc/$SVC_PID/net/tcp" | sort -n | tr '\n' ' '
+}
+ac() {  # ac SECONDS → "req/s errors+timeouts+non2xx"
+  node "$AUTOCANNON" -c "$CONNS" -d "$1" --json "$url" 2>/dev/null \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const a=JSON.parse(s);console.log((a.requests.total/a.duration).toFixed(1), a.errors+a.timeouts+a.non2xx)})'
+}
+ac 2 > /dev/null  # warm-up
+rss0=$(rss); ports0=$(ports)
+echo "service pid $SVC_PID on $url; rss $((rss0 >> 20)) MiB, listening: $ports0" >&2
+
+# 1. cycles under load
+load_s=$(awk -v c="$CYCLES" -v h="$HOLD" 'BEGIN {printf "%d", c * (h + 0.4) + 5}')
+( ac "$load_s" > "$BENCH_TMP/cycles_load" ) & AC_PID=$!
+sleep 1
+ok=0 failed=0 windows=()
+for ((i = 1; i <= CYCLES; i++)); do
+  if "$TIDEMARK_BIN" attach "$SVC_PID" --duration "$HOLD" --out "$BENCH_TMP/cycle.tidemark" 2> "$BENCH_TMP/attach.err"; then
+    ok=$((ok + 1))
+    w=$(sed -n 's/.*listened on 127.0.0.1:[0-9]* for \([0-9.]*\) ms.*/\1/p' "$BENCH_TMP/attach.err"); [[ -n $w ]] && windows+=("$w")
+  else
+    failed=$((failed + 1)); echo "cycle $i failed:" >&2; tail -n 3 "$BENCH_TMP/attach.err" >&2
+  fi
+  kill -0 "$SVC_PID" 2>/dev/null || { echo "the service died in cycle $i" >&2; exit 1; }
+done
+wait "$AC_PID"; AC_PID=
+read -r cyc_rps cyc_bad < "$BENCH_TMP/cycles_load"
+sleep 1
+rss1=$(rss); ports1=$(ports)
+win_median=$(printf '%s\n' "${windows[@]}" | median)
+echo "cycles: $ok of $CYCLES attached and detached, $failed failed; under load: $cyc_rps req/s, $cyc_bad failed requests"
+echo "cycles: inspector window median ${win_median} ms; service alive: yes; rss $((rss0 >> 20)) -> $((rss1 >> 20)) MiB; listening ports before: $ports0, after: $ports1"
+
+# 2. throughput attached vs not, alternating
+: > "$BENCH_TMP/pairs"
+for ((i = 1; i <= PAIRS; i++)); do
+  read -r bare _ < <(ac "$SECS")
+  hold=$(awk -v s="$SECS" 'BEGIN {print s + 4}')
+  "$TIDEMARK_BIN" attach "$SVC_PID" --duration "$hold" --out "$BENCH_TMP/held.tidemark" 2> "$BENCH_TMP/held.err" & APID=$!
+  sleep 1.5
+  read -r att bad < <(ac "$SECS")
+  wait "$APID" || { echo "the held attach failed:" >&2; tail -n 3 "$BENCH_TMP/held.err" >&2; }
+  echo "$bare $att" >> "$BENCH_TMP/pairs"
+  printf 'pair %d: unattached %s req/s, attached %s req/s (%s failed), ratio %.3f\n' "$i" "$bare" "$att" "$bad" \
+    "$(awk -v a="$att" -v b="$bare" 'BEGIN {print a / b}')" >&2
+done
+ratio=$(awk '{print $2 / $1}' "$BENCH_TMP/pairs" | median)
+printf '%s throughput attached / unattached: median of %d pairs %.3f (target >= 0.95)\n' "$ROUTE" "$PAIRS" "$ratio"
+echo "after everything: rss $(( $(rss) >> 20 )) MiB, listening: $(ports)"

@@ -1,0 +1,162 @@
+// `tidemark attach PID` against real running processes: a CJS upload service whose handler ignores
+// write()'s false, attached twice in a row (both traces list its streams and flag the handler's
+// line; afterwards it still answers and listens on no extra port); an ES-module service; a native
+// process recorded from /proc; and the refusals (no such process, another user's process, a
+// non-node process asked for streams), each exit 2 with a message. An ES-module service with
+// --existing (streams made before the attach, found by a heap walk).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "attach_target.h"
+#include "background_process.h"
+#include "run_helpers.h"
+
+using namespace tidemark::test;
+using tidemark::agent::loopback_listen_ports;
+
+namespace {
+
+SpawnOptions timeout(double s) {
+    SpawnOptions o;
+    o.timeout_s = s;
+    return o;
+}
+
+std::string attach_fixture(const std::string& name) { return std::string(TIDEMARK_FIXTURES) + "/attach/" + name; }
+
+// Starts a service that prints `listening PORT pid PID`; returns its port.
+int start_service(BackgroundProcess& svc) {
+    REQUIRE(svc.wait_for_out("listening ", 10));
+    const std::string& out = svc.out();
+    return std::stoi(out.substr(out.find("listening ") + 10));
+}
+
+std::vector<uint16_t> sorted_ports(pid_t pid) {
+    auto p = loopback_listen_ports(pid);
+    std::sort(p.begin(), p.end());
+    return p;
+}
+
+// The ignored-backpressure findings of a report whose call site is file:line.
+size_t flagged_at(const nlohmann::json& report, const std::string& file, int line) {
+    size_t n = 0;
+    for (const auto& f : report["findings"])
+        if (f["kind"] == "ignored-backpressure" && f.contains("site") && f["site"].is_string() &&
+            ends_with(f["site"].get<std::string>(), file + ":" + std::to_string(line)))
+            ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("attach twice to a running upload service: both traces flag the handler's line, and the service is left as it was",
+          "[attach]") {
+    TempDir dir;
+    const std::string svc_js = attach_fixture("upload_service.js");
+    BackgroundProcess svc({"node", svc_js, "--seconds", "60"});
+    const int port = start_service(svc);
+    const pid_t pid = svc.pid();
+    const auto ports_before = sorted_ports(pid);
+    REQUIRE(ports_before.size() == 1);
+    BackgroundProcess client({"node", attach_fixture("upload_client.js"), std::to_string(port), "15"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+
+    const int line = line_of(svc_js, "@site ignored false");
+    for (int round = 0; round < 2; ++round) {
+        INFO("attach " << round + 1);
+        const std::string trace = dir.file("attach" + std::to_string(round) + ".tidemark");
+        const auto r = run_cli({"attach", std::to_string(pid), "--duration", "5", "--out", trace}, timeout(40));
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.err.find("is closed again") != std::string::npos);
+        CHECK(r.err.find("the tracker removed itself") != std::string::npos);
+        const auto report = report_json(trace);
+        const auto dump = run_cli({"dump", trace});
+        INFO("the trace, if a check fails:\n" << dump.out.substr(0, 4000));
+        CHECK(report["process"]["pid"] == pid);
+        CHECK_FALSE(streams_seen(report, "SlowStore").empty());
+        CHECK_FALSE(streams_seen(report, "IncomingMessage").empty());
+        CHECK(flagged_at(report, "upload_service.js", line) >= 1);
+        // Detached: the inspector's port is gone and no port was added.
+        CHECK(sorted_ports(pid) == ports_before);
+    }
+    // The service kept answering through both attaches and after them.
+    REQUIRE(client.wait_exit(30) == 0);
+    const auto result = nlohmann::json::parse(client.out());
+    CHECK(result["failed"] == 0);
+    CHECK(result["uploads"].get<int>() >= 4);
+    CHECK(kill(pid, 0) == 0);
+    CHECK(sorted_ports(pid) == ports_before);
+}
+
+TEST_CASE("attach --existing to an ES-module service finds the sink made before it and flags the job's write at its line",
+          "[attach]") {
+    TempDir dir;
+    const std::string svc_js = attach_fixture("periodic_job.mjs");
+    BackgroundProcess svc({"node", svc_js, "--seconds", "40"});
+    start_service(svc);
+    const std::string trace = dir.file("esm.tidemark");
+    // The job's sink was created at start-up (it is replaced only every 6 s): without --existing the
+    // attach would not see it for its first seconds.
+    const auto r = run_cli({"attach", std::to_string(svc.pid()), "--existing", "--duration", "4", "--out", trace},
+                           timeout(40));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("the heap walk paused the process for") != std::string::npos);
+    const auto report = report_json(trace);
+    const auto sinks = streams_seen(report, "Sink");
+    REQUIRE_FALSE(sinks.empty());
+    CHECK(sinks.front()["created_at"] == "(created before tidemark attached)");
+    CHECK(flagged_at(report, "periodic_job.mjs", line_of(svc_js, "@site ignored false")) == 1);
+    CHECK(kill(svc.pid(), 0) == 0);
+}
+
+TEST_CASE("attach to a process that is not node records its memory from /proc and injects nothing", "[attach]") {
+    TempDir dir;
+    BackgroundProcess target({"sleep", "30"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const std::string trace = dir.file("native.tidemark");
+    const auto r = run_cli({"attach", std::to_string(target.pid()), "--duration", "1.5", "--interval", "100", "--out", trace},
+                           timeout(20));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("nothing is injected") != std::string::npos);
+    const auto report = report_json(trace);
+    CHECK(report["process"]["samples"].get<int>() >= 10);
+    CHECK(report["process"]["peak_rss_bytes"].get<uint64_t>() > 0);
+    CHECK(report["process"]["runtime"] == "native");
+    CHECK(kill(target.pid(), 0) == 0);
+
+    SECTION("asked for streams, it refuses") {
+        const auto s = run_cli({"attach", std::to_string(target.pid()), "--streams", "--out", dir.file("s.tidemark")});
+        CHECK(s.exit_code == 2);
+        CHECK(s.err.find("is not a node process") != std::string::npos);
+    }
+}
+
+TEST_CASE("attach refuses a missing process and one it may not touch, with exit 2", "[attach]") {
+    // A pid that was just freed: a child that exited and was reaped.
+    const pid_t gone = fork();
+    if (gone == 0) _exit(0);
+    waitpid(gone, nullptr, 0);
+    const auto missing = run_cli({"attach", std::to_string(gone), "--duration", "1"});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("no process with pid") != std::string::npos);
+
+    const auto bad = run_cli({"attach", "0"});
+    CHECK(bad.exit_code == 2);
+
+    // PID 1 as an unprivileged user (as root, the test drops to nobody with setpriv).
+    std::vector<std::string> argv{TIDEMARK_BIN, "attach", "1", "--duration", "1", "--out", "/tmp/never.tidemark"};
+    if (geteuid() == 0) argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+    const auto foreign = spawn_and_wait(argv);
+    INFO(foreign.err);
+    CHECK(foreign.exit_code == 2);
+    CHECK(foreign.err.find("not permitted") != std::string::npos);
+}
