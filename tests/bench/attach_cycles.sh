@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `tidemark attach` on a loaded service (not a test; never in CTest). http_service.js (node:http on
 # 127.0.0.1) under autocannon load (a separate process, loopback only):
+#   0. a control: the same load with no attach, then heapUsed/external after a full GC (--expose-gc)
 #   1. CYCLES attach/detach cycles (`tidemark attach PID --duration HOLD`) while the load runs:
 #      failed requests (errors, timeouts, non-2xx), whether the service survived, its rss and
 #      listening ports before and after, each attach's inspector window;
@@ -27,24 +28,34 @@ SVC_PID='' AC_PID=''
 finish() { [[ -n $AC_PID ]] && kill "$AC_PID" 2>/dev/null; [[ -n $SVC_PID ]] && kill "$SVC_PID" 2>/dev/null; cleanup_tracking; }
 trap finish EXIT
 
-node "$BENCH_DIR/http_service.js" --port 0 --seconds 3600 > "$BENCH_TMP/svc.out" 2> "$BENCH_TMP/svc.err" &
+node --expose-gc "$BENCH_DIR/http_service.js" --port 0 --seconds 3600 > "$BENCH_TMP/svc.out" 2> "$BENCH_TMP/svc.err" &
 SVC_PID=$!
 for _ in $(seq 100); do grep -q '^listening ' "$BENCH_TMP/svc.out" && break; sleep 0.1; done
 line=$(grep -m1 '^listening ' "$BENCH_TMP/svc.out") || { echo "the service did not start" >&2; exit 1; }
 port=${line#listening 127.0.0.1:}; port=${port%% *}
 url=http://127.0.0.1:$port$ROUTE
 rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$SVC_PID/status"; }
+mem() {  # heapUsed and external in MiB after a full collection (the service's /memory route)
+  node -e 'require("http").get(process.argv[1], (r) => { let s = ""; r.on("data", (d) => s += d).on("end", () => {
+    const m = JSON.parse(s); console.log((m.heapUsed / 1048576).toFixed(2), (m.external / 1048576).toFixed(2)); }); })' \
+    "http://127.0.0.1:$port/memory"
+}
 ports() {  # the service's listening TCP ports, sorted
   local inodes
   inodes=$(ls -l "/proc/$SVC_PID/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]/\1/p' | sort -u | tr '\n' ' ')
-  awk -v ino=" $inodes" '$4 == "0A" && index(ino, " " $10 " ") {split($2, a, ":"); printf "%d\n", strtonum("0x" a[2])}' \
-    "/proc/$SVC_PID/net/tcp" | sort -n | tr '\n' ' '
+  awk -v ino=" $inodes" '$4 == "0A" && index(ino, " " $10 " ") {split($2, a, ":"); print a[2]}' "/proc/$SVC_PID/net/tcp" |
+    while read -r hex; do echo $((16#$hex)); done | sort -n | tr '\n' ' '
 }
 ac() {  # ac SECONDS → "req/s errors+timeouts+non2xx"
   node "$AUTOCANNON" -c "$CONNS" -d "$1" --json "$url" 2>/dev/null \
     | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const a=JSON.parse(s);console.log((a.requests.total/a.duration).toFixed(1), a.errors+a.timeouts+a.non2xx)})'
 }
 ac 2 > /dev/null  # warm-up
+# The control: the same load with no attach, so the cycles' figures can be told from load alone.
+ctl_s=$(awk -v c="$CYCLES" -v h="$HOLD" 'BEGIN {printf "%d", c * (h + 0.4) + 5}')
+ac "$ctl_s" > /dev/null
+sleep 1
+read -r heap0 ext0 < <(mem)
 rss0=$(rss); ports0=$(ports)
 echo "service pid $SVC_PID on $url; rss $((rss0 >> 20)) MiB, listening: $ports0" >&2
 
@@ -66,9 +77,11 @@ wait "$AC_PID"; AC_PID=
 read -r cyc_rps cyc_bad < "$BENCH_TMP/cycles_load"
 sleep 1
 rss1=$(rss); ports1=$(ports)
+read -r heap1 ext1 < <(mem)
 win_median=$(printf '%s\n' "${windows[@]}" | median)
 echo "cycles: $ok of $CYCLES attached and detached, $failed failed; under load: $cyc_rps req/s, $cyc_bad failed requests"
-echo "cycles: inspector window median ${win_median} ms; service alive: yes; rss $((rss0 >> 20)) -> $((rss1 >> 20)) MiB; listening ports before: $ports0, after: $ports1"
+echo "cycles: inspector window median ${win_median} ms; service alive: yes; listening ports before: $ports0, after: $ports1"
+echo "cycles: after a full GC, heapUsed $heap0 -> $heap1 MiB, external $ext0 -> $ext1 MiB; rss $((rss0 >> 20)) -> $((rss1 >> 20)) MiB (before = after the same load with no attach)"
 
 # 2. throughput attached vs not, alternating
 : > "$BENCH_TMP/pairs"

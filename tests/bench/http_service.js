@@ -71,10 +71,20 @@ function pipeRoute(req, res) {
   pipeline(source, count, res, (err) => { if (err && !res.destroyed) res.destroy(); });
 }
 
+// GET /memory: process.memoryUsage() after a full collection when node runs with --expose-gc
+// (attach_cycles.sh compares the service's memory before and after its attach cycles).
+function memoryRoute(req, res) {
+  if (typeof global.gc === 'function') { global.gc(); global.gc(); }
+  const body = JSON.stringify({ collected: typeof global.gc === 'function', ...process.memoryUsage() });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 const server = http.createServer((req, res) => {
   requests++;
   if (req.url === '/json') jsonRoute(req, res);
   else if (req.url === '/pipe') pipeRoute(req, res);
+  else if (req.url === '/memory') memoryRoute(req, res);
   else { res.writeHead(404, { 'content-length': 0 }); res.end(); }
 });
 server.on('clientError', (err, socket) => socket.destroy());
