@@ -29,6 +29,7 @@ model::GateSettings cli_settings(const CheckOptions& o) {
     set(s, "max-peak-heap", o.max_peak_heap);
     set(s, "max-peak-external", o.max_peak_external);
     set(s, "max-growth", o.max_growth);
+    set(s, "max-native-growth", o.max_native_growth);
     set(s, "warmup", o.warmup);
     set(s, "fail-on", o.fail_on);
     set(s, "allow", o.allow);
@@ -69,6 +70,9 @@ void add_budget_options(CLI::App& cmd, CheckOptions& o, bool add_format_and_juni
                        "Fail when memory grows faster than RATE after warm-up, with confidence (e.g. 2MB/min "
                        "for rss, heap and external; or heap=1MB/min,rss=4MB/min; repeatable)")
             ->type_name("RATE")->multi_option_policy(CLI::MultiOptionPolicy::Join)->group(group);
+    add("--max-native-growth", o.max_native_growth, "RATE",
+        "Fail when the live bytes of tracked native allocations (`run --native`) grow faster than RATE after "
+        "warm-up, with confidence (e.g. 1MB/min)");
     add("--warmup", o.warmup, "DURATION", "Ignore growth during the first DURATION (default 2s)");
     if (!cmd.get_option_no_throw("--fail-on"))
         cmd.add_option("--fail-on", o.fail_on,

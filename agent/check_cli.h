@@ -18,6 +18,7 @@ struct CheckOptions {
     std::string max_peak_heap;
     std::string max_peak_external;
     std::string max_growth;         // RATE, e.g. 2MB/min
+    std::string max_native_growth;  // RATE of native live bytes (--native), e.g. 1MB/min
     std::string warmup;             // DURATION, e.g. 5s
     std::vector<std::string> fail_on;  // finding kinds; empty = every error-severity finding
     std::vector<std::string> allow;    // KIND or KIND@SITE

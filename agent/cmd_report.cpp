@@ -1,4 +1,4 @@
-// `tidemark report TRACE [--format text|json|markdown|junit]`: loads a trace, runs the detectors
+// `tidemark report TRACE [--format text|json|markdown|junit|collapsed]`: loads a trace, runs the detectors
 // and prints the report (tidemark_model's report.h). A damaged or cut-short trace still gets a
 // report of what was readable, then a message on stderr and exit 2.
 #include <iomanip>
@@ -37,6 +37,8 @@ int run_report(const ReportArgs& args) {
             std::cout << model::report_markdown(timeline, findings);
         } else if (args.format == "junit") {
             std::cout << model::report_junit(timeline, findings);
+        } else if (args.format == "collapsed") {
+            std::cout << model::report_collapsed(timeline);
         } else {
             std::cout << model::report_text(timeline, findings);
         }
@@ -63,8 +65,9 @@ Command add_report_command(CLI::App& parent) {
     CLI::App* cmd = parent.add_subcommand("report", "Print what a trace shows: process figures, "
                                                     "every stream, and the findings");
     cmd->add_option("TRACE", args->trace, "A .tidemark file written by `tidemark run`")->required();
-    cmd->add_option("--format", args->format, "Output format")
-        ->check(CLI::IsMember({"text", "json", "markdown", "junit"}))
+    cmd->add_option("--format", args->format, "Output format (collapsed: native live bytes as collapsed stacks "
+                                              "`frame;frame;frame BYTES` for flame-graph tools)")
+        ->check(CLI::IsMember({"text", "json", "markdown", "junit", "collapsed"}))
         ->capture_default_str();
     add_memory_budget_option(*cmd, args->memory_budget);
     return {cmd, [args] { return run_report(*args); }, nullptr};

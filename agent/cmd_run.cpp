@@ -1,4 +1,5 @@
-// `tidemark run [--out FILE] [--interval MS] [--follow-children] [--live ADDR] [--check [BUDGET OPTIONS]] -- CMD…`:
+// `tidemark run [--out FILE] [--interval MS] [--follow-children] [--live ADDR] [--native off|sampled|full]
+// [--native-sample-interval SIZE] [--check [BUDGET OPTIONS]] -- CMD…`:
 // records CMD (run_session.cpp does the work), then prints the findings and a one-line summary
 // on stderr and exits with CMD's own status — or, with --check, 1 when the gate fails.
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "tidemark/model/detect/analysis.h"
 #include "run_session.h"
 #include "session_cli.h"
+#include "tidemark/model/gate/units.h"
 #include "tracker_location.h"
 
 namespace tidemark::agent {
@@ -33,6 +35,8 @@ struct RunArgs {
     CheckOptions check_options;
     std::string memory_budget;
     std::string live;
+    std::string native = "off";
+    std::string native_sample_interval = "512KiB";
 };
 
 std::string describe_status(const ExitStatus& st) {
@@ -59,6 +63,22 @@ int run_run(const RunArgs& args) {
     config.gc_probe = args.gc_probe == "on";
     config.preload_path = tracker.preload_path;
     config.live_addr = args.live;
+    config.native_mode = args.native.empty() ? "sampled" : args.native;
+    if (config.native_mode != "off") {
+        if (tracker.native_path.empty()) {
+            std::cerr << "tidemark run: --native needs the native tracker " << tracker.lib_dir
+                      << "/libtidemark_native.so, which is missing; rebuild or reinstall tidemark\n";
+            return kExitUsage;
+        }
+        config.native_lib_path = tracker.native_path;
+        std::string error;
+        if (!model::parse_size(args.native_sample_interval, config.native_sample_interval_bytes, error) ||
+            config.native_sample_interval_bytes == 0) {
+            std::cerr << "tidemark run: --native-sample-interval: "
+                      << (error.empty() ? "must be at least 1 byte" : error) << "\n";
+            return kExitUsage;
+        }
+    }
 
     model::Timeline::Limits limits;
     if (std::string error; !timeline_limits(args.memory_budget, limits, error)) {
@@ -141,6 +161,18 @@ Command add_run_command(CLI::App& parent) {
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
     add_live_option(*cmd, args->live);
+    cmd->add_option("--native", args->native,
+                    "Track native allocations (malloc family, C++ new) with the preloaded native tracker: "
+                    "off (the default without the flag), sampled (the default for `--native` alone: "
+                    "byte-based Poisson sampling, cheap enough for production) or full (every allocation); "
+                    "docs/NATIVE.md")
+        ->expected(0, 1)
+        ->type_name("off|sampled|full")
+        ->check(CLI::IsMember({"", "off", "sampled", "full"}));
+    cmd->add_option("--native-sample-interval", args->native_sample_interval,
+                    "Mean bytes between samples in `--native sampled` (exponential intervals), e.g. 512KiB, 64KiB")
+        ->type_name("SIZE")
+        ->capture_default_str();
     add_check_flag(*cmd, args->check, args->check_options, "run");
     cmd->add_option("CMD", args->command, "The command to run, after `--`");
     auto take_trailing = [args](std::vector<std::string> trailing, std::string& error) {

@@ -172,7 +172,10 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 emit(x);
                 return true;
             } else if constexpr (std::is_same_v<T, proto::ProcessSample> ||
-                                 std::is_same_v<T, proto::Dropped> || std::is_same_v<T, proto::GcEvent>) {
+                                 std::is_same_v<T, proto::Dropped> || std::is_same_v<T, proto::GcEvent> ||
+                                 std::is_same_v<T, proto::NativeModules> || std::is_same_v<T, proto::NativeStack> ||
+                                 std::is_same_v<T, proto::NativeSites> || std::is_same_v<T, proto::NativeStatus>) {
+                // Native site ids are the process's own (one connection per process): (proc, site) is the key.
                 x.proc = c.proc;
                 emit(x);
                 return true;

@@ -236,7 +236,18 @@ SessionOutcome Session::run() {
                              [] { const char* v = std::getenv("NODE_OPTIONS"); return v ? v : ""; }(),
                              config_.preload_path)},
     };
-    spec.unset_env = {"TIDEMARK_CLAIMED_PID"};  // an outer tidemark's claim must not silence ours
+    spec.unset_env = {"TIDEMARK_CLAIMED_PID", "TIDEMARK_NATIVE_CLAIMED_PID"};  // an outer tidemark's claim must not silence ours
+    if (config_.native_mode != "off") {
+        // The native tracker (tracker/native) is preloaded into the command and, through the
+        // environment, into what it execs (its claim rule decides which process is tracked).
+        spec.set_env.push_back({"LD_PRELOAD", ld_preload_with(
+                                                  [] { const char* v = std::getenv("LD_PRELOAD"); return v ? v : ""; }(),
+                                                  config_.native_lib_path)});
+        spec.set_env.push_back({"TIDEMARK_NATIVE", config_.native_mode});
+        spec.set_env.push_back({"TIDEMARK_NATIVE_SAMPLE_INTERVAL", std::to_string(config_.native_sample_interval_bytes)});
+    } else {
+        spec.unset_env.push_back("TIDEMARK_NATIVE");
+    }
     if (!attaching_ && !child_.spawn(spec, error)) {
         err_ << "tidemark: " << error << "\n";
         return out;
@@ -401,6 +412,11 @@ std::string node_options_with_preload(const std::string& existing, const std::st
     std::string opts = existing;
     if (!opts.empty() && opts.back() != ' ') opts += ' ';
     return opts + "--require " + quoted;
+}
+
+std::string ld_preload_with(const std::string& existing, const std::string& library_path) {
+    // ld.so splits LD_PRELOAD at spaces and colons; a path holding either cannot be preloaded.
+    return existing.empty() ? library_path : library_path + ":" + existing;
 }
 
 SessionOutcome run_session(const SessionConfig& config, model::Analysis& analysis, std::ostream& err) {

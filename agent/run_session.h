@@ -34,6 +34,9 @@ struct SessionConfig {
     // Loads the tracker into the target once the socket listens (node targets). Unset: nothing is
     // injected and the agent samples the process's memory from /proc every interval_ms.
     std::function<bool(const std::string& socket_path, std::string& error)> attach_inject;
+    std::string native_mode = "off";   // --native off|sampled|full (docs/NATIVE.md)
+    uint64_t native_sample_interval_bytes = 512 * 1024;
+    std::string native_lib_path;       // <libdir>/libtidemark_native.so, preloaded when native_mode != off
 };
 
 struct SessionOutcome {
@@ -53,5 +56,8 @@ SessionOutcome run_session(const SessionConfig& config, model::Analysis& analysi
 // NODE_OPTIONS for the target: the user's own options plus `--require "<preload>"`, quoted the
 // way Node parses NODE_OPTIONS (double quotes; backslash escapes inside them).
 std::string node_options_with_preload(const std::string& existing, const std::string& preload_path);
+
+// LD_PRELOAD for the target: the native tracker first, then whatever the user preloads already.
+std::string ld_preload_with(const std::string& existing, const std::string& library_path);
 
 }  // namespace tidemark::agent

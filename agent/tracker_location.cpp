@@ -38,6 +38,8 @@ TrackerLocation find_tracker() {
     }
     loc.lib_dir = dir.string();
     loc.preload_path = preload.string();
+    const fs::path native = dir / "libtidemark_native.so";
+    if (fs::is_regular_file(native, ec)) loc.native_path = native.string();
     return loc;
 }
 

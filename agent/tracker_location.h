@@ -10,6 +10,7 @@ namespace tidemark::agent {
 struct TrackerLocation {
     std::string lib_dir;       // directory holding the tracker files ("" when not found)
     std::string preload_path;  // <lib_dir>/preload.js
+    std::string native_path;   // <lib_dir>/libtidemark_native.so ("" when it is not there)
     std::string error;         // why it was not found, with what to do (empty on success)
 };
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
-  nlohmann-json3-dev libcli11-dev libzstd-dev catch2 libunwind-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libzstd-dev catch2 libunwind-dev libdw-dev libelf-dev libfmt-dev
   libwebsocketpp-dev libasio-dev
   libimgui-dev libglfw3-dev libgl-dev libstb-dev fonts-dejavu-core xvfb xauth xdotool
   nodejs

@@ -47,8 +47,13 @@ TEST_CASE("command-line mistakes exit 2 with a message that says what to do", "[
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("after `--`") != std::string::npos);
     }
-    SECTION("an option that does not exist yet") {
-        const auto r = run_cli({"run", "--native", "--", "/bin/true"});
+    SECTION("an option that does not exist") {
+        const auto r = run_cli({"run", "--no-such-option", "--", "/bin/true"});
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("--no-such-option") != std::string::npos);
+    }
+    SECTION("a --native mode that does not exist") {
+        const auto r = run_cli({"run", "--native", "always", "--", "/bin/true"});
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("--native") != std::string::npos);
     }

@@ -142,7 +142,7 @@ TEST_CASE("the reader accepts a window of file versions", "[model][trace]") {
     };
     CHECK(with_version(format::kCurrentVersion, format::kCurrentVersion).ok());
     const Status newer = with_version(9, 9);
-    CHECK_THAT(newer.message(), Catch::Contains("trace format version 9 is newer than this tidemark (reads 1–4)") &&
+    CHECK_THAT(newer.message(), Catch::Contains("trace format version 9 is newer than this tidemark (reads 1–5)") &&
                                     Catch::Contains("upgrade tidemark"));
     // A newer writer that promises older readers can skip what they do not know.
     CHECK(with_version(format::kCurrentVersion + 1, format::kCurrentVersion).ok());
@@ -153,9 +153,9 @@ TEST_CASE("the reader accepts a window of file versions", "[model][trace]") {
     std::remove(other.c_str());
 }
 
-TEST_CASE("version 4 traces say so and a version-1 trace still reads", "[model][trace]") {
-    CHECK(format::kCurrentVersion == 4);
-    CHECK(format::kMinReaderWritten == 4);  // GcEvent records: a version-3 reader cannot skip them
+TEST_CASE("version 5 traces say so and a version-1 trace still reads", "[model][trace]") {
+    CHECK(format::kCurrentVersion == 5);
+    CHECK(format::kMinReaderWritten == 5);  // native records: a version-4 reader cannot skip them
     CHECK(format::kOldestReadable == 1);
     // Version 1 held no StreamAggregate and no Hello.thread_id; its records encode exactly as
     // version 2 encodes them, so a version-1 file is the same bytes under a version-1 header.
@@ -164,9 +164,9 @@ TEST_CASE("version 4 traces say so and a version-1 trace still reads", "[model][
         if (!std::holds_alternative<proto::StreamAggregate>(r)) v1.push_back(r);
     const std::string path = write_trace("v1", v1);
     auto bytes = read_bytes(path);
-    CHECK(format::get_u16(bytes.data() + 8) == 4);
-    CHECK(format::get_u16(bytes.data() + 10) == 4);  // min_reader 4: no older reader can skip GcEvent
-                                                     // (record type 12), see docs/FORMAT.md
+    CHECK(format::get_u16(bytes.data() + 8) == 5);
+    CHECK(format::get_u16(bytes.data() + 10) == 5);  // min_reader 5: no older reader can skip the
+                                                     // native records (types 64-67), see docs/FORMAT.md
     format::put_u16(bytes.data() + 8, 1);
     format::put_u16(bytes.data() + 10, 1);
     write_bytes(path, bytes, bytes.size());

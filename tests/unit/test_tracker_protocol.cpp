@@ -249,8 +249,10 @@ TEST_CASE("GcEvent round trip keeps every field; a bad kind or a truncated recor
     CHECK(error.find("gc kind") != std::string::npos);
 }
 
-TEST_CASE("wire version 3 names the stream kind bits, GcEvent and DrainWait", "[model][protocol]") {
-    CHECK(proto::kWireVersion == 3);
+TEST_CASE("wire version 4 names the stream kind bits, GcEvent, DrainWait and the native records", "[model][protocol]") {
+    CHECK(proto::kWireVersion == 4);
+    CHECK(static_cast<int>(proto::RecordType::NativeModules) == 64);
+    CHECK(static_cast<int>(proto::RecordType::NativeStatus) == 67);
     CHECK(static_cast<int>(proto::RecordType::GcEvent) == 12);
     CHECK(static_cast<int>(proto::StreamEventKind::DrainWait) == 9);
     CHECK(proto::kKindHandle == (1u << 9));

@@ -28,8 +28,9 @@
 
 namespace tidemark::proto {
 
-inline constexpr uint32_t kWireVersion = 3;  // 2: StreamAggregate, Hello.thread_id, kind bits 6-8
+inline constexpr uint32_t kWireVersion = 4;  // 2: StreamAggregate, Hello.thread_id, kind bits 6-8
                                              // 3: GcEvent, StreamEvent DrainWait, kind bit 9
+                                             // 4: native records (NativeModules … NativeStatus)
 // Wire framing: | u32 LE payload length | payload (one encoded record) |. Bigger is hostile.
 inline constexpr uint32_t kMaxRecordBytes = 1u << 20;
 inline constexpr size_t kMaxStringBytes = 64 * 1024;
@@ -50,7 +51,12 @@ enum class RecordType : uint8_t {
     // Written by the agent only (never on the wire):
     ProcessExit = 32,   // how a process ended, as seen by waitpid / the connection
     AgentNote = 33,     // free text from the agent (warnings)
-    // 64..95 reserved for native allocation records (mappings, alloc/free, stacks).
+    // 64..95: native allocation tracking (tracker/native, docs/NATIVE.md). Sites are per process:
+    // a site id is the target's index of one interned stack, so (proc, site) is the key.
+    NativeModules = 64,  // the loaded modules (load bias, address range, path): for symbolization
+    NativeStack = 65,    // site id → raw return addresses, innermost first (sent once per site)
+    NativeSites = 66,    // cumulative per-site counters of the sites that changed since the last one
+    NativeStatus = 67,   // mode, sampling interval, process-wide native totals
 };
 
 enum class Runtime : uint8_t { Unknown = 0, Node = 1, Native = 2 };
@@ -279,9 +285,74 @@ struct AgentNote {
     std::string text;
 };
 
+// ---- native allocation tracking (wire version 4) ----------------------------------------------
+inline constexpr size_t kMaxNativeModules = 4096;  // per NativeModules record
+inline constexpr size_t kMaxNativeFrames = 64;     // per NativeStack record
+inline constexpr size_t kMaxNativeSitesPerRecord = 4096;
+
+struct NativeModule {
+    uint64_t load_bias = 0;  // added to the ELF file's virtual addresses (dl_iterate_phdr's dlpi_addr)
+    uint64_t start = 0;      // lowest address of its PT_LOAD segments (bias included)
+    uint64_t end = 0;        // one past the highest
+    std::string path;        // absolute path of the ELF file ("" when unknown)
+};
+
+// The target's loaded modules, complete each time (a later record replaces the earlier one of the
+// same proc); re-sent when dlopen/dlclose changed them. `generation` counts the changes.
+struct NativeModules {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint64_t generation = 0;
+    std::vector<NativeModule> modules;
+};
+
+// One interned stack: the site's raw return addresses, innermost (the allocator's caller) first.
+struct NativeStack {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    uint32_t site = 0;
+    std::vector<uint64_t> frames;
+};
+
+// Cumulative counters of one site. In sampled mode they are unbiased estimates (each sampled
+// allocation of size s counts s / p bytes and 1 / p allocations, p = 1 - exp(-s / interval)).
+struct NativeSiteCounters {
+    uint32_t site = 0;
+    uint64_t allocs = 0;
+    uint64_t alloc_bytes = 0;
+    uint64_t frees = 0;
+    uint64_t freed_bytes = 0;
+    uint64_t live_bytes() const { return alloc_bytes > freed_bytes ? alloc_bytes - freed_bytes : 0; }
+};
+
+// The sites whose counters changed since the previous NativeSites of the process (counters are
+// cumulative: a later record of a site supersedes the earlier ones, a dropped one loses resolution,
+// never totals).
+struct NativeSites {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    std::vector<NativeSiteCounters> sites;
+};
+
+enum class NativeMode : uint8_t { Off = 0, Sampled = 1, Full = 2 };
+
+struct NativeStatus {
+    uint64_t t_us = 0;
+    uint32_t proc = 0;
+    NativeMode mode = NativeMode::Off;
+    uint64_t sample_interval_bytes = 0;  // mean of the exponential intervals (sampled mode)
+    uint64_t live_bytes = 0;             // malloc-family bytes live (estimate in sampled mode)
+    uint64_t mmap_bytes = 0;             // cumulative bytes mapped by the program's own mmap() calls
+    uint64_t munmap_bytes = 0;           // cumulative bytes unmapped by munmap()
+    uint64_t mmap_calls = 0;
+    uint64_t untracked = 0;              // allocations not attributed (a table was full)
+    uint64_t sites = 0;                  // sites interned so far
+};
+
 using Record = std::variant<Hello, StringDef, ProcessSample, StreamCreated, StreamSample,
                             StreamEvent, Pipeline, CallSite, Dropped, Goodbye, ProcessExit,
-                            AgentNote, StreamAggregate, GcEvent>;
+                            AgentNote, StreamAggregate, GcEvent, NativeModules, NativeStack,
+                            NativeSites, NativeStatus>;
 
 inline uint64_t record_time_us(const Record& r) {
     return std::visit([](const auto& x) { return x.t_us; }, r);
@@ -523,6 +594,55 @@ inline void Codec::encode(const Record& rec, std::vector<uint8_t>& out, bool for
             w.u8(x.requested ? 1 : 0);
             break;
         }
+        case 14: {  // NativeModules: u8 type=64 | sv dt | uv proc | uv generation | uv n
+                    //   | n × (uv load_bias | uv start | uv end | str path)
+            const auto& x = std::get<NativeModules>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::NativeModules)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.generation);
+            const size_t n = x.modules.size() < kMaxNativeModules ? x.modules.size() : kMaxNativeModules;
+            w.uv(n);
+            for (size_t i = 0; i < n; ++i) {
+                const auto& m = x.modules[i];
+                w.uv(m.load_bias); w.uv(m.start); w.uv(m.end); w.str(m.path);
+            }
+            break;
+        }
+        case 15: {  // NativeStack: u8 type=65 | sv dt | uv proc | uv site | uv n | n × sv frame delta
+                    //   (each frame as a signed delta against the previous one; the first against 0)
+            const auto& x = std::get<NativeStack>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::NativeStack)); put_time(w, x.t_us);
+            w.uv(x.proc); w.uv(x.site);
+            const size_t n = x.frames.size() < kMaxNativeFrames ? x.frames.size() : kMaxNativeFrames;
+            w.uv(n);
+            uint64_t prev = 0;
+            for (size_t i = 0; i < n; ++i) {
+                w.sv(static_cast<int64_t>(x.frames[i] - prev));
+                prev = x.frames[i];
+            }
+            break;
+        }
+        case 16: {  // NativeSites: u8 type=66 | sv dt | uv proc | uv n
+                    //   | n × (uv site | uv allocs | uv alloc_bytes | uv frees | uv freed_bytes)
+            const auto& x = std::get<NativeSites>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::NativeSites)); put_time(w, x.t_us);
+            w.uv(x.proc);
+            const size_t n = x.sites.size() < kMaxNativeSitesPerRecord ? x.sites.size() : kMaxNativeSitesPerRecord;
+            w.uv(n);
+            for (size_t i = 0; i < n; ++i) {
+                const auto& c = x.sites[i];
+                w.uv(c.site); w.uv(c.allocs); w.uv(c.alloc_bytes); w.uv(c.frees); w.uv(c.freed_bytes);
+            }
+            break;
+        }
+        case 17: {  // NativeStatus: u8 type=67 | sv dt | uv proc | u8 mode | uv sample_interval_bytes
+                    //   | uv live_bytes | uv mmap_bytes | uv munmap_bytes | uv mmap_calls | uv untracked | uv sites
+            const auto& x = std::get<NativeStatus>(rec);
+            w.u8(static_cast<uint8_t>(RecordType::NativeStatus)); put_time(w, x.t_us);
+            w.uv(x.proc); w.u8(static_cast<uint8_t>(x.mode)); w.uv(x.sample_interval_bytes);
+            w.uv(x.live_bytes); w.uv(x.mmap_bytes); w.uv(x.munmap_bytes); w.uv(x.mmap_calls);
+            w.uv(x.untracked); w.uv(x.sites);
+            break;
+        }
     }
 }
 
@@ -649,6 +769,46 @@ inline bool Codec::decode(const uint8_t* p, size_t n, Record& out, std::string& 
             x.heap_before = r.uv(); x.heap_after = r.uv(); x.freed_bytes = r.uv(); x.external_after = r.uv();
             x.requested = (r.u8() & 1) != 0;
             if (x.kind != GcKind::Minor && x.kind != GcKind::Major) { error = "unknown gc kind"; prev_t_us_ = saved_t; return false; }
+            out = x;
+            break;
+        }
+        case RecordType::NativeModules: {
+            NativeModules x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.generation = r.uv();
+            const uint64_t count = r.uv();
+            if (count > kMaxNativeModules || count * 4 > r.remaining()) { error = "native module count out of range"; prev_t_us_ = saved_t; return false; }
+            x.modules.resize(static_cast<size_t>(count));
+            for (auto& m : x.modules) { m.load_bias = r.uv(); m.start = r.uv(); m.end = r.uv(); m.path = r.str(); }
+            out = std::move(x);
+            break;
+        }
+        case RecordType::NativeStack: {
+            NativeStack x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.site = r.u32v();
+            const uint64_t count = r.uv();
+            if (count > kMaxNativeFrames || count > r.remaining()) { error = "native stack depth out of range"; prev_t_us_ = saved_t; return false; }
+            x.frames.resize(static_cast<size_t>(count));
+            uint64_t prev = 0;
+            for (auto& f : x.frames) { prev += static_cast<uint64_t>(r.sv()); f = prev; }
+            out = std::move(x);
+            break;
+        }
+        case RecordType::NativeSites: {
+            NativeSites x; x.t_us = get_time(r);
+            x.proc = r.u32v();
+            const uint64_t count = r.uv();
+            if (count > kMaxNativeSitesPerRecord || count * 5 > r.remaining()) { error = "native site count out of range"; prev_t_us_ = saved_t; return false; }
+            x.sites.resize(static_cast<size_t>(count));
+            for (auto& c : x.sites) { c.site = r.u32v(); c.allocs = r.uv(); c.alloc_bytes = r.uv(); c.frees = r.uv(); c.freed_bytes = r.uv(); }
+            out = std::move(x);
+            break;
+        }
+        case RecordType::NativeStatus: {
+            NativeStatus x; x.t_us = get_time(r);
+            x.proc = r.u32v(); x.mode = static_cast<NativeMode>(r.u8()); x.sample_interval_bytes = r.uv();
+            x.live_bytes = r.uv(); x.mmap_bytes = r.uv(); x.munmap_bytes = r.uv(); x.mmap_calls = r.uv();
+            x.untracked = r.uv(); x.sites = r.uv();
+            if (static_cast<uint8_t>(x.mode) > 2) { error = "unknown native mode"; prev_t_us_ = saved_t; return false; }
             out = x;
             break;
         }

@@ -438,6 +438,7 @@ void process_growth(const Timeline& timeline, const ProcessInfo& p, const Detect
 
 void detect_growth(const Timeline& timeline, const DetectorOptions& options, std::vector<Finding>& out) {
     for (const ProcessInfo& p : timeline.processes()) process_growth(timeline, p, options, out);
+    detect_native_leaks(timeline, options, out);
 }
 
 }  // namespace tidemark::model::detail

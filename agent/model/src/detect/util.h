@@ -72,7 +72,8 @@ void detect_readable_buffers(const Timeline&, const DetectorOptions&,
                              const std::vector<ChainView>&, const StreamList&, std::vector<Finding>&);
 void detect_stalls(const Timeline&, const DetectorOptions&, const StreamList&, std::vector<Finding>&);
 void detect_left_open(const Timeline&, const DetectorOptions&, std::vector<Finding>&);
-void detect_growth(const Timeline&, const DetectorOptions&, std::vector<Finding>&);
+void detect_growth(const Timeline&, const DetectorOptions&, std::vector<Finding>&);  // also runs native-leak
+void detect_native_leaks(const Timeline&, const DetectorOptions&, std::vector<Finding>&);
 
 }  // namespace tidemark::model::detail
 

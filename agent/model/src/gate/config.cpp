@@ -89,7 +89,7 @@ bool check_kind(const std::string& kind, const GateSetting& s, std::string& erro
 
 const std::vector<std::string>& gate_setting_keys() {
     static const std::vector<std::string> keys = {"max-peak-rss", "max-peak-heap", "max-peak-external",
-                                                  "max-growth", "warmup", "fail-on", "allow",
+                                                  "max-growth", "max-native-growth", "warmup", "fail-on", "allow",
                                                   "tolerance", "baseline"};
     return keys;
 }
@@ -175,6 +175,10 @@ bool build_budgets(const GateSettings& settings, Budgets& budgets, std::string& 
                                                  "' is not a metric (use rss, heap or external, e.g. heap=1MB/min)");
                     b.max_growth[*metric] = rb;
                 }
+        } else if (key == "max-native-growth") {
+            RateValue rate;
+            if (!parse_rate(first, rate, why)) return bad(error, s, why);
+            b.max_native_growth = RateBudget{rate.bytes_per_s, rate.unit_s, rate.unit_name, first};
         } else if (key == "warmup") {
             if (!parse_duration(first, b.warmup_s, why)) return bad(error, s, why);
         } else if (key == "tolerance") {

@@ -133,6 +133,58 @@ BudgetResult growth_budget(const Timeline& t, Metric m, const RateBudget& b, con
     return r;
 }
 
+// --max-native-growth: the Theil–Sen slope of native live bytes after warm-up, per process; the
+// worst lower bound is judged (as max-growth judges rss/heap/external).
+BudgetResult native_growth_budget(const Timeline& t, const RateBudget& b, const Budgets& budgets) {
+    BudgetResult r;
+    r.name = "max-native-growth";
+    r.unit = "bytes/s";
+    r.limit = b.bytes_per_s;
+    std::optional<GrowthEstimate> worst;
+    uint32_t worst_pid = 0;
+    bool tracked = false;
+    for (const ProcessInfo& p : t.processes()) {
+        if (!t.native_process(p.proc)) continue;
+        tracked = true;
+        std::vector<stats::TimePoint> pts;
+        for (const ProcessPoint& x : p.samples)
+            if (x.t_s >= p.start_s + budgets.warmup_s) pts.push_back({x.t_s, static_cast<double>(x.native_live_bytes)});
+        if (pts.size() < 8 || pts.back().t_s - pts.front().t_s < 1.0) continue;
+        const auto est = stats::theil_sen(pts, budgets.confidence, 400);
+        if (!est) continue;
+        GrowthEstimate g;
+        g.slope = est->slope;
+        g.lower = est->lower;
+        g.upper = est->upper;
+        g.sen_lower = est->lower;
+        g.start_s = pts.front().t_s;
+        g.end_s = pts.back().t_s;
+        g.points = est->points;
+        if (!worst || g.lower > worst->lower) {
+            worst = g;
+            worst_pid = p.pid;
+        }
+    }
+    if (!worst) {
+        r.judged = false;
+        r.message = tracked ? not_enough_samples(t, budgets.warmup_s)
+                            : "not judged: the trace holds no native allocation tracking (record with `tidemark run --native`)";
+        return r;
+    }
+    r.measured = worst->slope;
+    r.growth = *worst;
+    r.at_s = worst->start_s;
+    r.pid = worst_pid;
+    r.passed = worst->lower <= r.limit;
+    const auto rate = [&](double v) { return format_rate(v, b.unit_s, b.unit_name); };
+    const std::string conf = percent(budgets.confidence);
+    r.message = r.passed ? "native live bytes slope " + rate(worst->slope) + " (" + conf + " lower bound " + rate(worst->lower) +
+                               ") within " + b.text + " budget (" + window_text(*worst, worst_pid) + ")"
+                         : "native live bytes grow " + rate(worst->slope) + ", at least " + rate(worst->lower) + " at " + conf +
+                               " confidence > " + b.text + " budget (" + window_text(*worst, worst_pid) + ")";
+    return r;
+}
+
 void baseline_budgets(const Timeline& t, const Timeline& base, const Budgets& budgets,
                       std::vector<BudgetResult>& out) {
     const std::string tol = percent(budgets.tolerance);
@@ -319,6 +371,7 @@ GateResult judge(const Timeline& timeline, const std::vector<Finding>& findings,
     for (const auto& [metric, b] : budgets.max_peak) result.budgets.push_back(peak_budget(timeline, metric, b));
     for (const auto& [metric, b] : budgets.max_growth)
         result.budgets.push_back(growth_budget(timeline, metric, b, budgets));
+    if (budgets.max_native_growth) result.budgets.push_back(native_growth_budget(timeline, *budgets.max_native_growth, budgets));
     if (baseline) baseline_budgets(timeline, *baseline, budgets, result.budgets);
 
     for (const auto& f : findings) {

@@ -141,6 +141,36 @@ std::string format_record(const proto::Record& record, const std::unordered_map<
                        " pause_us=" + to_string(x.pause_us) + " heap_before=" + to_string(x.heap_before) +
                        " heap_after=" + to_string(x.heap_after) + " freed=" + to_string(x.freed_bytes) +
                        " external_after=" + to_string(x.external_after) + (x.requested ? " requested" : "");
+            } else if constexpr (std::is_same_v<T, proto::NativeModules>) {
+                std::string s = "NativeModules proc=" + to_string(x.proc) + " generation=" + to_string(x.generation) +
+                                " n=" + to_string(x.modules.size());
+                char buf[64];
+                for (const auto& m : x.modules) {
+                    std::snprintf(buf, sizeof buf, " [%#llx-%#llx bias=%#llx ", static_cast<unsigned long long>(m.start),
+                                  static_cast<unsigned long long>(m.end), static_cast<unsigned long long>(m.load_bias));
+                    s += buf + m.path + "]";
+                }
+                return s;
+            } else if constexpr (std::is_same_v<T, proto::NativeStack>) {
+                std::string s = "NativeStack proc=" + to_string(x.proc) + " site=" + to_string(x.site) + " frames=[";
+                char buf[24];
+                for (size_t i = 0; i < x.frames.size(); ++i) {
+                    std::snprintf(buf, sizeof buf, "%s%#llx", i ? " " : "", static_cast<unsigned long long>(x.frames[i]));
+                    s += buf;
+                }
+                return s + "]";
+            } else if constexpr (std::is_same_v<T, proto::NativeSites>) {
+                std::string s = "NativeSites proc=" + to_string(x.proc) + " n=" + to_string(x.sites.size());
+                for (const auto& c : x.sites)
+                    s += " [site=" + to_string(c.site) + " allocs=" + to_string(c.allocs) + " bytes=" +
+                         to_string(c.alloc_bytes) + " frees=" + to_string(c.frees) + " freed=" + to_string(c.freed_bytes) + "]";
+                return s;
+            } else if constexpr (std::is_same_v<T, proto::NativeStatus>) {
+                const char* mode = x.mode == proto::NativeMode::Full ? "full" : x.mode == proto::NativeMode::Sampled ? "sampled" : "off";
+                return "NativeStatus proc=" + to_string(x.proc) + " mode=" + mode + " interval=" +
+                       to_string(x.sample_interval_bytes) + " live=" + to_string(x.live_bytes) + " mmap=" +
+                       to_string(x.mmap_bytes) + " munmap=" + to_string(x.munmap_bytes) + " mmap_calls=" +
+                       to_string(x.mmap_calls) + " untracked=" + to_string(x.untracked) + " sites=" + to_string(x.sites);
             } else {
                 static_assert(sizeof(T) == 0, "format_record does not handle this record type");
             }

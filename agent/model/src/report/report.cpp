@@ -346,6 +346,7 @@ nlohmann::json report_json_value(const Timeline& timeline, const std::vector<Fin
                            {"max_lifetime_s", r.max_lifetime_s},
                            {"pid", timeline.process(r.proc) ? timeline.process(r.proc)->pid : 0}});
     j["retired_streams"] = retired;
+    j["native"] = native_json(timeline);
     nlohmann::json list = nlohmann::json::array();
     for (const Finding* f : sorted_findings(findings)) list.push_back(finding_json(*f));
     j["findings"] = list;

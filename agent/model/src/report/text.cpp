@@ -264,6 +264,7 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
         if (sorted_retired.size() > shown) out << "  … and " << (sorted_retired.size() - shown) << " more\n";
     }
 
+    out << native_sites_text(timeline, 10);
     const auto aggregates = folded_aggregates(timeline);
     if (aggregates.empty()) return out.str();
     out << "\n" << aggregates_heading(timeline) << "\n  (" << kAggregatesLegend << ")\n";
@@ -345,6 +346,7 @@ std::string report_markdown(const Timeline& timeline, const std::vector<Finding>
         table(kHeaders, rows);
         if (streams.size() > shown) out << "\n… " << (streams.size() - shown) << " more\n";
     }
+    out << native_sites_text(timeline, 10);
     const auto aggregates = folded_aggregates(timeline);
     if (aggregates.empty()) return out.str();
     out << "\n### " << aggregates_heading(timeline) << "\n\n" << kAggregatesLegend << ".\n\n";

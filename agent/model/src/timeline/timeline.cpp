@@ -385,11 +385,115 @@ void Timeline::apply(const proto::Record& r) {
                 (x.kind == proto::GcKind::Major ? p.major_collections : p.minor_collections) += x.count;
                 if (x.requested) ++p.requested_collections;
                 if (limits_.max_process_points && v.size() > limits_.max_process_points) coarsen_gc(v);
+            } else if constexpr (std::is_same_v<T, proto::NativeModules>) {
+                NativeProcessInfo& n = native_mut(x.proc);
+                if (x.generation < n.modules_generation) return;  // a keyframe repeat
+                n.modules_generation = x.generation;
+                n.modules = x.modules;
+            } else if constexpr (std::is_same_v<T, proto::NativeStack>) {
+                native_mut(x.proc);
+                NativeSiteInfo& site = native_site_mut(x.proc, x.site, t_s);
+                site.frames = x.frames;
+            } else if constexpr (std::is_same_v<T, proto::NativeSites>) {
+                apply_native_sites(x, t_s);
+            } else if constexpr (std::is_same_v<T, proto::NativeStatus>) {
+                NativeProcessInfo& n = native_mut(x.proc);
+                n.mode = x.mode;
+                n.sample_interval_bytes = x.sample_interval_bytes;
+                n.status = x;
+                n.peak_live_bytes = std::max(n.peak_live_bytes, x.live_bytes);
             } else {
                 static_assert(sizeof(T) == 0, "Timeline::apply does not handle this record type");
             }
         },
         r);
+}
+
+// ---- native sites ---------------------------------------------------------------------------------
+
+const NativeProcessInfo* Timeline::native_process(uint32_t proc) const {
+    for (const auto& n : native_)
+        if (n.proc == proc) return &n;
+    return nullptr;
+}
+
+NativeProcessInfo& Timeline::native_mut(uint32_t proc) {
+    for (auto& n : native_)
+        if (n.proc == proc) return n;
+    native_.push_back(NativeProcessInfo{});
+    native_.back().proc = proc;
+    return native_.back();
+}
+
+NativeSiteInfo& Timeline::native_site_mut(uint32_t proc, uint32_t site, double t_s) {
+    auto [it, inserted] = native_site_index_.try_emplace({proc, site}, native_sites_.size());
+    if (inserted) {
+        NativeSiteInfo s;
+        s.proc = proc;
+        s.site = site;
+        s.latest.site = site;
+        s.first_s = t_s;
+        s.updated_s = t_s;
+        native_sites_.push_back(std::move(s));
+    }
+    return native_sites_[it->second];
+}
+
+// Counters are cumulative: the latest record of a site supersedes the earlier ones. A site with a
+// series gets a point; one without gets a series when there is room, or when it now holds more
+// live bytes than the smallest site that has one (which then loses its series).
+void Timeline::apply_native_sites(const proto::NativeSites& x, double t_s) {
+    NativeProcessInfo& n = native_mut(x.proc);
+    size_t& with_series = native_series_count_[x.proc];
+    const size_t cap = limits_.max_native_series;
+    for (const proto::NativeSiteCounters& c : x.sites) {
+        NativeSiteInfo& s = native_site_mut(x.proc, c.site, t_s);
+        if (t_s < s.updated_s && s.latest.allocs >= c.allocs) continue;  // a keyframe repeat
+        s.latest = c;
+        s.updated_s = t_s;
+        const uint64_t live = c.live_bytes();
+        s.peak_live_bytes = std::max(s.peak_live_bytes, live);
+        if (!s.has_series) {
+            if (cap && with_series >= cap) {
+                // Evict the smallest series holder of this process if this site is bigger now.
+                NativeSiteInfo* smallest = nullptr;
+                for (auto& o : native_sites_)
+                    if (o.proc == x.proc && o.has_series && (!smallest || o.latest.live_bytes() < smallest->latest.live_bytes()))
+                        smallest = &o;
+                if (!smallest || smallest->latest.live_bytes() >= live) continue;
+                smallest->has_series = false;
+                smallest->series.clear();
+                smallest->series.shrink_to_fit();
+                ++n.series_evictions;
+                --with_series;
+            }
+            s.has_series = true;
+            s.series_from_s = t_s;
+            ++with_series;
+        }
+        if (!s.series.empty() && t_s <= s.series.back().t_s) {
+            s.series.back().live_bytes = live;
+            s.series.back().max_live_bytes = std::max(s.series.back().max_live_bytes, live);
+            continue;
+        }
+        s.series.push_back({t_s, live, live});
+        appended_bytes_ += sizeof(NativePoint);
+        if (limits_.max_points && s.series.size() > limits_.max_points) coarsen_native(s);
+    }
+}
+
+void Timeline::coarsen_native(NativeSiteInfo& s) {
+    const size_t half = s.series.size() / 2;
+    std::vector<NativePoint> out;
+    out.reserve(s.series.size() - half / 2);
+    for (size_t i = 0; i + 1 < half; i += 2) {
+        NativePoint m = s.series[i + 1];
+        m.max_live_bytes = std::max(s.series[i].max_live_bytes, m.max_live_bytes);
+        out.push_back(m);
+    }
+    if (half % 2) out.push_back(s.series[half - 1]);
+    out.insert(out.end(), s.series.begin() + static_cast<std::ptrdiff_t>(half), s.series.end());
+    s.series = std::move(out);
 }
 
 // ---- long sessions ------------------------------------------------------------------------------

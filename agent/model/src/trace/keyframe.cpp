@@ -61,6 +61,16 @@ void KeyframeState::apply(const proto::Record& record) {
             } else if constexpr (std::is_same_v<T, proto::StreamAggregate>) {
                 auto [it, inserted] = aggregates_.try_emplace({x.proc, x.type_str, x.site_str}, x);
                 if (!inserted && x.t_us >= it->second.t_us) it->second = x;
+            } else if constexpr (std::is_same_v<T, proto::NativeModules>) {
+                native_[x.proc].modules = x;
+            } else if constexpr (std::is_same_v<T, proto::NativeStatus>) {
+                native_[x.proc].status = x;
+            } else if constexpr (std::is_same_v<T, proto::NativeStack>) {
+                native_[x.proc].stacks[x.site] = x;
+            } else if constexpr (std::is_same_v<T, proto::NativeSites>) {
+                Native& n = native_[x.proc];
+                for (const auto& c : x.sites) n.sites[c.site] = c;
+                n.sites_t_us = x.t_us;
             }
             // AgentNote: free text of the moment, not state.
         },
@@ -104,6 +114,22 @@ std::vector<proto::Record> KeyframeState::snapshot() {
         }
     }
     for (const auto& [key, a] : aggregates_) out.emplace_back(a);
+    for (const auto& [proc, n] : native_) {
+        if (n.modules) out.emplace_back(*n.modules);
+        for (const auto& [site, st] : n.stacks) out.emplace_back(st);
+        proto::NativeSites batch;
+        batch.proc = proc;
+        batch.t_us = n.sites_t_us;
+        for (const auto& [site, c] : n.sites) {
+            batch.sites.push_back(c);
+            if (batch.sites.size() == proto::kMaxNativeSitesPerRecord) {
+                out.emplace_back(batch);
+                batch.sites.clear();
+            }
+        }
+        if (!batch.sites.empty()) out.emplace_back(batch);
+        if (n.status) out.emplace_back(*n.status);
+    }
     for (const auto& [proc, p] : processes_)
         if (p.sample) out.emplace_back(*p.sample);
     return out;

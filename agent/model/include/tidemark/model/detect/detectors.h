@@ -36,6 +36,13 @@ struct DetectorOptions {
     double external_min_relative = 0.5;
     double growth_min_total_bytes = 16.0 * 1024 * 1024;
     size_t growth_max_points = 160;           // bounds the Theil–Sen cost per call
+    // native-leak (docs/DETECTORS.md): a site's live bytes must grow by at least this much over the
+    // window, and by native_min_relative × its level at the window's start; the series must rise in
+    // at least native_rising_fraction of its time slices.
+    double native_min_growth_bytes = 1024.0 * 1024;
+    double native_min_relative = 0.25;
+    double native_rising_fraction = 0.7;
+    size_t native_max_findings = 5;           // per process, the fastest-growing sites
 };
 
 // Runs every detector; the result is sorted most severe first, then by onset.

@@ -48,6 +48,9 @@ struct AllowRule {
 struct Budgets {
     std::map<Metric, SizeBudget> max_peak;
     std::map<Metric, RateBudget> max_growth;
+    // Native live bytes (ProcessSample.native_live_bytes, from `run --native`): judged like
+    // max_growth, on the robust slope after warm-up of every process that tracked them.
+    std::optional<RateBudget> max_native_growth;
     double warmup_s = 2.0;
     // Empty: every error-severity finding fails. Else the kinds listed fail (any severity).
     std::vector<std::string> fail_on;

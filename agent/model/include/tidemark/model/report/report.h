@@ -46,6 +46,16 @@ std::string report_text(const Timeline& timeline, const std::vector<Finding>& fi
                         const ReportOptions& options = {});
 std::string report_markdown(const Timeline& timeline, const std::vector<Finding>& findings,
                             const ReportOptions& options = {});
+// Native allocation tracking (docs/NATIVE.md): `native` in the JSON report — per tracked process
+// its mode and totals and the `top` sites by live bytes, each with its symbolized frames.
+nlohmann::json native_json(const Timeline& timeline, size_t top_sites = 20);
+// The text report's "Native allocation sites" section ("" when nothing was tracked).
+std::string native_sites_text(const Timeline& timeline, size_t top_sites);
+// Collapsed stacks for flame-graph tools (`report --format collapsed`): one line per site with
+// live bytes, `root;…;leaf LIVE_BYTES` (outermost frame first; a process's pid as the root frame
+// when the trace holds several native processes).
+std::string report_collapsed(const Timeline& timeline);
+
 // JUnit XML: one test case per finding (error severity = failure), one passing case when none.
 std::string report_junit(const Timeline& timeline, const std::vector<Finding>& findings);
 

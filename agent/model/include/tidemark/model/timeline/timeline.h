@@ -234,6 +234,42 @@ struct Note {
     std::string text;
 };
 
+// ---- native allocation sites (docs/NATIVE.md) --------------------------------------------------
+// One point of a site's live bytes (estimated in sampled mode). Coarsened like other series: a
+// merged point keeps the later point's time and value and the maximum of the pair.
+struct NativePoint {
+    double t_s = 0;
+    uint64_t live_bytes = 0;
+    uint64_t max_live_bytes = 0;
+};
+
+// One allocation site of one process: its stack (raw return addresses, innermost first) and its
+// cumulative counters. Only the `Limits::max_native_series` sites with the most live bytes keep a
+// series (`series`); the others keep their latest counters and are summed in NativeProcessInfo.
+struct NativeSiteInfo {
+    uint32_t proc = 0;
+    uint32_t site = 0;
+    std::vector<uint64_t> frames;
+    proto::NativeSiteCounters latest;
+    double first_s = 0;
+    double updated_s = 0;
+    uint64_t peak_live_bytes = 0;
+    bool has_series = false;
+    double series_from_s = 0;           // when its current series began (it may have been evicted before)
+    std::vector<NativePoint> series;
+};
+
+struct NativeProcessInfo {
+    uint32_t proc = 0;
+    proto::NativeMode mode = proto::NativeMode::Off;
+    uint64_t sample_interval_bytes = 0;
+    uint64_t modules_generation = 0;
+    std::vector<proto::NativeModule> modules;
+    std::optional<proto::NativeStatus> status;  // the latest
+    uint64_t peak_live_bytes = 0;
+    uint64_t series_evictions = 0;              // sites that lost their series to bigger ones
+};
+
 class Timeline {
 public:
     struct Limits {
@@ -248,8 +284,11 @@ public:
         uint64_t budget_bytes = 256ull << 20;
         // Notes kept (agent notes); older ones are counted, not kept.
         size_t max_notes = 1000;
+        // Native sites that keep a live-bytes series (those with the most live bytes; the others
+        // keep only their latest counters). 0 = every site.
+        size_t max_native_series = 256;
     };
-    static Limits unbounded() { return Limits{0, 0, 0, 0, 0}; }
+    static Limits unbounded() { return Limits{0, 0, 0, 0, 0, 0}; }
 
     Timeline() = default;
     explicit Timeline(const Limits& limits) : limits_(limits), requested_limits_(limits) {}
@@ -282,6 +321,10 @@ public:
     const std::vector<StreamAggregateInfo>& aggregates() const { return aggregates_; }
     const std::vector<Note>& notes() const { return notes_; }
     uint64_t notes_dropped() const { return notes_dropped_; }
+    // Native allocation tracking: one entry per process that sent native records, and every site.
+    const std::vector<NativeProcessInfo>& native_processes() const { return native_; }
+    const NativeProcessInfo* native_process(uint32_t proc) const;
+    const std::vector<NativeSiteInfo>& native_sites() const { return native_sites_; }
     const std::string& string(uint32_t id) const;
 
     // ---- long sessions ----------------------------------------------------------------------
@@ -325,6 +368,10 @@ private:
     void apply_stream_event(const proto::StreamEvent& e, double t_s);
     void add_stream_sample(const proto::StreamSample& s, double t_s);
     void apply_aggregate(const proto::StreamAggregate& a, double t_s);
+    NativeProcessInfo& native_mut(uint32_t proc);
+    NativeSiteInfo& native_site_mut(uint32_t proc, uint32_t site, double t_s);
+    void apply_native_sites(const proto::NativeSites& x, double t_s);
+    void coarsen_native(NativeSiteInfo& s);
 
     Limits limits_;
     uint64_t start_us_ = 0;
@@ -358,6 +405,10 @@ private:
     std::vector<Note> notes_;
     std::unordered_map<uint32_t, std::string> strings_;
     std::vector<StreamAggregateInfo> aggregates_;
+    std::vector<NativeProcessInfo> native_;
+    std::vector<NativeSiteInfo> native_sites_;
+    std::map<std::pair<uint32_t, uint32_t>, size_t> native_site_index_;  // (proc, site) → index
+    std::unordered_map<uint32_t, size_t> native_series_count_;          // proc → sites with a series
     std::map<std::tuple<uint32_t, std::string, std::string>, size_t> aggregate_index_;  // (proc, type, site)
 };
 

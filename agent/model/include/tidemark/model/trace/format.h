@@ -40,9 +40,12 @@ namespace tidemark::model::format {
 //   4  record type 12 (GcEvent: garbage collections), StreamEvent kind 9 (DrainWait) and
 //      StreamCreated kind bit 9 (handle). A version-3 reader cannot skip a record it does not
 //      know, so it is written with min_reader = 4.
-inline constexpr uint16_t kCurrentVersion = 4;
+//   5  record types 64-67 (NativeModules, NativeStack, NativeSites, NativeStatus: native allocation
+//      tracking). A version-4 reader cannot skip them, so it is written with min_reader = 5.
+//      Version 1-4 files decode unchanged (they hold no native records).
+inline constexpr uint16_t kCurrentVersion = 5;
 inline constexpr uint16_t kOldestReadable = 1;
-inline constexpr uint16_t kMinReaderWritten = 4;  // what a kCurrentVersion writer puts in min_rdr
+inline constexpr uint16_t kMinReaderWritten = 5;  // what a kCurrentVersion writer puts in min_rdr
 
 inline constexpr char kFileMagic[8] = {'T', 'I', 'D', 'E', 'M', 'A', 'R', 'K'};
 inline constexpr size_t kFileHeaderBytes = 24;

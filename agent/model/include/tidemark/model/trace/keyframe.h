@@ -52,6 +52,17 @@ private:
     // (proc, type_str, site_str) → latest record. Kept for the whole trace: a key is one line per
     // constructor call site, so this stays as small as the program's source.
     std::map<std::tuple<uint32_t, uint32_t, uint32_t>, proto::StreamAggregate> aggregates_;
+    // Native tracking, per process: the latest module map and status, every stack (sent once by
+    // the tracker, so a keyframe must repeat it) and each site's latest cumulative counters. Bounded
+    // by the tracker's site table (65,536 sites per process).
+    struct Native {
+        std::optional<proto::NativeModules> modules;
+        std::optional<proto::NativeStatus> status;
+        std::map<uint32_t, proto::NativeStack> stacks;
+        std::map<uint32_t, proto::NativeSiteCounters> sites;
+        uint64_t sites_t_us = 0;
+    };
+    std::map<uint32_t, Native> native_;
 };
 
 }  // namespace tidemark::model
