@@ -160,7 +160,7 @@ TEST_CASE("a program that forks and execs under --native full: no crash, no dead
     CHECK(report["native"].size() == 1);
 }
 
-TEST_CASE("--native is off without the flag, sampled alone, and rejects unknown modes", "[native][integration]") {
+TEST_CASE("the native modes: --native is off without the flag, sampled alone, and rejects unknown modes", "[native][integration]") {
     TempDir dir;
     const std::string trace = dir.file("off.tidemark");
     const ProcessResult off = run_cli({"run", "--out", trace, "--", native_fixture("request_loop"), "ring", "0.3"});
