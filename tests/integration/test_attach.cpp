@@ -3,7 +3,8 @@
 // line; afterwards it still answers and listens on no extra port); an ES-module service; a native
 // process recorded from /proc; and the refusals (no such process, another user's process, a
 // non-node process asked for streams), each exit 2 with a message. An ES-module service with
-// --existing (streams made before the attach, found by a heap walk).
+// --existing (streams made before the attach, found by a heap walk). And 20 attach/detach cycles
+// in one process restore every patched property and keep no install (restore_check.js).
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -159,4 +160,22 @@ TEST_CASE("attach refuses a missing process and one it may not touch, with exit 
     INFO(foreign.err);
     CHECK(foreign.exit_code == 2);
     CHECK(foreign.err.find("not permitted") != std::string::npos);
+}
+
+TEST_CASE("attach and detach 20 times in one process: every patched property is the original again and no install is kept",
+          "[attach]") {
+    // restore_check.js attaches the tracker through attach.js to a fake agent and detaches by
+    // closing it; it checks 17 properties the tracker replaces, and the memory after full GCs.
+    const auto r = spawn_and_wait({"/usr/bin/env", "node", "--expose-gc", attach_fixture("restore_check.js"), TIDEMARK_LIB_DIR, "20"},
+                                  timeout(60));
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["failed"] == 0);
+    CHECK(j["patchedWhileAttached"] == 17);
+    // The first attach loads the tracker's code (kept by the module cache, ~1 MiB of heap, the
+    // addon's external memory); later cycles keep no install: external stays, the heap grows by a
+    // few KiB per cycle at most.
+    CHECK(j["externalAfter"].get<int64_t>() - j["externalAfterFirst"].get<int64_t>() < 64 * 1024);
+    CHECK(j["heapUsedAfter"].get<int64_t>() - j["heapUsedAfterFirst"].get<int64_t>() < 19 * 32 * 1024);
 }

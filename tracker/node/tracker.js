@@ -63,9 +63,9 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     constructor(o, rec) { super(o); this.#rec = rec; }
     static get(o) { return #rec in o ? o.#rec : undefined; }
     // For `this` in the stream wrappers: every stream made after the tracker loaded carries a Rec,
-    // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and the
-    // rare unstamped one costs an exception instead.
-    static of(o) { try { return o.#rec; } catch (_) { return undefined; } }
+    // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and an
+    // unstamped one costs an exception instead — once: unstamped() stamps it (see there).
+    static of(o) { try { return o.#rec; } catch (_) { return unstamped(o); } }
   }
   const { performance } = require('perf_hooks');
   const EE = require('events');
@@ -76,7 +76,10 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   const selfDir = __dirname + '/';
   const timeOrigin = performance.timeOrigin;
   const nowUs = () => Math.round((timeOrigin + performance.now()) * 1000);
-  const recOf = (o) => (o !== null && typeof o === 'object' ? Stamp.get(o) : undefined);
+  const recOf = (o) => {
+    const r = o !== null && typeof o === 'object' ? Stamp.get(o) : undefined;
+    return r === NOT_TRACKED ? undefined : r;
+  };
 
   // ---- changes to node's objects, undone at detach ----------------------------------------
   // Every property the tracker replaces goes through patch(); unpatchAll() puts back what was
@@ -407,20 +410,42 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   function isStream(s) {
     return s._readableState !== undefined || s._writableState !== undefined || s instanceof OutgoingMessage;
   }
-  function registerNode(s) {
+  function registerNode(s, skipFn, knownSite) {
     const rs = s._readableState, ws = s._writableState;
     let kind = 0, rhwm = 0, whwm = 0;
     if (rs) { kind |= K_READABLE; rhwm = rs.highWaterMark; if (rs.objectMode) kind |= K_R_OBJ; }
     if (ws) { kind |= K_WRITABLE; whwm = ws.highWaterMark; if (ws.objectMode) kind |= K_W_OBJ; }
     if (!rs && !ws) { kind = K_WRITABLE | K_HTTP_OUT; whwm = defaultHwm; }
-    register(s, kind, rhwm, whwm, initWrapper);
+    return register(s, kind, rhwm, whwm, skipFn, knownSite);
+  }
+  // A stream the tracker did not see being made — it existed before the tracker loaded or before
+  // this attach (keep-alive sockets), or carries an earlier attach's stamp — reaching a wrapper:
+  // registered now, its creation site unknown, so it is tracked from here on and its later calls
+  // take the cheap path. Anything else gets a retired sentinel: one exception per object, never
+  // one per call (a throw and catch costs tens of thousands of instructions).
+  const NOT_TRACKED = Object.freeze({ state: RETIRED });
+  let earlierSite = 0;
+  function unstamped(o) {
+    if (o === null || typeof o !== 'object') return undefined;
+    let rec;
+    try {
+      if (enabled && isStream(o)) {
+        if (earlierSite === 0) earlierSite = str(attached ? '(created before tidemark attached)' : '(created before the tracker loaded)');
+        rec = registerNode(o, unstamped, earlierSite);
+      }
+    } catch (_) { rec = undefined; }
+    if (rec === undefined) {
+      try { new Stamp(o, NOT_TRACKED); } catch (_) { return undefined; }
+      rec = NOT_TRACKED;
+    }
+    return rec;
   }
   const origInit = EE.init;
   function initWrapper(opts) {
     const r = origInit.call(this, opts);
     try {
       // A second init of the same object fails to stamp it again and is ignored (register()).
-      if (enabled && isStream(this)) registerNode(this);
+      if (enabled && isStream(this)) registerNode(this, initWrapper);
     } catch (_) { /* ignore */ }
     return r;
   }
@@ -1113,7 +1138,6 @@ exports.install = function install(addon, intervalMs, threadId, options) {
 
   // Streams that existed before an attach (tidemark attach --existing hands them over from a heap
   // walk): tracked from now on, their creation site unknown. Ended or destroyed ones are skipped.
-  const beforeAttachSite = str('(created before tidemark attached)');
   function adopt(list) {
     let n = 0;
     if (!enabled || list === null || typeof list !== 'object') return 0;
@@ -1124,14 +1148,9 @@ exports.install = function install(addon, intervalMs, threadId, options) {
         const rs = s._readableState, ws = s._writableState;
         if ((rs && (rs.destroyed || rs.endEmitted) && !ws) || (ws && (ws.destroyed || ws.finished) && !rs) ||
             (rs && ws && (rs.destroyed || ws.destroyed || (rs.endEmitted && ws.finished)))) continue;
-        let kind = 0, rhwm = 0, whwm = 0;
-        if (rs) { kind |= K_READABLE; rhwm = rs.highWaterMark; if (rs.objectMode) kind |= K_R_OBJ; }
-        if (ws) { kind |= K_WRITABLE; whwm = ws.highWaterMark; if (ws.objectMode) kind |= K_W_OBJ; }
-        if (!rs && !ws) {
-          if (s.writableFinished || s.destroyed) continue;
-          kind = K_WRITABLE | K_HTTP_OUT; whwm = defaultHwm;
-        }
-        const rec = register(s, kind, rhwm, whwm, adopt, beforeAttachSite);
+        if (!rs && !ws && (s.writableFinished || s.destroyed)) continue;
+        if (earlierSite === 0) earlierSite = str('(created before tidemark attached)');
+        const rec = registerNode(s, adopt, earlierSite);
         if (rec !== undefined) { promote(rec, s); n++; }
       } catch (_) { /* ignore */ }
     }
