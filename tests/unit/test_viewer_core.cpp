@@ -11,6 +11,7 @@
 
 #include "core/decimate.h"
 #include "core/files.h"
+#include "core/frame_stats.h"
 #include "core/graph_layout.h"
 #include "core/session.h"
 #include "core/stream_table.h"
@@ -151,51 +152,77 @@ TEST_CASE("stream table: state at the cursor, flagged first, sort, filter, aggre
     auto findings = model::detect(b.tl);
     REQUIRE_FALSE(findings.empty());
 
-    StreamTableModel m;
-    m.set_cursor(tl, 3.0);
-    m.set_findings(findings);
-    const auto& rows = m.rows();
+    TableInputs in;
+    in.at_cursor = tl;
+    in.t_s = 3.0;
+    in.flagged = flagged_streams(findings);
+    auto m = StreamTableModel::build(in, TableSpec{});
+    const auto& rows = m->rows();
     REQUIRE(!rows.empty());
     CHECK(rows[0]->id == 7);  // the flagged stream first
     CHECK(rows[0]->severity == static_cast<int>(model::Severity::Error));
     CHECK(rows[0]->writable_length == 26u << 20);
     CHECK(rows[0]->fill() > 1000);
-    CHECK_FALSE(m.index_of(1));  // gone before the cursor: hidden while only_alive
+    CHECK_FALSE(m->index_of(1));  // gone before the cursor: hidden while only_alive
     CHECK(rows.back()->kind == StreamRow::Kind::Aggregate);  // aggregates after the streams
     CHECK(rows.back()->count == 1400);
     CHECK(rows.back()->type == "IncomingMessage");
 
+    auto with_filter = [&](const TableFilter& f) {
+        TableSpec spec;
+        spec.filter = f;
+        return StreamTableModel::resorted(m, spec);
+    };
     TableFilter f;
     f.only_alive = false;
-    m.set_filter(f);
-    CHECK(m.index_of(1));
+    CHECK(with_filter(f)->index_of(1));
     f.text = "check";  // case-insensitive substring of the type
-    m.set_filter(f);
-    REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0]->type == "Checksum");
+    auto found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->type == "Checksum");
     f.text = "up.js:12";  // of the site
-    m.set_filter(f);
-    REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0]->id == 3);
+    found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->id == 3);
+    f.text = "3";  // a number: that stream id (and any type or site containing it)
+    found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->id == 3);
     f = TableFilter{};
     f.only_flagged = true;
-    m.set_filter(f);
-    REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0]->id == 7);
+    found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->id == 7);
 
-    m.set_filter(TableFilter{});
-    m.set_sort(SortColumn::Id, false);
-    std::vector<uint64_t> ids;
-    for (const StreamRow* r : m.rows())
-        if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
-    CHECK(ids == std::vector<uint64_t>{7, 2, 3});  // flagged first, then by id (1 is gone)
-    m.set_sort(SortColumn::Type, true);
-    ids.clear();
-    for (const StreamRow* r : m.rows())
-        if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
-    CHECK(ids == std::vector<uint64_t>{7, 2, 3});  // Checksum < Cache descending → Checksum, Cache
-    CHECK(m.find(1) != nullptr);                  // found even when filtered out
-    CHECK(m.total_rows() == 5);
+    auto ids_of = [](const StreamTableModel& t) {
+        std::vector<uint64_t> ids;
+        for (const StreamRow* r : t.rows())
+            if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
+        return ids;
+    };
+    TableSpec by_id{SortColumn::Id, false, TableFilter{}};
+    auto sorted = StreamTableModel::resorted(m, by_id);
+    CHECK(ids_of(*sorted) == std::vector<uint64_t>{7, 2, 3});  // flagged first, then by id (1 is gone)
+    TableSpec by_type{SortColumn::Type, true, TableFilter{}};
+    sorted = StreamTableModel::resorted(sorted, by_type);
+    CHECK(ids_of(*sorted) == std::vector<uint64_t>{7, 2, 3});  // Checksum < Cache descending → Checksum, Cache
+    CHECK(sorted->find(1) != nullptr);                          // found even when filtered out
+    CHECK(sorted->find(99) == nullptr);
+    CHECK(sorted->total_rows() == 5);
+    CHECK(&sorted->rows()[0]->type == &m->rows()[0]->type);  // the same rows, only reordered
+    CHECK(m->spec() == TableSpec{});                          // the base is unchanged
+
+    // Resorting equals building afresh with that order.
+    auto built = StreamTableModel::build(in, by_type);
+    REQUIRE(built->rows().size() == sorted->rows().size());
+    for (size_t i = 0; i < built->rows().size(); ++i) {
+        CHECK(built->rows()[i]->id == sorted->rows()[i]->id);
+        CHECK(built->rows()[i]->kind == sorted->rows()[i]->kind);
+    }
+
+    // Before any state at the cursor: the rows come from the trace's summaries.
+    CHECK(StreamTableModel().rows().empty());
+    CHECK(StreamTableModel::build(TableInputs{}, TableSpec{})->total_rows() == 0);
 }
 
 TEST_CASE("graph layout: chains source to sink, the broken link flagged with the finding's words", "[viewer]") {
@@ -353,4 +380,134 @@ TEST_CASE("session: a file that is not a trace is refused with a message", "[vie
     CHECK_FALSE(Session::open(temp_file("missing"), error));
     CHECK_FALSE(error.empty());
     std::filesystem::remove(path);
+}
+
+TEST_CASE("session: the table and graph built on the cursor thread equal ones built here from the same state", "[viewer]") {
+    TimelineBuilder b;
+    incident(b, 4.0);
+    b.exit(4.1);
+    std::string path = write_trace("derived.tidemark", b.records);
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    REQUIRE(session->wait_analysis(20));
+    // Before any state at the cursor the table lists the summaries' streams (the first frame's).
+    CHECK(session->cursor()->table->total_rows() == 4);
+    CHECK_FALSE(session->cursor()->timeline);
+
+    ViewState vs(std::move(session));
+    vs.apply(SelectStream{3});
+    vs.apply(GoToTime{2.0});
+    vs.update(0);
+    REQUIRE(vs.session().wait_cursor(10));
+    vs.update(0);
+    auto cv = vs.cursor_view();
+    REQUIRE(cv->timeline);
+    CHECK(cv->t_s == 2.0);
+    auto a = vs.analysis();
+    REQUIRE_FALSE(a->findings.empty());
+
+    TableInputs in;
+    in.at_cursor = cv->timeline;
+    in.t_s = cv->t_s;
+    in.summaries = vs.session().stream_table();
+    in.flagged = flagged_streams(a->findings);
+    auto here = StreamTableModel::build(in, vs.table_spec());
+    const StreamTableModel& there = vs.table();
+    REQUIRE(there.rows().size() == here->rows().size());
+    REQUIRE(there.total_rows() == here->total_rows());
+    for (size_t i = 0; i < here->rows().size(); ++i) {
+        const StreamRow& x = *here->rows()[i];
+        const StreamRow& y = *there.rows()[i];
+        CHECK(x.id == y.id);
+        CHECK(x.readable_length == y.readable_length);
+        CHECK(x.writable_length == y.writable_length);
+        CHECK(x.severity == y.severity);
+        CHECK(x.peak_writable == y.peak_writable);
+        CHECK(std::string_view(x.state) == std::string_view(y.state));
+    }
+    CHECK(there.rows()[0]->id == 7);
+    CHECK(there.rows()[0]->writable_length == 16u << 20);  // 16 writes of 1 MiB by t = 2.0
+
+    REQUIRE(vs.graph());
+    GraphLayout g = layout_chains(*cv->timeline, a->findings, 3);
+    REQUIRE(g.chains.size() == vs.graph()->chains.size());
+    for (size_t c = 0; c < g.chains.size(); ++c) {
+        REQUIRE(g.chains[c].nodes.size() == vs.graph()->chains[c].nodes.size());
+        CHECK(g.chains[c].selected == vs.graph()->chains[c].selected);
+        for (size_t n = 0; n < g.chains[c].nodes.size(); ++n) CHECK(g.chains[c].nodes[n].id == vs.graph()->chains[c].nodes[n].id);
+    }
+    CHECK(vs.graph()->chains[0].selected);  // the selected stream's chain first
+
+    // Another order: the same state, resorted on the cursor thread (not read again).
+    vs.table_spec().sort = SortColumn::Id;
+    vs.table_spec().descending = false;
+    vs.update(0);
+    REQUIRE(vs.session().wait_cursor(10));
+    vs.update(0);
+    CHECK(vs.cursor_view()->timeline == cv->timeline);
+    CHECK(vs.table().spec().sort == SortColumn::Id);
+    std::vector<uint64_t> ids;
+    for (const StreamRow* r : vs.table().rows()) ids.push_back(r->id);
+    CHECK(ids == std::vector<uint64_t>{7, 1, 2, 3});  // flagged first, then by id
+    // Another selection: the graph is laid out again for it, the table kept.
+    const StreamTableModel* table_before = &vs.table();
+    vs.apply(SelectStream{7});
+    vs.update(0);
+    REQUIRE(vs.session().wait_cursor(10));
+    vs.update(0);
+    CHECK(&vs.table() == table_before);
+    CHECK(vs.cursor_view()->inputs.selected_stream == 7);
+    cv.reset();
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("session: coalesced cursor requests are served with the newest state", "[viewer]") {
+    TimelineBuilder b;
+    incident(b, 4.0);
+    b.exit(4.1);
+    std::string path = write_trace("coalesce.tidemark", b.records);
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    // Many requests without waiting (as a drag of the slider), then the newest is what is served.
+    for (int i = 1; i <= 30; ++i) session->request_cursor(0.1 * i);
+    session->request_cursor(1.0);
+    REQUIRE(session->wait_cursor(10));
+    auto cv = session->cursor();
+    CHECK(cv->t_s == 1.0);
+    REQUIRE(cv->timeline);
+    REQUIRE(cv->table->find(7));
+    CHECK(cv->table->find(7)->writable_length == 6u << 20);  // 0.5 … 1.0: six writes of 1 MiB
+    cv.reset();
+
+    // Two states served while nobody holds the first: the session frees it and keeps serving
+    // (this deadlocked when the replaced state's last reference was dropped under the lock).
+    session->request_cursor(2.0);
+    REQUIRE(session->wait_cursor(10));
+    session->request_cursor(3.0);
+    REQUIRE(session->wait_cursor(10));
+    session->request_cursor(3.5);
+    REQUIRE(session->wait_cursor(10));
+    cv = session->cursor();
+    CHECK(cv->t_s == 3.5);
+    CHECK(cv->table->find(7)->writable_length == 31u << 20);
+    cv.reset();
+    session.reset();
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("frame stats: each phase summarised as p50, p99 and max", "[viewer]") {
+    FrameStats st;
+    for (int i = 1; i <= 100; ++i) st.add("frame_ms", i);
+    st.add_count("vertices", 10);
+    st.add_count("vertices", 30);
+    auto j = st.summary();
+    CHECK(j["frame_ms"]["p50"] == Approx(51).margin(1));
+    CHECK(j["frame_ms"]["p99"] == Approx(99).margin(1));
+    CHECK(j["frame_ms"]["max"] == 100);
+    CHECK(j["frame_ms"]["n"] == 100);
+    CHECK(j["vertices"]["max"] == 30);
+    CHECK(st.samples("none").empty());
+    CHECK(percentile({}, 0.5) == 0);
 }

@@ -1,5 +1,9 @@
 #include "core/session.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 
@@ -14,6 +18,25 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// The session's threads yield the CPU to the UI thread (and the software renderer's threads): on a
+// small machine a frame must not wait for a core while the trace is read. Linux: per-thread nice.
+void lower_this_thread_priority(int nice) {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+}
+
+// Whether two finding lists would draw the same graph (the same streams flagged with the same words).
+bool same_findings(const std::vector<model::Finding>& a, const std::vector<model::Finding>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const model::Finding& x = a[i];
+        const model::Finding& y = b[i];
+        if (x.kind != y.kind || x.severity != y.severity || x.message != y.message || x.site != y.site ||
+            x.stream.has_value() != y.stream.has_value() || (x.stream && x.stream->id != y.stream->id))
+            return false;
+    }
+    return true;
 }
 
 std::string base_name(const std::string& path) {
@@ -104,11 +127,17 @@ bool Session::open_header(std::string& error) {
 bool Session::start(const Options& options, std::string& error) {
     options_ = options;
     analysis_ = std::make_shared<AnalysisView>();
-    cursor_ = std::make_shared<CursorView>();
     table_ = std::make_shared<model::StreamTable>();
     if (!live_client_) {
         if (!open_header(error)) return false;
     }
+    // Until the first state at the cursor arrives, the table lists the streams of the summaries.
+    auto first = std::make_shared<CursorView>();
+    TableInputs in;
+    in.summaries = table_;
+    first->table = StreamTableModel::build(std::move(in), first->inputs.table);
+    cursor_ = std::move(first);
+    derived_summaries_ = table_;
     analysis_thread_ = std::thread([this] { analysis_loop(); });
     cursor_thread_ = std::thread([this] { cursor_loop(); });
     return true;
@@ -123,9 +152,9 @@ Session::~Session() {
     cv_.notify_all();
     if (analysis_thread_.joinable()) analysis_thread_.join();
     if (cursor_thread_.joinable()) cursor_thread_.join();
-    // The session's own last references; anything released later is freed at once (no thread).
+    // The session's own last references (their deleters queue them in the graveyard).
     cursor_.reset();
-    for (model::Timeline* t : graveyard_) delete t;
+    for (const CursorView* v : graveyard_) delete v;
     graveyard_.clear();
 }
 
@@ -171,11 +200,26 @@ void Session::request_cursor(double t_s) {
 
 void Session::request_series(uint64_t stream_id) { series_want_ = stream_id; }
 
+void Session::set_view_inputs(const ViewInputs& inputs) {
+    {
+        std::lock_guard lock(mu_);
+        if (inputs == inputs_) return;
+        inputs_ = inputs;
+        ++inputs_seq_;
+    }
+    cv_.notify_all();
+}
+
+bool Session::cursor_current() const {
+    return cursor_served_seq_ == cursor_want_seq_ && inputs_served_seq_ == inputs_seq_ &&
+           derived_analysis_ == analysis_ && derived_summaries_ == table_;
+}
+
 bool Session::wait_cursor(double timeout_s) const {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
-                        [&] { return stop_ || cursor_served_seq_ == cursor_want_seq_; });
+    return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return stop_ || cursor_current(); });
 }
+
 
 bool Session::wait_analysis(double timeout_s) const {
     std::unique_lock lock(mu_);
@@ -183,6 +227,7 @@ bool Session::wait_analysis(double timeout_s) const {
 }
 
 void Session::analysis_loop() {
+    lower_this_thread_priority(10);
     model::TraceReader::Options ro;
     ro.follow = live_client_ != nullptr;
     std::unique_ptr<model::TraceReader> reader;
@@ -305,80 +350,145 @@ void Session::analysis_loop() {
 }
 
 void Session::cursor_loop() {
+    lower_this_thread_priority(5);
     std::unique_ptr<model::TraceReader> reader;
     uint64_t reader_size = 0;
     auto table_read = Clock::now() - std::chrono::seconds(10);
+    // What the newest graph was laid out for (its findings, its selection, its state).
+    std::vector<model::Finding> graph_findings;
+    auto new_view = [this](const CursorView& from) {
+        return std::shared_ptr<CursorView>(new CursorView(from), [this](CursorView* dead) {
+            {
+                std::lock_guard lock(mu_);
+                graveyard_.push_back(dead);
+            }
+            cv_.notify_all();
+        });
+    };
     while (!stop_) {
         double t = 0;
-        uint64_t seq = 0;
+        uint64_t seq = 0, inputs_seq = 0;
+        bool new_state = false;
+        ViewInputs inputs;
+        std::shared_ptr<const AnalysisView> analysis;
+        std::shared_ptr<const model::StreamTable> summaries;
+        std::shared_ptr<const CursorView> base;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] {
-                return stop_ || !graveyard_.empty() || (cursor_want_ && cursor_want_seq_ != cursor_served_seq_);
-            });
+            cv_.wait(lock, [&] { return stop_ || !graveyard_.empty() || (cursor_want_ && !cursor_current()); });
             if (stop_) return;
             if (!graveyard_.empty()) {
-                std::vector<model::Timeline*> dead;
+                std::vector<const CursorView*> dead;
                 dead.swap(graveyard_);
                 lock.unlock();
-                for (model::Timeline* gone : dead) delete gone;
+                for (const CursorView* gone : dead) delete gone;
                 continue;
             }
+            new_state = cursor_want_seq_ != cursor_served_seq_;
             t = *cursor_want_;
             seq = cursor_want_seq_;
+            inputs = inputs_;
+            inputs_seq = inputs_seq_;
+            analysis = analysis_;
+            summaries = table_;
+            base = cursor_;
         }
+        // 1. The state at t (a new request), or the published one (new inputs for the same state).
+        std::shared_ptr<CursorView> view = new_view(*base);
+        if (new_state) {
+            auto t0 = Clock::now();
+            view->t_s = t;
+            view->timeline.reset();
+            view->error.clear();
+            std::error_code ec;
+            uint64_t size = std::filesystem::file_size(path_, ec);
+            if (ec) size = 0;
+            if (!reader || (live_client_ && size != reader_size)) {
+                auto opened = model::TraceReader::open(path_);
+                reader = std::move(opened.reader);
+                reader_size = size;
+                if (!reader) view->error = opened.status.message();
+                // A live file's stream table: refreshed from its Summary chunks every 2 s.
+                if (reader && live_client_ && ms_since(table_read) > 2000) {
+                    auto table = std::make_shared<model::StreamTable>();
+                    if (reader->read_summaries(*table).ok()) {
+                        summaries = table;
+                        std::lock_guard lock(mu_);
+                        table_ = std::move(table);
+                    }
+                    table_read = Clock::now();
+                }
+            }
+            if (reader) {
+                auto tl = std::make_shared<model::Timeline>(model::Timeline::unbounded());
+                tl->set_start_us(reader->start_us());
+                model::Status st = reader->seek_exact(t);
+                if (!st.ok()) view->error = st.message();
+                uint64_t t_us = reader->start_us() + static_cast<uint64_t>(std::max(0.0, t) * 1e6);
+                proto::Record r;
+                model::RecordOrigin origin;
+                while (st.ok() && !stop_) {
+                    model::ReadResult res = reader->next(r, &origin);
+                    if (res != model::ReadResult::Record) {
+                        // A live file ends mid-chunk: what was read is the state at its end.
+                        if (res == model::ReadResult::Error && !live_client_) view->error = reader->error();
+                        break;
+                    }
+                    if (!origin.keyframe && proto::record_time_us(r) > t_us) break;
+                    tl->apply(r);
+                }
+                view->timeline = std::move(tl);
+            }
+            view->took_ms = ms_since(t0);
+        }
+
+        // 2. What the views show of it: rebuilt only for what changed.
         auto t0 = Clock::now();
-        auto view = std::make_shared<CursorView>();
-        view->t_s = t;
-        std::error_code ec;
-        uint64_t size = std::filesystem::file_size(path_, ec);
-        if (ec) size = 0;
-        if (!reader || (live_client_ && size != reader_size)) {
-            auto opened = model::TraceReader::open(path_);
-            reader = std::move(opened.reader);
-            reader_size = size;
-            if (!reader) view->error = opened.status.message();
-            // A live file's stream table: refreshed from its Summary chunks every 2 s.
-            if (reader && live_client_ && ms_since(table_read) > 2000) {
-                auto table = std::make_shared<model::StreamTable>();
-                if (reader->read_summaries(*table).ok()) {
-                    std::lock_guard lock(mu_);
-                    table_ = std::move(table);
-                }
-                table_read = Clock::now();
-            }
+        static const std::vector<model::Finding> no_findings;
+        const std::vector<model::Finding>& findings = analysis ? analysis->findings : no_findings;
+        std::vector<std::pair<uint64_t, int>> flagged = flagged_streams(findings);
+        bool same_state = view->timeline == base->timeline && view->t_s == base->t_s;
+        bool changed = new_state;
+        const TableInputs& was = base->table->inputs();
+        if (!same_state || was.flagged != flagged || was.summaries != summaries) {
+            TableInputs in;
+            in.at_cursor = view->timeline;
+            in.t_s = view->t_s;
+            in.summaries = summaries;
+            in.flagged = std::move(flagged);
+            view->table = StreamTableModel::build(std::move(in), inputs.table);
+            changed = true;
+        } else if (!(base->table->spec() == inputs.table)) {
+            view->table = StreamTableModel::resorted(base->table, inputs.table);
+            changed = true;
         }
-        if (reader) {
-            std::shared_ptr<model::Timeline> tl(new model::Timeline(model::Timeline::unbounded()), [this](model::Timeline* dead) {
-                {
-                    std::lock_guard lock(mu_);
-                    graveyard_.push_back(dead);
-                }
-                cv_.notify_all();
-            });
-            tl->set_start_us(reader->start_us());
-            model::Status st = reader->seek_exact(t);
-            if (!st.ok()) view->error = st.message();
-            uint64_t t_us = reader->start_us() + static_cast<uint64_t>(std::max(0.0, t) * 1e6);
-            proto::Record r;
-            model::RecordOrigin origin;
-            while (st.ok() && !stop_) {
-                model::ReadResult res = reader->next(r, &origin);
-                if (res != model::ReadResult::Record) {
-                    // A live file ends mid-chunk: what was read is the state at its end.
-                    if (res == model::ReadResult::Error && !live_client_) view->error = reader->error();
-                    break;
-                }
-                if (!origin.keyframe && proto::record_time_us(r) > t_us) break;
-                tl->apply(r);
-            }
-            view->timeline = std::move(tl);
+        if (view->timeline && (!same_state || !base->graph || base->inputs.selected_stream != inputs.selected_stream ||
+                               !same_findings(graph_findings, findings))) {
+            view->graph = std::make_shared<GraphLayout>(layout_chains(*view->timeline, findings, inputs.selected_stream));
+            graph_findings = findings;
+            changed = true;
         }
-        view->took_ms = ms_since(t0);
-        std::lock_guard lock(mu_);
-        cursor_ = std::move(view);
-        cursor_served_seq_ = seq;
+        view->inputs = inputs;
+        view->derive_ms = ms_since(t0);
+
+        // 3. Published (unless nothing shows anew: e.g. the analysis republished the same findings).
+        std::shared_ptr<const CursorView> replaced = changed ? std::move(view) : nullptr;
+        {
+            std::lock_guard lock(mu_);
+            if (replaced) replaced.swap(cursor_);
+            if (new_state) cursor_served_seq_ = seq;
+            inputs_served_seq_ = inputs_seq;
+            derived_analysis_.swap(analysis);  // (the old ones are freed below, outside the lock)
+            derived_summaries_.swap(summaries);
+        }
         cv_.notify_all();
+        // Dropped outside the lock: when the UI never took the replaced view (two published within
+        // one frame) these are its last references, and their deleter takes mu_.
+        replaced.reset();
+        view.reset();
+        base.reset();
+        analysis.reset();
+        summaries.reset();
     }
 }
 

@@ -9,10 +9,15 @@
 //    the Timeline) and the selected stream's buffer history;
 //  - the cursor thread answers "the state at time t": a seek to the keyframe before t and a decode
 //    up to t (TraceReader::seek_exact) into a small Timeline; requests coalesce (the newest wins),
-//    so scrubbing never queues work and a frame never waits for the disk.
+//    so scrubbing never queues work and a frame never waits for the disk. It also derives what the
+//    views show of that state — the stream table's rows sorted and filtered, the pipeline graph's
+//    layout — and rebuilds them when the user's sort, filter or selection or the findings change,
+//    so a frame only swaps in a ready CursorView.
 //
-// The UI thread only calls the const accessors and request_*(), all of which take a short lock
-// and copy shared pointers; nothing here blocks a frame on I/O.
+// The UI thread only calls the const accessors, request_*() and set_view_inputs(), all of which
+// take a short lock and copy shared pointers; nothing here blocks a frame on I/O or on building.
+// Old CursorViews are freed on the cursor thread (their last reference hands them over), so a
+// CursorView must not outlive its Session (ViewState holds both and declares the Session first).
 #pragma once
 
 #include <atomic>
@@ -26,6 +31,8 @@
 #include <vector>
 
 #include "core/decimate.h"
+#include "core/graph_layout.h"
+#include "core/stream_table.h"
 #include "tidemark/model/detect/finding.h"
 #include "tidemark/model/timeline/timeline.h"
 #include "tidemark/model/trace/reader.h"
@@ -66,11 +73,25 @@ struct AnalysisView {
     bool series_partial = false;  // the analysis had folded it: only its last point remained
 };
 
-// The state at one time: the result of a cursor request.
+// What the views want derived from the state at the cursor besides the state itself.
+struct ViewInputs {
+    TableSpec table;               // the stream table's sort and filter
+    uint64_t selected_stream = 0;  // put first in the pipeline graph
+    bool operator==(const ViewInputs&) const = default;
+};
+
+// The state at one time, and what the views show of it: the result of a cursor request (or of a
+// change of the view inputs or the findings, for the same state). Immutable once published.
 struct CursorView {
     double t_s = 0;
     std::shared_ptr<const model::Timeline> timeline;  // state at t_s (every stream's latest sample)
-    double took_ms = 0;                               // how long the seek and decode took
+    // The stream table at t_s (before the first state: from the trace's summaries). Never null.
+    std::shared_ptr<const StreamTableModel> table;
+    // The pipeline graph at t_s (null until a state at the cursor arrived).
+    std::shared_ptr<const GraphLayout> graph;
+    ViewInputs inputs;      // what the table and graph were derived for
+    double took_ms = 0;     // how long the seek and decode took
+    double derive_ms = 0;   // how long building the table and laying out the graph took
     std::string error;
 };
 
@@ -114,7 +135,10 @@ public:
     void request_cursor(double t_s);
     // Asks the analysis to publish this stream's history (0: none).
     void request_series(uint64_t stream_id);
-    // Blocks until the cursor view for the latest request is in, or timeout (tests, screenshots).
+    // The sort, filter and selection the next CursorViews are derived for (cheap when unchanged).
+    void set_view_inputs(const ViewInputs& inputs);
+    // Blocks until the cursor view for the latest request, view inputs and findings is in, or
+    // timeout (tests, screenshots; never the interactive UI).
     bool wait_cursor(double timeout_s) const;
     // Blocks until the analysis is done, or timeout.
     bool wait_analysis(double timeout_s) const;
@@ -125,6 +149,7 @@ private:
     void analysis_loop();
     void cursor_loop();
     bool open_header(std::string& error);
+    bool cursor_current() const;  // under mu_: the published CursorView answers every input
 
     std::string path_, title_;
     Options options_;
@@ -140,10 +165,16 @@ private:
     uint64_t start_us_ = 0;
     std::optional<double> cursor_want_;
     uint64_t cursor_served_seq_ = 0, cursor_want_seq_ = 0;
+    ViewInputs inputs_;
+    uint64_t inputs_seq_ = 0, inputs_served_seq_ = 0;
+    // The analysis and summaries the published CursorView was derived from.
+    std::shared_ptr<const AnalysisView> derived_analysis_;
+    std::shared_ptr<const model::StreamTable> derived_summaries_;
     std::atomic<uint64_t> series_want_{0};
-    // Cursor timelines the UI let go of: freeing 10,000 streams' state takes milliseconds, so the
-    // last reference's deleter hands them to the cursor thread instead of freeing them in a frame.
-    std::vector<model::Timeline*> graveyard_;
+    // CursorViews the UI let go of: freeing 10,000 streams' state and rows takes milliseconds, so
+    // the last reference's deleter hands them to the cursor thread instead of freeing them in a
+    // frame. (The deleter takes mu_: never drop a CursorView reference while holding it.)
+    std::vector<const CursorView*> graveyard_;
     std::atomic<bool> stop_{false};
     std::thread analysis_thread_, cursor_thread_;
 };

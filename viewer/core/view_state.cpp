@@ -9,7 +9,6 @@ ViewState::ViewState(std::unique_ptr<Session> session) : session_(std::move(sess
     if (session_->live()) cursor_.set_following(true);
     analysis_ = session_->analysis();
     cursor_view_ = session_->cursor();
-    table_.set_summaries(session_->stream_table());
 }
 
 double ViewState::view_t0() const { return view_ ? view_->first : cursor_.first(); }
@@ -34,12 +33,6 @@ bool ViewState::update(double wall_dt_s) {
     first_update_ = false;
     if (auto a = session_->analysis(); a != analysis_) {
         analysis_ = std::move(a);
-        table_.set_findings(analysis_->findings);
-        changed = true;
-    }
-    if (auto s = session_->stream_table(); s != summaries_) {
-        summaries_ = s;
-        table_.set_summaries(std::move(s));
         changed = true;
     }
     double first = session_->first_s(), last = session_->last_s();
@@ -49,9 +42,9 @@ bool ViewState::update(double wall_dt_s) {
     }
     if (cursor_.advance(wall_dt_s)) changed = true;
     session_->request_cursor(cursor_.t());
+    session_->set_view_inputs(ViewInputs{table_spec_, selected_stream_});
     if (auto c = session_->cursor(); c != cursor_view_) {
-        cursor_view_ = std::move(c);
-        if (cursor_view_->timeline) table_.set_cursor(cursor_view_->timeline, cursor_view_->t_s);
+        cursor_view_ = std::move(c);  // the old one's deleter hands it to the cursor thread
         changed = true;
     }
     return changed;
@@ -81,21 +74,6 @@ void ViewState::apply(const Event& e) {
         apply(GoToTime{finding.onset_s, true});
         return;
     }
-}
-
-const GraphLayout* ViewState::graph() {
-    if (!cursor_view_ || !cursor_view_->timeline) return nullptr;
-    const void* key0 = cursor_view_->timeline.get();
-    const void* key1 = analysis_.get();
-    if (!graph_valid_ || key0 != graph_key_[0] || key1 != graph_key_[1] || graph_selected_ != selected_stream_) {
-        static const std::vector<model::Finding> none;
-        graph_ = layout_chains(*cursor_view_->timeline, analysis_ ? analysis_->findings : none, selected_stream_);
-        graph_key_[0] = key0;
-        graph_key_[1] = key1;
-        graph_selected_ = selected_stream_;
-        graph_valid_ = true;
-    }
-    return &graph_;
 }
 
 nlohmann::json ViewState::dump() {
@@ -132,9 +110,10 @@ nlohmann::json ViewState::dump() {
     }
     j["findings"] = std::move(findings);
     if (cursor_view_) j["cursor_state"] = {{"t", cursor_view_->t_s}, {"took_ms", cursor_view_->took_ms},
-                                           {"error", cursor_view_->error}};
-    const auto& rows = table_.rows();
-    j["table"] = {{"rows", rows.size()}, {"total", table_.total_rows()}};
+                                           {"derive_ms", cursor_view_->derive_ms}, {"error", cursor_view_->error}};
+    const StreamTableModel& table = *cursor_view_->table;
+    const auto& rows = table.rows();
+    j["table"] = {{"rows", rows.size()}, {"total", table.total_rows()}};
     nlohmann::json top = nlohmann::json::array();
     for (size_t i = 0; i < rows.size() && i < 20; ++i)
         top.push_back({{"id", rows[i]->id}, {"type", std::string(rows[i]->type)}, {"site", std::string(rows[i]->site)},
