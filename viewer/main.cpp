@@ -36,6 +36,7 @@
 #include "core/events.h"
 #include "core/files.h"
 #include "core/frame_stats.h"
+#include "core/key_taps.h"
 #include "core/live_client.h"
 #include "core/session.h"
 #include "core/view_state.h"
@@ -64,6 +65,7 @@ struct App {
     size_t active = 0;
     EventBus bus;
     RecentFiles recent;
+    KeyTaps keys;  // presses since the last frame (see core/key_taps.h)
     views::FilePicker picker;
     std::vector<std::string> errors;  // shown in a popup
     bool opened_any = false;
@@ -91,6 +93,12 @@ struct App {
 };
 
 App* g_app = nullptr;
+
+// Installed before ImGui's callbacks, which chain to it: counts every press, so a tap shorter than
+// a frame still counts (ImGui 1.86 would miss it).
+void on_key(GLFWwindow*, int key, int, int action, int mods) {
+    if (g_app && (action == GLFW_PRESS || action == GLFW_REPEAT)) g_app->keys.press(key, (mods & GLFW_MOD_CONTROL) != 0);
+}
 
 void on_drop(GLFWwindow*, int count, const char** paths) {
     for (int i = 0; i < count && g_app; ++i) g_app->bus.post(OpenTrace{paths[i]});
@@ -183,7 +191,7 @@ void draw(App& app, int width, int height, FrameStats* stats) {
         ImGui::TextDisabled("  space play/pause · ←/→ step · wheel zoom · right-drag pan · double-click: show all · drop a trace to open it");
         ImGui::EndMenuBar();
     }
-    if (ImGui::GetIO().KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_O)) app.picker.open_requested = true;
+    if (app.keys.take(GLFW_KEY_O, true) > 0) app.picker.open_requested = true;
 
     if (app.sessions.size() > 1 && ImGui::BeginTabBar("sessions")) {
         for (size_t i = 0; i < app.sessions.size(); ++i) {
@@ -204,10 +212,10 @@ void draw(App& app, int width, int height, FrameStats* stats) {
     } else {
         vs->hits().clear();
         if (!ImGui::GetIO().WantTextInput) {
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space))) vs->cursor().toggle();
+            for (int n = app.keys.take(GLFW_KEY_SPACE); n > 0; --n) vs->cursor().toggle();
             double step = std::max(0.1, (vs->cursor().last() - vs->cursor().first()) / 200.0);
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) vs->cursor().step(-1, step);
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) vs->cursor().step(+1, step);
+            for (int n = app.keys.take(GLFW_KEY_LEFT); n > 0; --n) vs->cursor().step(-1, step);
+            for (int n = app.keys.take(GLFW_KEY_RIGHT); n > 0; --n) vs->cursor().step(+1, step);
         }
         {
             Scope t(stats, "view_transport_ms");
@@ -259,6 +267,7 @@ void draw(App& app, int width, int height, FrameStats* stats) {
         ImGui::EndChild();
         ImGui::EndChild();
     }
+    app.keys.clear();  // presses nobody took this frame (a text field had the keyboard) are dropped
     views::file_picker(app.picker, app.recent, app.bus);
     if (!app.errors.empty()) {
         ImGui::OpenPopup("Error");
@@ -337,6 +346,7 @@ int main(int argc, char** argv) {
     glfwMakeContextCurrent(window);
     glfwSwapInterval(headless ? 0 : 1);
     glfwSetDropCallback(window, on_drop);
+    glfwSetKeyCallback(window, on_key);  // before ImGui's, which chain to it
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;

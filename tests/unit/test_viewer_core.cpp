@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "core/frame_stats.h"
 #include "core/graph_layout.h"
+#include "core/key_taps.h"
 #include "core/session.h"
 #include "core/stream_table.h"
 #include "core/time_cursor.h"
@@ -510,4 +511,23 @@ TEST_CASE("frame stats: each phase summarised as p50, p99 and max", "[viewer]") 
     CHECK(j["vertices"]["max"] == 30);
     CHECK(st.samples("none").empty());
     CHECK(percentile({}, 0.5) == 0);
+}
+
+TEST_CASE("key taps: a press is counted even when its release came before the frame", "[viewer]") {
+    KeyTaps k;
+    k.press(32, false);  // press and release between two frames: the release changes nothing
+    CHECK(k.take(32) == 1);
+    CHECK(k.take(32) == 0);  // taken once
+    k.press(79, true);
+    CHECK(k.take(79) == 0);  // Ctrl+O is not O
+    CHECK(k.take(79, true) == 1);
+    k.press(262, false);
+    k.press(262, false);  // auto-repeat
+    CHECK(k.take(262) == 2);
+    k.press(32, false);
+    k.clear();
+    CHECK(k.take(32) == 0);
+    k.press(-1, false);
+    k.press(KeyTaps::kMaxKey, false);  // out of range: ignored
+    CHECK(k.take(-1) == 0);
 }
