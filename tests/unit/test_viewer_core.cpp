@@ -361,6 +361,9 @@ TEST_CASE("session: a trace opens, its findings arrive, a clicked finding moves 
     }
     REQUIRE(vs.analysis()->series_id == 7);
     CHECK(vs.analysis()->series_writable.size() > 10);
+    // The analysis holds it: drawn from there, the file is not read for it.
+    CHECK(vs.selected_history().writable == &vs.analysis()->series_writable);
+    CHECK_FALSE(vs.session().history());
 
     auto j = vs.dump();
     CHECK(j["selected_stream"] == 7);
@@ -530,4 +533,56 @@ TEST_CASE("key taps: a press is counted even when its release came before the fr
     k.press(-1, false);
     k.press(KeyTaps::kMaxKey, false);  // out of range: ignored
     CHECK(k.take(-1) == 0);
+}
+
+TEST_CASE("session: a folded stream's whole history is read from the file by the window query", "[viewer]") {
+    // Stream 9 fills to 10 × 64 KiB and is gone at 1.0 s; the trace runs on to 15 s, so the
+    // analysis folds it (10 s after it retired) and keeps only its last point.
+    TimelineBuilder b;
+    b.created(9, kWritable, "Upload", "/app/a.js:9", 0.05, 0, 16384);
+    auto& s = b.state(9);
+    for (int i = 1; i <= 10; ++i) {
+        s.writable_length = static_cast<uint64_t>(i) * 65536;
+        b.sample(0.1 * i, 9);
+    }
+    b.event(1.0, 9, proto::StreamEventKind::Gone);
+    for (double t = 0.1; t <= 15.0; t += 0.1) b.process(t, 8'000'000, 1'000'000);
+    b.exit(15.1);
+    std::string path = write_trace("folded.tidemark", b.records);
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    REQUIRE(session->wait_analysis(20));
+    ViewState vs(std::move(session));
+    vs.apply(SelectStream{9});
+    REQUIRE(vs.session().wait_history(9, 20));
+    for (int i = 0; i < 100 && !(vs.analysis()->series_id == 9 && vs.session().history()); ++i) {
+        usleep(20000);
+        vs.update(0);
+    }
+    vs.update(0);
+    REQUIRE(vs.analysis()->series_id == 9);
+    CHECK(vs.analysis()->series_partial);            // the analysis kept only its last point
+    CHECK(vs.analysis()->series_writable.size() <= 2);
+    auto h = vs.session().history();
+    REQUIRE(h);
+    CHECK(h->id == 9);
+    CHECK(h->complete);
+    CHECK(h->found);
+    CHECK(h->error.empty());
+    CHECK(h->t0_s == Approx(0.05).margin(1e-3));  // its life, from the summaries
+    CHECK(h->t1_s == Approx(1.0).margin(1e-3));
+    CHECK(h->readable.empty());  // a writable: no readable side
+    REQUIRE(h->writable.size() > 10);
+    // Every step of its fill is there: 64 KiB … 640 KiB.
+    std::vector<double> levels;
+    for (double v : h->writable.v)
+        if (levels.empty() || levels.back() != v) levels.push_back(v);
+    CHECK(levels.size() >= 10);
+    CHECK(*std::max_element(h->writable.hi.begin(), h->writable.hi.end()) == 10 * 65536);
+    SelectedHistory sel = vs.selected_history();
+    CHECK(sel.writable == &h->writable);  // the detail view draws the file's history
+    CHECK(sel.status.empty());
+    CHECK(vs.dump()["selected_history"]["from_file"] == true);
+    std::filesystem::remove(path);
 }

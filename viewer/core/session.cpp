@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "core/live_client.h"
 #include "tidemark/model/detect/analysis.h"
+#include "tidemark/model/trace/window.h"
 
 namespace tidemark::viewer {
 
@@ -140,6 +142,7 @@ bool Session::start(const Options& options, std::string& error) {
     derived_summaries_ = table_;
     analysis_thread_ = std::thread([this] { analysis_loop(); });
     cursor_thread_ = std::thread([this] { cursor_loop(); });
+    history_thread_ = std::thread([this] { history_loop(); });
     return true;
 }
 
@@ -152,6 +155,7 @@ Session::~Session() {
     cv_.notify_all();
     if (analysis_thread_.joinable()) analysis_thread_.join();
     if (cursor_thread_.joinable()) cursor_thread_.join();
+    if (history_thread_.joinable()) history_thread_.join();
     // The session's own last references (their deleters queue them in the graveyard).
     cursor_.reset();
     for (const CursorView* v : graveyard_) delete v;
@@ -187,6 +191,10 @@ std::shared_ptr<const CursorView> Session::cursor() const {
     std::lock_guard lock(mu_);
     return cursor_;
 }
+std::shared_ptr<const StreamHistory> Session::history() const {
+    std::lock_guard lock(mu_);
+    return history_;
+}
 
 void Session::request_cursor(double t_s) {
     {
@@ -198,7 +206,10 @@ void Session::request_cursor(double t_s) {
     cv_.notify_all();
 }
 
-void Session::request_series(uint64_t stream_id) { series_want_ = stream_id; }
+void Session::request_series(uint64_t stream_id) {
+    series_want_ = stream_id;
+    cv_.notify_all();
+}
 
 void Session::set_view_inputs(const ViewInputs& inputs) {
     {
@@ -224,6 +235,12 @@ bool Session::wait_cursor(double timeout_s) const {
 bool Session::wait_analysis(double timeout_s) const {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return stop_ || analysis_->done; });
+}
+
+bool Session::wait_history(uint64_t stream_id, double timeout_s) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s),
+                        [&] { return stop_ || (history_ && history_->id == stream_id && history_->complete); });
 }
 
 void Session::analysis_loop() {
@@ -278,6 +295,7 @@ void Session::analysis_loop() {
         if (want) {
             v->series_id = want;
             if (const model::StreamInfo* s = tl.stream(want)) {
+                v->series_found = true;
                 v->series_partial = s->folded;
                 for (const model::StreamPoint& p : s->samples) {
                     v->series_readable.push(p.t_s, static_cast<double>(p.s.readable_length));
@@ -489,6 +507,105 @@ void Session::cursor_loop() {
         base.reset();
         analysis.reset();
         summaries.reset();
+    }
+}
+
+bool Session::history_needed() const {
+    uint64_t want = series_want_;
+    return want && analysis_->series_id == want && (analysis_->series_partial || !analysis_->series_found) &&
+           !(history_ && history_->id == want);
+}
+
+void Session::history_loop() {
+    lower_this_thread_priority(10);
+    // Buckets per history (the detail plot is narrower), and the most trace time one query piece
+    // covers before the newest selection is checked and what was read is published.
+    constexpr double kBuckets = 2048;
+    constexpr size_t kPieces = 16;
+    std::unique_ptr<model::TraceReader> reader;
+    while (!stop_) {
+        uint64_t id = 0;
+        double first = 0, last = 0;
+        uint64_t start_us = 0;
+        std::shared_ptr<const model::StreamTable> summaries;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stop_ || history_needed(); });
+            if (stop_) return;
+            id = series_want_;
+            first = first_s_;
+            last = last_s_;
+            start_us = start_us_;
+            summaries = table_;
+        }
+        auto h = std::make_shared<StreamHistory>();
+        h->id = id;
+        // Its life from the summaries (created … gone, or the end); the whole trace without them.
+        h->t0_s = first;
+        h->t1_s = last;
+        bool readable = true, writable = true;  // its sides (both when the summaries do not say)
+        if (summaries)
+            for (const model::StreamSummary& s : summaries->streams) {
+                if (s.id != id) continue;
+                auto secs = [&](uint64_t us) { return us >= start_us ? static_cast<double>(us - start_us) / 1e6 : 0.0; };
+                h->t0_s = std::clamp(secs(s.created_us), first, last);
+                if (s.gone_us) h->t1_s = std::clamp(secs(s.gone_us), h->t0_s, last);
+                readable = s.kind & proto::kKindReadable;
+                writable = s.kind & proto::kKindWritable;
+                break;
+            }
+        if (h->t1_s <= h->t0_s) h->t1_s = h->t0_s + 1e-3;
+        h->read_until_s = h->t0_s;
+        if (!reader || live_client_) {
+            auto opened = model::TraceReader::open(path_);
+            reader = std::move(opened.reader);
+            if (!reader) h->error = opened.status.message();
+        }
+        auto publish = [&](const StreamHistory& v) {
+            auto copy = std::make_shared<StreamHistory>(v);
+            std::shared_ptr<const StreamHistory> replaced;
+            {
+                std::lock_guard lock(mu_);
+                if (series_want_ != id) return false;  // another stream was selected meanwhile
+                replaced = std::move(history_);
+                history_ = std::move(copy);
+            }
+            cv_.notify_all();
+            return true;
+        };
+        // In pieces of whole buckets, so the buckets of consecutive pieces line up.
+        const double resolution = std::max((h->t1_s - h->t0_s) / kBuckets, 1e-3);
+        const double piece = std::ceil(kBuckets / kPieces) * resolution;
+        bool abandoned = false;
+        for (double a = h->t0_s; reader && a < h->t1_s && !stop_; a += piece) {
+            double b = std::min(h->t1_s, a + piece);
+            model::StreamSeries out;
+            model::Status st = model::stream_series(*reader, id, a, b, resolution, out);
+            if (!st.ok()) {
+                h->error = st.message();
+                break;
+            }
+            h->found |= out.found;
+            for (const model::StreamBucket& bucket : out.buckets) {
+                if (!bucket.alive) continue;
+                auto d = [](uint64_t x) { return static_cast<double>(x); };
+                if (readable)
+                    h->readable.push(bucket.t0_s, d(bucket.readable_length.min), d(bucket.readable_length.max),
+                                     d(bucket.readable_length.last));
+                if (writable)
+                    h->writable.push(bucket.t0_s, d(bucket.writable_length.min), d(bucket.writable_length.max),
+                                     d(bucket.writable_length.last));
+            }
+            h->read_until_s = b;
+            if (b < h->t1_s && !publish(*h)) {
+                abandoned = true;
+                break;
+            }
+        }
+        if (abandoned || stop_) continue;
+        h->complete = true;
+        h->read_until_s = h->t1_s;
+        publish(*h);
     }
 }
 

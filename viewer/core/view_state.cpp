@@ -35,6 +35,10 @@ bool ViewState::update(double wall_dt_s) {
         analysis_ = std::move(a);
         changed = true;
     }
+    if (auto h = session_->history(); h != history_) {
+        history_ = std::move(h);
+        changed = true;
+    }
     double first = session_->first_s(), last = session_->last_s();
     if (first != cursor_.first() || last != cursor_.last()) {
         cursor_.set_span(first, last);
@@ -76,6 +80,31 @@ void ViewState::apply(const Event& e) {
     }
 }
 
+SelectedHistory ViewState::selected_history() const {
+    SelectedHistory out;
+    if (!selected_stream_) return out;
+    if (history_ && history_->id == selected_stream_) {
+        out.readable = &history_->readable;
+        out.writable = &history_->writable;
+        if (!history_->error.empty()) out.status = "reading its history: " + history_->error;
+        else if (!history_->found && history_->complete) out.status = "the trace has no samples of it";
+        else if (!history_->complete) {
+            double span = history_->t1_s - history_->t0_s;
+            int pct = span > 0 ? static_cast<int>(100 * (history_->read_until_s - history_->t0_s) / span) : 0;
+            out.status = "reading its history from the trace… " + std::to_string(pct) + " %";
+        }
+        return out;
+    }
+    if (analysis_ && analysis_->series_id == selected_stream_ && analysis_->series_found && !analysis_->series_partial) {
+        out.readable = &analysis_->series_readable;
+        out.writable = &analysis_->series_writable;
+        if (!analysis_->done) out.status = "(as far as the analysis has read)";
+        return out;
+    }
+    out.status = "loading its history…";
+    return out;
+}
+
 nlohmann::json ViewState::dump() {
     nlohmann::json j;
     j["trace"] = session_->path();
@@ -91,6 +120,12 @@ nlohmann::json ViewState::dump() {
     j["view"] = {view_t0(), view_t1()};
     j["selected_stream"] = selected_stream_;
     j["selected_finding"] = selected_finding_ ? nlohmann::json(*selected_finding_) : nlohmann::json();
+    if (selected_stream_) {
+        SelectedHistory h = selected_history();
+        j["selected_history"] = {{"points", (h.readable ? h.readable->size() : 0) + (h.writable ? h.writable->size() : 0)},
+                                 {"from_file", history_ && history_->id == selected_stream_},
+                                 {"status", h.status}};
+    }
     nlohmann::json findings = nlohmann::json::array();
     if (analysis_) {
         for (const model::Finding& f : analysis_->findings) {

@@ -26,6 +26,15 @@ struct HitRect {
     float x = 0, y = 0, w = 0, h = 0;
 };
 
+// The selected stream's buffered lengths over time, as the detail view draws them: read from the
+// file when the analysis lacks them (it folded the stream, dropped it, or has not reached it), else
+// the analysis's. The pointers stay valid until the next ViewState::update().
+struct SelectedHistory {
+    const Series* readable = nullptr;
+    const Series* writable = nullptr;
+    std::string status;  // what to say above the plot ("" when the whole history is there)
+};
+
 // Which memory series the timeline shows, and for which process.
 struct MemoryOptions {
     bool rss = true, heap_used = true, heap_total = false, external = true, array_buffers = false, streams = true;
@@ -62,6 +71,7 @@ public:
 
     std::shared_ptr<const AnalysisView> analysis() const { return analysis_; }
     std::shared_ptr<const CursorView> cursor_view() const { return cursor_view_; }
+    SelectedHistory selected_history() const;
 
     // The pipeline graph at the cursor, laid out by the session's cursor thread when the state, the
     // findings or the selection changed (null until the first state at the cursor arrives).
@@ -84,6 +94,7 @@ private:
     std::optional<std::pair<double, double>> view_;
     std::shared_ptr<const AnalysisView> analysis_;
     std::shared_ptr<const CursorView> cursor_view_;
+    std::shared_ptr<const StreamHistory> history_;
     std::vector<HitRect> hits_;
     MemoryOptions memory_;
     bool first_update_ = true;

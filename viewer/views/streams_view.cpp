@@ -156,7 +156,6 @@ void stream_detail(ViewState& vs, EventBus& bus) {
         return;
     }
     const StreamRow* r = vs.table().find(id);
-    auto a = vs.analysis();
     std::string type = r ? std::string(r->type) : std::string(), site = r && !r->site.empty() ? std::string(r->site) : "?";
     ImGui::Text("#%llu %s", static_cast<unsigned long long>(id), type.c_str());
     ImGui::SameLine();
@@ -167,14 +166,12 @@ void stream_detail(ViewState& vs, EventBus& bus) {
         for (uint64_t d : *r->piped_to) to += " #" + std::to_string(d);
         ImGui::TextDisabled("%s", to.c_str());
     }
-    if (!a || a->series_id != id) {
-        ImGui::TextDisabled("loading its history…");
-        return;
-    }
-    if (a->series_partial) ImGui::TextDisabled("(retired and folded by the analysis: only its last state is kept)");
+    SelectedHistory h = vs.selected_history();
+    if (!h.status.empty()) ImGui::TextDisabled("%s", h.status.c_str());
+    if (!h.readable && !h.writable) return;
     std::vector<widgets::PlotLine> lines;
-    if (!a->series_readable.empty()) lines.push_back({&a->series_readable, IM_COL32(120, 200, 255, 255), "readableLength"});
-    if (!a->series_writable.empty()) lines.push_back({&a->series_writable, IM_COL32(240, 140, 60, 255), "writableLength"});
+    if (h.readable && !h.readable->empty()) lines.push_back({h.readable, IM_COL32(120, 200, 255, 255), "readableLength"});
+    if (h.writable && !h.writable->empty()) lines.push_back({h.writable, IM_COL32(240, 140, 60, 255), "writableLength"});
     widgets::PlotResult res = widgets::plot("stream", ImGui::GetContentRegionAvail(), vs.view_t0(), vs.view_t1(), lines, {},
                                             vs.cursor().t(), [](double v) { return model::format_bytes(v); });
     if (res.cursor_to) bus.post(GoToTime{*res.cursor_to, false});
