@@ -104,11 +104,15 @@ void on_drop(GLFWwindow*, int count, const char** paths) {
     for (int i = 0; i < count && g_app; ++i) g_app->bus.post(OpenTrace{paths[i]});
 }
 
-// CPU time (ms) used so far by the threads that make frames: this one and the software renderer's
-// ("llvmpipe-N"), from /proc/self/task/*/schedstat. Per frame it measures the work a frame costs,
-// which — unlike its wall time — does not depend on what else the machine is running.
-double frame_threads_cpu_ms(int main_tid) {
-    double ns = 0;
+// CPU time (ms) used so far by the threads that make frames — this one and the software
+// renderer's ("llvmpipe-N") — and how long they waited for a CPU while runnable, from
+// /proc/self/task/*/schedstat. Per frame the first is the work a frame costs, which unlike its
+// wall time does not depend on what else the machine runs; the second is what that costs it.
+struct ThreadTimes {
+    double run_ms = 0, wait_ms = 0;
+};
+ThreadTimes frame_threads_times(int main_tid) {
+    double ns = 0, wait_ns = 0;
     std::error_code ec;
     for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
         std::string tid = task.path().filename().string();
@@ -117,10 +121,13 @@ double frame_threads_cpu_ms(int main_tid) {
         std::getline(comm, name);
         if (tid != std::to_string(main_tid) && name.rfind("llvmpipe", 0) != 0) continue;
         std::ifstream sched(task.path() / "schedstat");
-        double run_ns = 0;
-        if (sched >> run_ns) ns += run_ns;
+        double run_ns = 0, waited_ns = 0;
+        if (sched >> run_ns >> waited_ns) {
+            ns += run_ns;
+            wait_ns += waited_ns;
+        }
     }
-    return ns / 1e6;
+    return {ns / 1e6, wait_ns / 1e6};
 }
 
 long peak_rss_kib() {
@@ -382,7 +389,7 @@ int main(int argc, char** argv) {
     double first_frame_ms = -1;
     const void* last_cursor_state = nullptr;
     const int main_tid = static_cast<int>(gettid());
-    double frame_cpu_before = view_stats ? frame_threads_cpu_ms(main_tid) : 0;
+    ThreadTimes frame_times_before = view_stats ? frame_threads_times(main_tid) : ThreadTimes{};
     int frames_after_ready = 0;
     auto last = Clock::now();
     auto last_dump = Clock::now() - std::chrono::seconds(1);
@@ -487,9 +494,12 @@ int main(int argc, char** argv) {
         if (first_frame_ms < 0) first_frame_ms = std::chrono::duration<double, std::milli>(frame_end - process_start).count();
         else stats.add("frame_ms", std::chrono::duration<double, std::milli>(frame_end - frame_start).count());
         if (view_stats) {
-            double cpu = frame_threads_cpu_ms(main_tid);
-            if (frames > 0) stats.add("frame_cpu_ms", cpu - frame_cpu_before);
-            frame_cpu_before = cpu;
+            ThreadTimes now = frame_threads_times(main_tid);
+            if (frames > 0) {
+                stats.add("frame_cpu_ms", now.run_ms - frame_times_before.run_ms);
+                stats.add("frame_cpu_wait_ms", now.wait_ms - frame_times_before.wait_ms);
+            }
+            frame_times_before = now;
         }
         ++frames;
         if (args.scrub_bench_s > 0 &&
