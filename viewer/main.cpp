@@ -419,7 +419,10 @@ int main(int argc, char** argv) {
         }
         if (ViewState* vs = app.current(); vs && vs->cursor_view() && vs->cursor_view().get() != last_cursor_state) {
             last_cursor_state = vs->cursor_view().get();
-            if (frames > 0 && vs->cursor_view()->timeline) stats.add("cursor_state_ms", vs->cursor_view()->took_ms);
+            if (frames > 0 && vs->cursor_view()->timeline) {
+                stats.add("cursor_state_ms", vs->cursor_view()->took_ms);     // seek + decode
+                stats.add("cursor_derive_ms", vs->cursor_view()->derive_ms);  // table + graph
+            }
         }
 
         int w = 0, h = 0;

@@ -22,8 +22,9 @@ double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// The session's threads yield the CPU to the UI thread (and the software renderer's threads): on a
-// small machine a frame must not wait for a core while the trace is read. Linux: per-thread nice.
+// The session's bulk readers (the analysis, the history) yield the CPU to the UI thread and the
+// software renderer's threads: on a small machine a frame must not wait for a core while the
+// trace is read. Linux: per-thread nice.
 void lower_this_thread_priority(int nice) {
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
 }
