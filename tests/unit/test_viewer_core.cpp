@@ -586,3 +586,54 @@ TEST_CASE("session: a folded stream's whole history is read from the file by the
     CHECK(vs.dump()["selected_history"]["from_file"] == true);
     std::filesystem::remove(path);
 }
+
+TEST_CASE("cursor view: only what changed is derived again", "[viewer]") {
+    TimelineBuilder b;
+    incident(b, 3.0);
+    auto tl = std::make_shared<model::Timeline>(b.tl);
+    auto findings = model::detect(b.tl);
+    REQUIRE_FALSE(findings.empty());
+    DeriveMemo memo;
+
+    CursorView first;  // before any state: rows from the summaries (none here), no graph
+    CursorView none;
+    CHECK_FALSE(derive_views(none, first, ViewInputs{}, {}, nullptr, memo));
+    CHECK(first.table->total_rows() == 0);
+    CHECK_FALSE(first.graph);
+
+    CursorView at3 = first;  // a new state: table and graph built
+    at3.t_s = 3.0;
+    at3.timeline = tl;
+    REQUIRE(derive_views(first, at3, ViewInputs{}, findings, nullptr, memo));
+    REQUIRE(at3.graph);
+    CHECK(at3.table->rows()[0]->id == 7);
+
+    CursorView same = at3;  // nothing new: both kept
+    CHECK_FALSE(derive_views(at3, same, ViewInputs{}, findings, nullptr, memo));
+    CHECK(same.table == at3.table);
+    CHECK(same.graph == at3.graph);
+
+    CursorView sorted = at3;  // another sort: the same rows reordered, the graph kept
+    ViewInputs by_id;
+    by_id.table.sort = SortColumn::Id;
+    by_id.table.descending = false;
+    REQUIRE(derive_views(at3, sorted, by_id, findings, nullptr, memo));
+    CHECK(sorted.table != at3.table);
+    CHECK(sorted.table->total_rows() == at3.table->total_rows());
+    CHECK(sorted.table->find(7) == at3.table->find(7));  // shared rows, not rebuilt
+    CHECK(sorted.graph == at3.graph);
+
+    CursorView selected = sorted;  // another selection: the graph laid out again, the table kept
+    ViewInputs sel = by_id;
+    sel.selected_stream = 3;
+    REQUIRE(derive_views(sorted, selected, sel, findings, nullptr, memo));
+    CHECK(selected.table == sorted.table);
+    CHECK(selected.graph != sorted.graph);
+    CHECK(selected.graph->chains[0].selected);
+
+    CursorView unflagged = selected;  // the findings went: rows rebuilt (nothing flagged first)
+    REQUIRE(derive_views(selected, unflagged, sel, {}, nullptr, memo));
+    CHECK(unflagged.table->find(7) != selected.table->find(7));
+    CHECK(unflagged.table->find(7)->severity == -1);
+    CHECK(unflagged.graph != selected.graph);
+}

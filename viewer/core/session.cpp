@@ -29,19 +29,6 @@ void lower_this_thread_priority(int nice) {
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
 }
 
-// Whether two finding lists would draw the same graph (the same streams flagged with the same words).
-bool same_findings(const std::vector<model::Finding>& a, const std::vector<model::Finding>& b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        const model::Finding& x = a[i];
-        const model::Finding& y = b[i];
-        if (x.kind != y.kind || x.severity != y.severity || x.message != y.message || x.site != y.site ||
-            x.stream.has_value() != y.stream.has_value() || (x.stream && x.stream->id != y.stream->id))
-            return false;
-    }
-    return true;
-}
-
 std::string base_name(const std::string& path) {
     return std::filesystem::path(path).filename().string();
 }
@@ -136,9 +123,8 @@ bool Session::start(const Options& options, std::string& error) {
     }
     // Until the first state at the cursor arrives, the table lists the streams of the summaries.
     auto first = std::make_shared<CursorView>();
-    TableInputs in;
-    in.summaries = table_;
-    first->table = StreamTableModel::build(std::move(in), first->inputs.table);
+    DeriveMemo memo;
+    derive_views(CursorView{}, *first, first->inputs, {}, table_, memo);
     cursor_ = std::move(first);
     derived_summaries_ = table_;
     analysis_thread_ = std::thread([this] { analysis_loop(); });
@@ -374,8 +360,7 @@ void Session::cursor_loop() {
     std::unique_ptr<model::TraceReader> reader;
     uint64_t reader_size = 0;
     auto table_read = Clock::now() - std::chrono::seconds(10);
-    // What the newest graph was laid out for (its findings, its selection, its state).
-    std::vector<model::Finding> graph_findings;
+    DeriveMemo memo;  // what the newest graph was laid out for
     auto new_view = [this](const CursorView& from) {
         return std::shared_ptr<CursorView>(new CursorView(from), [this](CursorView* dead) {
             {
@@ -465,30 +450,8 @@ void Session::cursor_loop() {
         // 2. What the views show of it: rebuilt only for what changed.
         auto t0 = Clock::now();
         static const std::vector<model::Finding> no_findings;
-        const std::vector<model::Finding>& findings = analysis ? analysis->findings : no_findings;
-        std::vector<std::pair<uint64_t, int>> flagged = flagged_streams(findings);
-        bool same_state = view->timeline == base->timeline && view->t_s == base->t_s;
-        bool changed = new_state;
-        const TableInputs& was = base->table->inputs();
-        if (!same_state || was.flagged != flagged || was.summaries != summaries) {
-            TableInputs in;
-            in.at_cursor = view->timeline;
-            in.t_s = view->t_s;
-            in.summaries = summaries;
-            in.flagged = std::move(flagged);
-            view->table = StreamTableModel::build(std::move(in), inputs.table);
-            changed = true;
-        } else if (!(base->table->spec() == inputs.table)) {
-            view->table = StreamTableModel::resorted(base->table, inputs.table);
-            changed = true;
-        }
-        if (view->timeline && (!same_state || !base->graph || base->inputs.selected_stream != inputs.selected_stream ||
-                               !same_findings(graph_findings, findings))) {
-            view->graph = std::make_shared<GraphLayout>(layout_chains(*view->timeline, findings, inputs.selected_stream));
-            graph_findings = findings;
-            changed = true;
-        }
-        view->inputs = inputs;
+        bool changed = derive_views(*base, *view, inputs, analysis ? analysis->findings : no_findings, summaries, memo);
+        changed |= new_state;
         view->derive_ms = ms_since(t0);
 
         // 3. Published (unless nothing shows anew: e.g. the analysis republished the same findings).

@@ -34,9 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/cursor_view.h"
 #include "core/decimate.h"
-#include "core/graph_layout.h"
-#include "core/stream_table.h"
 #include "tidemark/model/detect/finding.h"
 #include "tidemark/model/timeline/timeline.h"
 #include "tidemark/model/trace/reader.h"
@@ -87,28 +86,6 @@ struct StreamHistory {
     bool complete = false;
     bool found = false;           // the trace has the stream
     Series readable, writable;    // one point per bucket: min, max and last of the bucket
-    std::string error;
-};
-
-// What the views want derived from the state at the cursor besides the state itself.
-struct ViewInputs {
-    TableSpec table;               // the stream table's sort and filter
-    uint64_t selected_stream = 0;  // put first in the pipeline graph
-    bool operator==(const ViewInputs&) const = default;
-};
-
-// The state at one time, and what the views show of it: the result of a cursor request (or of a
-// change of the view inputs or the findings, for the same state). Immutable once published.
-struct CursorView {
-    double t_s = 0;
-    std::shared_ptr<const model::Timeline> timeline;  // state at t_s (every stream's latest sample)
-    // The stream table at t_s (before the first state: from the trace's summaries). Never null.
-    std::shared_ptr<const StreamTableModel> table;
-    // The pipeline graph at t_s (null until a state at the cursor arrived).
-    std::shared_ptr<const GraphLayout> graph;
-    ViewInputs inputs;      // what the table and graph were derived for
-    double took_ms = 0;     // how long the seek and decode took
-    double derive_ms = 0;   // how long building the table and laying out the graph took
     std::string error;
 };
 
