@@ -21,6 +21,7 @@
 #include <imgui.h>
 #include <stb_image_write.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,6 +35,8 @@
 
 #include "core/events.h"
 #include "core/files.h"
+#include "core/frame_stats.h"
+#include "core/key_taps.h"
 #include "core/live_client.h"
 #include "core/session.h"
 #include "core/view_state.h"
@@ -62,6 +65,7 @@ struct App {
     size_t active = 0;
     EventBus bus;
     RecentFiles recent;
+    KeyTaps keys;  // presses since the last frame (see core/key_taps.h)
     views::FilePicker picker;
     std::vector<std::string> errors;  // shown in a popup
     bool opened_any = false;
@@ -90,15 +94,40 @@ struct App {
 
 App* g_app = nullptr;
 
+// Installed before ImGui's callbacks, which chain to it: counts every press, so a tap shorter than
+// a frame still counts (ImGui 1.86 would miss it).
+void on_key(GLFWwindow*, int key, int, int action, int mods) {
+    if (g_app && (action == GLFW_PRESS || action == GLFW_REPEAT)) g_app->keys.press(key, (mods & GLFW_MOD_CONTROL) != 0);
+}
+
 void on_drop(GLFWwindow*, int count, const char** paths) {
     for (int i = 0; i < count && g_app; ++i) g_app->bus.post(OpenTrace{paths[i]});
 }
 
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
-    return v[i];
+// CPU time (ms) used so far by the threads that make frames — this one and the software
+// renderer's ("llvmpipe-N") — and how long they waited for a CPU while runnable, from
+// /proc/self/task/*/schedstat. Per frame the first is the work a frame costs, which unlike its
+// wall time does not depend on what else the machine runs; the second is what that costs it.
+struct ThreadTimes {
+    double run_ms = 0, wait_ms = 0;
+};
+ThreadTimes frame_threads_times(int main_tid) {
+    double ns = 0, wait_ns = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+        std::string tid = task.path().filename().string();
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        if (tid != std::to_string(main_tid) && name.rfind("llvmpipe", 0) != 0) continue;
+        std::ifstream sched(task.path() / "schedstat");
+        double run_ns = 0, waited_ns = 0;
+        if (sched >> run_ns >> waited_ns) {
+            ns += run_ns;
+            wait_ns += waited_ns;
+        }
+    }
+    return {ns / 1e6, wait_ns / 1e6};
 }
 
 long peak_rss_kib() {
@@ -141,12 +170,16 @@ void load_font() {
     }
 }
 
-// One frame of the whole UI.
-void draw(App& app, int width, int height) {
+// One frame of the whole UI. `stats` (may be null) gets each view's time.
+void draw(App& app, int width, int height, FrameStats* stats) {
+    using Scope = FrameStats::Scope;
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(ImVec2(static_cast<float>(width), static_cast<float>(height)));
+    // No background: the frame is cleared to the window colour. (A software renderer pays for every
+    // pixel a triangle covers; the full-window quad was over half of all the pixels drawn.)
     ImGuiWindowFlags wf = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
-                          ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings;
+                          ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                          ImGuiWindowFlags_NoBackground;
     ImGui::Begin("tidemark", nullptr, wf);
     if (ImGui::BeginMenuBar()) {
         if (ImGui::BeginMenu("File")) {
@@ -165,7 +198,7 @@ void draw(App& app, int width, int height) {
         ImGui::TextDisabled("  space play/pause · ←/→ step · wheel zoom · right-drag pan · double-click: show all · drop a trace to open it");
         ImGui::EndMenuBar();
     }
-    if (ImGui::GetIO().KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_O)) app.picker.open_requested = true;
+    if (app.keys.take(GLFW_KEY_O, true) > 0) app.picker.open_requested = true;
 
     if (app.sessions.size() > 1 && ImGui::BeginTabBar("sessions")) {
         for (size_t i = 0; i < app.sessions.size(); ++i) {
@@ -186,28 +219,40 @@ void draw(App& app, int width, int height) {
     } else {
         vs->hits().clear();
         if (!ImGui::GetIO().WantTextInput) {
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space))) vs->cursor().toggle();
+            for (int n = app.keys.take(GLFW_KEY_SPACE); n > 0; --n) vs->cursor().toggle();
             double step = std::max(0.1, (vs->cursor().last() - vs->cursor().first()) / 200.0);
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) vs->cursor().step(-1, step);
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) vs->cursor().step(+1, step);
+            for (int n = app.keys.take(GLFW_KEY_LEFT); n > 0; --n) vs->cursor().step(-1, step);
+            for (int n = app.keys.take(GLFW_KEY_RIGHT); n > 0; --n) vs->cursor().step(+1, step);
         }
-        views::transport(*vs, app.bus);
+        {
+            Scope t(stats, "view_transport_ms");
+            views::transport(*vs, app.bus);
+        }
         ImVec2 avail = ImGui::GetContentRegionAvail();
         float left_w = std::floor(avail.x * 0.62f), right_w = avail.x - left_w - 8;
         float top_h = std::floor(avail.y * 0.42f);
         ImGui::BeginChild("left", ImVec2(left_w, avail.y));
         ImGui::BeginChild("memory", ImVec2(0, top_h), true);
         ImGui::TextUnformatted("Memory");
-        views::memory_timeline(*vs, app.bus);
+        {
+            Scope t(stats, "view_memory_ms");
+            views::memory_timeline(*vs, app.bus);
+        }
         ImGui::EndChild();
         float rest = ImGui::GetContentRegionAvail().y;
         float detail_h = vs->selected_stream() ? std::floor(rest * 0.32f) : 34;
         ImGui::BeginChild("streams", ImVec2(0, rest - detail_h - 4), true);
         ImGui::TextUnformatted("Streams");
-        views::streams_table(*vs, app.bus);
+        {
+            Scope t(stats, "view_streams_ms");
+            views::streams_table(*vs, app.bus);
+        }
         ImGui::EndChild();
         ImGui::BeginChild("detail", ImVec2(0, 0), true);
-        views::stream_detail(*vs, app.bus);
+        {
+            Scope t(stats, "view_detail_ms");
+            views::stream_detail(*vs, app.bus);
+        }
         ImGui::EndChild();
         ImGui::EndChild();
         ImGui::SameLine();
@@ -215,14 +260,21 @@ void draw(App& app, int width, int height) {
         ImGui::BeginChild("findings", ImVec2(0, top_h), true);
         ImGui::TextUnformatted("Findings");
         ImGui::Separator();
-        views::findings(*vs, app.bus);
+        {
+            Scope t(stats, "view_findings_ms");
+            views::findings(*vs, app.bus);
+        }
         ImGui::EndChild();
         ImGui::BeginChild("graph", ImVec2(0, 0), true);
         ImGui::TextUnformatted("Pipelines");
-        views::pipeline_graph(*vs, app.bus);
+        {
+            Scope t(stats, "view_graph_ms");
+            views::pipeline_graph(*vs, app.bus);
+        }
         ImGui::EndChild();
         ImGui::EndChild();
     }
+    app.keys.clear();  // presses nobody took this frame (a text field had the keyboard) are dropped
     views::file_picker(app.picker, app.recent, app.bus);
     if (!app.errors.empty()) {
         ImGui::OpenPopup("Error");
@@ -301,6 +353,7 @@ int main(int argc, char** argv) {
     glfwMakeContextCurrent(window);
     glfwSwapInterval(headless ? 0 : 1);
     glfwSetDropCallback(window, on_drop);
+    glfwSetKeyCallback(window, on_key);  // before ImGui's, which chain to it
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();
     ImGui::GetIO().IniFilename = nullptr;
@@ -327,14 +380,21 @@ int main(int argc, char** argv) {
         }
     }
 
-    std::vector<double> frame_ms;
+    // Timings for --frame-stats: "frame_ms" is a whole frame as the user waits for it (events,
+    // update, building the UI, GL submission and the swap, where a software renderer rasterises);
+    // the other phases say where it went.
+    FrameStats stats;
+    FrameStats* view_stats = args.frame_stats.empty() ? nullptr : &stats;
+    size_t frames = 0;
     double first_frame_ms = -1;
+    const void* last_cursor_state = nullptr;
+    const int main_tid = static_cast<int>(gettid());
+    ThreadTimes frame_times_before = view_stats ? frame_threads_times(main_tid) : ThreadTimes{};
     int frames_after_ready = 0;
     auto last = Clock::now();
     auto last_dump = Clock::now() - std::chrono::seconds(1);
     int rc = 0;
     double scrub_phase = 0;
-    std::vector<double> cursor_latency_ms;
     while (!glfwWindowShouldClose(window)) {
         auto frame_start = Clock::now();
         double dt = std::chrono::duration<double>(frame_start - last).count();
@@ -343,6 +403,7 @@ int main(int argc, char** argv) {
         for (auto& s : app.sessions) busy |= s->cursor().playing() || !s->analysis() || !s->analysis()->done || s->session().live();
         if (headless || busy) glfwPollEvents();
         else glfwWaitEventsTimeout(0.1);
+        auto events_done = Clock::now();
 
         if (ViewState* vs = app.current(); vs && args.scrub_bench_s > 0) {
             // Sweep the cursor across the trace as a user dragging the slider would.
@@ -352,19 +413,40 @@ int main(int argc, char** argv) {
             vs->cursor().seek(vs->cursor().first() + tri * (vs->cursor().last() - vs->cursor().first()));
         }
         bool changed = false;
-        for (auto& s : app.sessions) changed |= s->update(dt);
+        {
+            FrameStats::Scope t(view_stats, "update_ms");
+            for (auto& s : app.sessions) changed |= s->update(dt);
+        }
+        if (ViewState* vs = app.current(); vs && vs->cursor_view() && vs->cursor_view().get() != last_cursor_state) {
+            last_cursor_state = vs->cursor_view().get();
+            if (frames > 0 && vs->cursor_view()->timeline) {
+                stats.add("cursor_state_ms", vs->cursor_view()->took_ms);     // seek + decode
+                stats.add("cursor_derive_ms", vs->cursor_view()->derive_ms);  // table + graph
+            }
+        }
 
-        ImGui_ImplOpenGL3_NewFrame();
-        ImGui_ImplGlfw_NewFrame();
-        ImGui::NewFrame();
         int w = 0, h = 0;
-        glfwGetFramebufferSize(window, &w, &h);
-        draw(app, w, h);
-        ImGui::Render();
-        glViewport(0, 0, w, h);
-        glClearColor(0.08f, 0.09f, 0.1f, 1);
-        glClear(GL_COLOR_BUFFER_BIT);
-        ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+        {
+            FrameStats::Scope t(view_stats, "ui_ms");
+            ImGui_ImplOpenGL3_NewFrame();
+            ImGui_ImplGlfw_NewFrame();
+            ImGui::NewFrame();
+            glfwGetFramebufferSize(window, &w, &h);
+            draw(app, w, h, view_stats);
+            ImGui::Render();
+        }
+        {
+            FrameStats::Scope t(view_stats, "gl_submit_ms");
+            glViewport(0, 0, w, h);
+            const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);
+            glClearColor(bg.x, bg.y, bg.z, 1);
+            glClear(GL_COLOR_BUFFER_BIT);
+            ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+        }
+        if (view_stats) {
+            stats.add_count("vertices", ImGui::GetDrawData()->TotalVtxCount);
+            stats.add("events_ms", std::chrono::duration<double, std::milli>(events_done - frame_start).count());
+        }
 
         app.bus.dispatch([&](const Event& e) {
             if (const auto* o = e.get<OpenTrace>()) {
@@ -375,13 +457,9 @@ int main(int argc, char** argv) {
             changed = true;
         });
 
-        double ms = std::chrono::duration<double, std::milli>(Clock::now() - frame_start).count();
-        if (first_frame_ms < 0) first_frame_ms = std::chrono::duration<double, std::milli>(Clock::now() - process_start).count();
-        else frame_ms.push_back(ms);
-
         if (!args.state_dump.empty() && (changed || Clock::now() - last_dump > std::chrono::milliseconds(250))) {
             nlohmann::json j;
-            j["frames"] = frame_ms.size() + 1;
+            j["frames"] = frames + 1;
             j["window"] = {w, h};
             j["sessions"] = nlohmann::json::array();
             for (auto& s : app.sessions) j["sessions"].push_back(s->dump());
@@ -411,7 +489,22 @@ int main(int argc, char** argv) {
             }
             if (vs && vs->session().live() && screenshot_ready) vs->session().wait_cursor(2);
         }
-        glfwSwapBuffers(window);
+        {
+            FrameStats::Scope t(view_stats, "swap_ms");
+            glfwSwapBuffers(window);
+        }
+        auto frame_end = Clock::now();
+        if (first_frame_ms < 0) first_frame_ms = std::chrono::duration<double, std::milli>(frame_end - process_start).count();
+        else stats.add("frame_ms", std::chrono::duration<double, std::milli>(frame_end - frame_start).count());
+        if (view_stats) {
+            ThreadTimes now = frame_threads_times(main_tid);
+            if (frames > 0) {
+                stats.add("frame_cpu_ms", now.run_ms - frame_times_before.run_ms);
+                stats.add("frame_cpu_wait_ms", now.wait_ms - frame_times_before.wait_ms);
+            }
+            frame_times_before = now;
+        }
+        ++frames;
         if (args.scrub_bench_s > 0 &&
             std::chrono::duration<double>(Clock::now() - started).count() >= args.scrub_bench_s)
             break;
@@ -419,10 +512,12 @@ int main(int argc, char** argv) {
     if (!args.frame_stats.empty()) {
         nlohmann::json j;
         j["first_frame_ms"] = first_frame_ms;
+        const std::vector<double>& frame_ms = stats.samples("frame_ms");
         j["frames"] = frame_ms.size();
         j["frame_ms_p50"] = percentile(frame_ms, 0.5);
         j["frame_ms_p99"] = percentile(frame_ms, 0.99);
         j["frame_ms_max"] = frame_ms.empty() ? 0 : *std::max_element(frame_ms.begin(), frame_ms.end());
+        j["phases"] = stats.summary();
         j["peak_rss_mib"] = static_cast<double>(peak_rss_kib()) / 1024.0;
         if (ViewState* vs = app.current()) {
             j["open_ms"] = vs->session().open_ms();

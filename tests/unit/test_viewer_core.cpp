@@ -11,7 +11,9 @@
 
 #include "core/decimate.h"
 #include "core/files.h"
+#include "core/frame_stats.h"
 #include "core/graph_layout.h"
+#include "core/key_taps.h"
 #include "core/session.h"
 #include "core/stream_table.h"
 #include "core/time_cursor.h"
@@ -151,51 +153,77 @@ TEST_CASE("stream table: state at the cursor, flagged first, sort, filter, aggre
     auto findings = model::detect(b.tl);
     REQUIRE_FALSE(findings.empty());
 
-    StreamTableModel m;
-    m.set_cursor(tl, 3.0);
-    m.set_findings(findings);
-    const auto& rows = m.rows();
+    TableInputs in;
+    in.at_cursor = tl;
+    in.t_s = 3.0;
+    in.flagged = flagged_streams(findings);
+    auto m = StreamTableModel::build(in, TableSpec{});
+    const auto& rows = m->rows();
     REQUIRE(!rows.empty());
     CHECK(rows[0]->id == 7);  // the flagged stream first
     CHECK(rows[0]->severity == static_cast<int>(model::Severity::Error));
     CHECK(rows[0]->writable_length == 26u << 20);
     CHECK(rows[0]->fill() > 1000);
-    CHECK_FALSE(m.index_of(1));  // gone before the cursor: hidden while only_alive
+    CHECK_FALSE(m->index_of(1));  // gone before the cursor: hidden while only_alive
     CHECK(rows.back()->kind == StreamRow::Kind::Aggregate);  // aggregates after the streams
     CHECK(rows.back()->count == 1400);
     CHECK(rows.back()->type == "IncomingMessage");
 
+    auto with_filter = [&](const TableFilter& f) {
+        TableSpec spec;
+        spec.filter = f;
+        return StreamTableModel::resorted(m, spec);
+    };
     TableFilter f;
     f.only_alive = false;
-    m.set_filter(f);
-    CHECK(m.index_of(1));
+    CHECK(with_filter(f)->index_of(1));
     f.text = "check";  // case-insensitive substring of the type
-    m.set_filter(f);
-    REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0]->type == "Checksum");
+    auto found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->type == "Checksum");
     f.text = "up.js:12";  // of the site
-    m.set_filter(f);
-    REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0]->id == 3);
+    found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->id == 3);
+    f.text = "3";  // a number: that stream id (and any type or site containing it)
+    found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->id == 3);
     f = TableFilter{};
     f.only_flagged = true;
-    m.set_filter(f);
-    REQUIRE(m.rows().size() == 1);
-    CHECK(m.rows()[0]->id == 7);
+    found = with_filter(f);
+    REQUIRE(found->rows().size() == 1);
+    CHECK(found->rows()[0]->id == 7);
 
-    m.set_filter(TableFilter{});
-    m.set_sort(SortColumn::Id, false);
-    std::vector<uint64_t> ids;
-    for (const StreamRow* r : m.rows())
-        if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
-    CHECK(ids == std::vector<uint64_t>{7, 2, 3});  // flagged first, then by id (1 is gone)
-    m.set_sort(SortColumn::Type, true);
-    ids.clear();
-    for (const StreamRow* r : m.rows())
-        if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
-    CHECK(ids == std::vector<uint64_t>{7, 2, 3});  // Checksum < Cache descending → Checksum, Cache
-    CHECK(m.find(1) != nullptr);                  // found even when filtered out
-    CHECK(m.total_rows() == 5);
+    auto ids_of = [](const StreamTableModel& t) {
+        std::vector<uint64_t> ids;
+        for (const StreamRow* r : t.rows())
+            if (r->kind == StreamRow::Kind::Stream) ids.push_back(r->id);
+        return ids;
+    };
+    TableSpec by_id{SortColumn::Id, false, TableFilter{}};
+    auto sorted = StreamTableModel::resorted(m, by_id);
+    CHECK(ids_of(*sorted) == std::vector<uint64_t>{7, 2, 3});  // flagged first, then by id (1 is gone)
+    TableSpec by_type{SortColumn::Type, true, TableFilter{}};
+    sorted = StreamTableModel::resorted(sorted, by_type);
+    CHECK(ids_of(*sorted) == std::vector<uint64_t>{7, 2, 3});  // Checksum < Cache descending → Checksum, Cache
+    CHECK(sorted->find(1) != nullptr);                          // found even when filtered out
+    CHECK(sorted->find(99) == nullptr);
+    CHECK(sorted->total_rows() == 5);
+    CHECK(&sorted->rows()[0]->type == &m->rows()[0]->type);  // the same rows, only reordered
+    CHECK(m->spec() == TableSpec{});                          // the base is unchanged
+
+    // Resorting equals building afresh with that order.
+    auto built = StreamTableModel::build(in, by_type);
+    REQUIRE(built->rows().size() == sorted->rows().size());
+    for (size_t i = 0; i < built->rows().size(); ++i) {
+        CHECK(built->rows()[i]->id == sorted->rows()[i]->id);
+        CHECK(built->rows()[i]->kind == sorted->rows()[i]->kind);
+    }
+
+    // Before any state at the cursor: the rows come from the trace's summaries.
+    CHECK(StreamTableModel().rows().empty());
+    CHECK(StreamTableModel::build(TableInputs{}, TableSpec{})->total_rows() == 0);
 }
 
 TEST_CASE("graph layout: chains source to sink, the broken link flagged with the finding's words", "[viewer]") {
@@ -333,6 +361,9 @@ TEST_CASE("session: a trace opens, its findings arrive, a clicked finding moves 
     }
     REQUIRE(vs.analysis()->series_id == 7);
     CHECK(vs.analysis()->series_writable.size() > 10);
+    // The analysis holds it: drawn from there, the file is not read for it.
+    CHECK(vs.selected_history().writable == &vs.analysis()->series_writable);
+    CHECK_FALSE(vs.session().history());
 
     auto j = vs.dump();
     CHECK(j["selected_stream"] == 7);
@@ -353,4 +384,256 @@ TEST_CASE("session: a file that is not a trace is refused with a message", "[vie
     CHECK_FALSE(Session::open(temp_file("missing"), error));
     CHECK_FALSE(error.empty());
     std::filesystem::remove(path);
+}
+
+TEST_CASE("session: the table and graph built on the cursor thread equal ones built here from the same state", "[viewer]") {
+    TimelineBuilder b;
+    incident(b, 4.0);
+    b.exit(4.1);
+    std::string path = write_trace("derived.tidemark", b.records);
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    REQUIRE(session->wait_analysis(20));
+    // Before any state at the cursor the table lists the summaries' streams (the first frame's).
+    CHECK(session->cursor()->table->total_rows() == 4);
+    CHECK_FALSE(session->cursor()->timeline);
+
+    ViewState vs(std::move(session));
+    vs.apply(SelectStream{3});
+    vs.apply(GoToTime{2.0});
+    vs.update(0);
+    REQUIRE(vs.session().wait_cursor(10));
+    vs.update(0);
+    auto cv = vs.cursor_view();
+    REQUIRE(cv->timeline);
+    CHECK(cv->t_s == 2.0);
+    auto a = vs.analysis();
+    REQUIRE_FALSE(a->findings.empty());
+
+    TableInputs in;
+    in.at_cursor = cv->timeline;
+    in.t_s = cv->t_s;
+    in.summaries = vs.session().stream_table();
+    in.flagged = flagged_streams(a->findings);
+    auto here = StreamTableModel::build(in, vs.table_spec());
+    const StreamTableModel& there = vs.table();
+    REQUIRE(there.rows().size() == here->rows().size());
+    REQUIRE(there.total_rows() == here->total_rows());
+    for (size_t i = 0; i < here->rows().size(); ++i) {
+        const StreamRow& x = *here->rows()[i];
+        const StreamRow& y = *there.rows()[i];
+        CHECK(x.id == y.id);
+        CHECK(x.readable_length == y.readable_length);
+        CHECK(x.writable_length == y.writable_length);
+        CHECK(x.severity == y.severity);
+        CHECK(x.peak_writable == y.peak_writable);
+        CHECK(std::string_view(x.state) == std::string_view(y.state));
+    }
+    CHECK(there.rows()[0]->id == 7);
+    CHECK(there.rows()[0]->writable_length == 16u << 20);  // 16 writes of 1 MiB by t = 2.0
+
+    REQUIRE(vs.graph());
+    GraphLayout g = layout_chains(*cv->timeline, a->findings, 3);
+    REQUIRE(g.chains.size() == vs.graph()->chains.size());
+    for (size_t c = 0; c < g.chains.size(); ++c) {
+        REQUIRE(g.chains[c].nodes.size() == vs.graph()->chains[c].nodes.size());
+        CHECK(g.chains[c].selected == vs.graph()->chains[c].selected);
+        for (size_t n = 0; n < g.chains[c].nodes.size(); ++n) CHECK(g.chains[c].nodes[n].id == vs.graph()->chains[c].nodes[n].id);
+    }
+    CHECK(vs.graph()->chains[0].selected);  // the selected stream's chain first
+
+    // Another order: the same state, resorted on the cursor thread (not read again).
+    vs.table_spec().sort = SortColumn::Id;
+    vs.table_spec().descending = false;
+    vs.update(0);
+    REQUIRE(vs.session().wait_cursor(10));
+    vs.update(0);
+    CHECK(vs.cursor_view()->timeline == cv->timeline);
+    CHECK(vs.table().spec().sort == SortColumn::Id);
+    std::vector<uint64_t> ids;
+    for (const StreamRow* r : vs.table().rows()) ids.push_back(r->id);
+    CHECK(ids == std::vector<uint64_t>{7, 1, 2, 3});  // flagged first, then by id
+    // Another selection: the graph is laid out again for it, the table kept.
+    const StreamTableModel* table_before = &vs.table();
+    vs.apply(SelectStream{7});
+    vs.update(0);
+    REQUIRE(vs.session().wait_cursor(10));
+    vs.update(0);
+    CHECK(&vs.table() == table_before);
+    CHECK(vs.cursor_view()->inputs.selected_stream == 7);
+    cv.reset();
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("session: coalesced cursor requests are served with the newest state", "[viewer]") {
+    TimelineBuilder b;
+    incident(b, 4.0);
+    b.exit(4.1);
+    std::string path = write_trace("coalesce.tidemark", b.records);
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    // Many requests without waiting (as a drag of the slider), then the newest is what is served.
+    for (int i = 1; i <= 30; ++i) session->request_cursor(0.1 * i);
+    session->request_cursor(1.0);
+    REQUIRE(session->wait_cursor(10));
+    auto cv = session->cursor();
+    CHECK(cv->t_s == 1.0);
+    REQUIRE(cv->timeline);
+    REQUIRE(cv->table->find(7));
+    CHECK(cv->table->find(7)->writable_length == 6u << 20);  // 0.5 … 1.0: six writes of 1 MiB
+    cv.reset();
+
+    // Two states served while nobody holds the first: the session frees it and keeps serving
+    // (this deadlocked when the replaced state's last reference was dropped under the lock).
+    session->request_cursor(2.0);
+    REQUIRE(session->wait_cursor(10));
+    session->request_cursor(3.0);
+    REQUIRE(session->wait_cursor(10));
+    session->request_cursor(3.5);
+    REQUIRE(session->wait_cursor(10));
+    cv = session->cursor();
+    CHECK(cv->t_s == 3.5);
+    CHECK(cv->table->find(7)->writable_length == 31u << 20);
+    cv.reset();
+    session.reset();
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("frame stats: each phase summarised as p50, p99 and max", "[viewer]") {
+    FrameStats st;
+    for (int i = 1; i <= 100; ++i) st.add("frame_ms", i);
+    st.add_count("vertices", 10);
+    st.add_count("vertices", 30);
+    auto j = st.summary();
+    CHECK(j["frame_ms"]["p50"] == Approx(51).margin(1));
+    CHECK(j["frame_ms"]["p99"] == Approx(99).margin(1));
+    CHECK(j["frame_ms"]["max"] == 100);
+    CHECK(j["frame_ms"]["n"] == 100);
+    CHECK(j["vertices"]["max"] == 30);
+    CHECK(st.samples("none").empty());
+    CHECK(percentile({}, 0.5) == 0);
+}
+
+TEST_CASE("key taps: a press is counted even when its release came before the frame", "[viewer]") {
+    KeyTaps k;
+    k.press(32, false);  // press and release between two frames: the release changes nothing
+    CHECK(k.take(32) == 1);
+    CHECK(k.take(32) == 0);  // taken once
+    k.press(79, true);
+    CHECK(k.take(79) == 0);  // Ctrl+O is not O
+    CHECK(k.take(79, true) == 1);
+    k.press(262, false);
+    k.press(262, false);  // auto-repeat
+    CHECK(k.take(262) == 2);
+    k.press(32, false);
+    k.clear();
+    CHECK(k.take(32) == 0);
+    k.press(-1, false);
+    k.press(KeyTaps::kMaxKey, false);  // out of range: ignored
+    CHECK(k.take(-1) == 0);
+}
+
+TEST_CASE("session: a folded stream's whole history is read from the file by the window query", "[viewer]") {
+    // Stream 9 fills to 10 × 64 KiB and is gone at 1.0 s; the trace runs on to 15 s, so the
+    // analysis folds it (10 s after it retired) and keeps only its last point.
+    TimelineBuilder b;
+    b.created(9, kWritable, "Upload", "/app/a.js:9", 0.05, 0, 16384);
+    auto& s = b.state(9);
+    for (int i = 1; i <= 10; ++i) {
+        s.writable_length = static_cast<uint64_t>(i) * 65536;
+        b.sample(0.1 * i, 9);
+    }
+    b.event(1.0, 9, proto::StreamEventKind::Gone);
+    for (double t = 0.1; t <= 15.0; t += 0.1) b.process(t, 8'000'000, 1'000'000);
+    b.exit(15.1);
+    std::string path = write_trace("folded.tidemark", b.records);
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    REQUIRE(session->wait_analysis(20));
+    ViewState vs(std::move(session));
+    vs.apply(SelectStream{9});
+    REQUIRE(vs.session().wait_history(9, 20));
+    for (int i = 0; i < 100 && !(vs.analysis()->series_id == 9 && vs.session().history()); ++i) {
+        usleep(20000);
+        vs.update(0);
+    }
+    vs.update(0);
+    REQUIRE(vs.analysis()->series_id == 9);
+    CHECK(vs.analysis()->series_partial);            // the analysis kept only its last point
+    CHECK(vs.analysis()->series_writable.size() <= 2);
+    auto h = vs.session().history();
+    REQUIRE(h);
+    CHECK(h->id == 9);
+    CHECK(h->complete);
+    CHECK(h->found);
+    CHECK(h->error.empty());
+    CHECK(h->t0_s == Approx(0.05).margin(1e-3));  // its life, from the summaries
+    CHECK(h->t1_s == Approx(1.0).margin(1e-3));
+    CHECK(h->readable.empty());  // a writable: no readable side
+    REQUIRE(h->writable.size() > 10);
+    // Every step of its fill is there: 64 KiB … 640 KiB.
+    std::vector<double> levels;
+    for (double v : h->writable.v)
+        if (levels.empty() || levels.back() != v) levels.push_back(v);
+    CHECK(levels.size() >= 10);
+    CHECK(*std::max_element(h->writable.hi.begin(), h->writable.hi.end()) == 10 * 65536);
+    SelectedHistory sel = vs.selected_history();
+    CHECK(sel.writable == &h->writable);  // the detail view draws the file's history
+    CHECK(sel.status.empty());
+    CHECK(vs.dump()["selected_history"]["from_file"] == true);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("cursor view: only what changed is derived again", "[viewer]") {
+    TimelineBuilder b;
+    incident(b, 3.0);
+    auto tl = std::make_shared<model::Timeline>(b.tl);
+    auto findings = model::detect(b.tl);
+    REQUIRE_FALSE(findings.empty());
+    DeriveMemo memo;
+
+    CursorView first;  // before any state: rows from the summaries (none here), no graph
+    CursorView none;
+    CHECK_FALSE(derive_views(none, first, ViewInputs{}, {}, nullptr, memo));
+    CHECK(first.table->total_rows() == 0);
+    CHECK_FALSE(first.graph);
+
+    CursorView at3 = first;  // a new state: table and graph built
+    at3.t_s = 3.0;
+    at3.timeline = tl;
+    REQUIRE(derive_views(first, at3, ViewInputs{}, findings, nullptr, memo));
+    REQUIRE(at3.graph);
+    CHECK(at3.table->rows()[0]->id == 7);
+
+    CursorView same = at3;  // nothing new: both kept
+    CHECK_FALSE(derive_views(at3, same, ViewInputs{}, findings, nullptr, memo));
+    CHECK(same.table == at3.table);
+    CHECK(same.graph == at3.graph);
+
+    CursorView sorted = at3;  // another sort: the same rows reordered, the graph kept
+    ViewInputs by_id;
+    by_id.table.sort = SortColumn::Id;
+    by_id.table.descending = false;
+    REQUIRE(derive_views(at3, sorted, by_id, findings, nullptr, memo));
+    CHECK(sorted.table != at3.table);
+    CHECK(sorted.table->total_rows() == at3.table->total_rows());
+    CHECK(sorted.table->find(7) == at3.table->find(7));  // shared rows, not rebuilt
+    CHECK(sorted.graph == at3.graph);
+
+    CursorView selected = sorted;  // another selection: the graph laid out again, the table kept
+    ViewInputs sel = by_id;
+    sel.selected_stream = 3;
+    REQUIRE(derive_views(sorted, selected, sel, findings, nullptr, memo));
+    CHECK(selected.table == sorted.table);
+    CHECK(selected.graph != sorted.graph);
+    CHECK(selected.graph->chains[0].selected);
+
+    CursorView unflagged = selected;  // the findings went: rows rebuilt (nothing flagged first)
+    REQUIRE(derive_views(selected, unflagged, sel, {}, nullptr, memo));
+    CHECK(unflagged.table->find(7) != selected.table->find(7));
+    CHECK(unflagged.table->find(7)->severity == -1);
+    CHECK(unflagged.graph != selected.graph);
 }

@@ -6,13 +6,22 @@
 //  - the analysis thread reads the trace once, front to back (following a live file as it grows),
 //    into a bounded model::Analysis (the same detectors `tidemark report` runs) and publishes, a few
 //    times a second, the findings so far, every process's memory series (bounded and coarsened by
-//    the Timeline) and the selected stream's buffer history;
+//    the Timeline) and the selected stream's buffer history as it kept it;
+//  - the history thread reads the selected stream's whole buffered history from the file with the
+//    model's window query (model::stream_series) when the analysis no longer holds it — it folded
+//    the stream when it retired, or dropped it — or has not reached it yet; in pieces, published as
+//    they come, and abandoned for a newer selection;
 //  - the cursor thread answers "the state at time t": a seek to the keyframe before t and a decode
 //    up to t (TraceReader::seek_exact) into a small Timeline; requests coalesce (the newest wins),
-//    so scrubbing never queues work and a frame never waits for the disk.
+//    so scrubbing never queues work and a frame never waits for the disk. It also derives what the
+//    views show of that state — the stream table's rows sorted and filtered, the pipeline graph's
+//    layout — and rebuilds them when the user's sort, filter or selection or the findings change,
+//    so a frame only swaps in a ready CursorView.
 //
-// The UI thread only calls the const accessors and request_*(), all of which take a short lock
-// and copy shared pointers; nothing here blocks a frame on I/O.
+// The UI thread only calls the const accessors, request_*() and set_view_inputs(), all of which
+// take a short lock and copy shared pointers; nothing here blocks a frame on I/O or on building.
+// Old CursorViews are freed on the cursor thread (their last reference hands them over), so a
+// CursorView must not outlive its Session (ViewState holds both and declares the Session first).
 #pragma once
 
 #include <atomic>
@@ -25,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cursor_view.h"
 #include "core/decimate.h"
 #include "tidemark/model/detect/finding.h"
 #include "tidemark/model/timeline/timeline.h"
@@ -64,13 +74,18 @@ struct AnalysisView {
     uint64_t series_id = 0;
     Series series_readable, series_writable;
     bool series_partial = false;  // the analysis had folded it: only its last point remained
+    bool series_found = false;    // the analysis holds the stream (it may not have reached it yet)
 };
 
-// The state at one time: the result of a cursor request.
-struct CursorView {
-    double t_s = 0;
-    std::shared_ptr<const model::Timeline> timeline;  // state at t_s (every stream's latest sample)
-    double took_ms = 0;                               // how long the seek and decode took
+// The selected stream's buffered lengths over its life, read from the trace file by a window query
+// (for a stream the analysis folded, dropped, or has not reached yet).
+struct StreamHistory {
+    uint64_t id = 0;
+    double t0_s = 0, t1_s = 0;    // its life (as far as the trace shows it)
+    double read_until_s = 0;      // read so far (t1_s when complete)
+    bool complete = false;
+    bool found = false;           // the trace has the stream
+    Series readable, writable;    // one point per bucket: min, max and last of the bucket
     std::string error;
 };
 
@@ -109,22 +124,32 @@ public:
     std::shared_ptr<const model::StreamTable> stream_table() const;
     std::shared_ptr<const AnalysisView> analysis() const;
     std::shared_ptr<const CursorView> cursor() const;
+    // The history read from the file for the selected stream (null until one was needed).
+    std::shared_ptr<const StreamHistory> history() const;
 
     // Asks for the state at t (coalesced: only the newest pending request is served).
     void request_cursor(double t_s);
     // Asks the analysis to publish this stream's history (0: none).
     void request_series(uint64_t stream_id);
-    // Blocks until the cursor view for the latest request is in, or timeout (tests, screenshots).
+    // The sort, filter and selection the next CursorViews are derived for (cheap when unchanged).
+    void set_view_inputs(const ViewInputs& inputs);
+    // Blocks until the cursor view for the latest request, view inputs and findings is in, or
+    // timeout (tests, screenshots; never the interactive UI).
     bool wait_cursor(double timeout_s) const;
     // Blocks until the analysis is done, or timeout.
     bool wait_analysis(double timeout_s) const;
+    // Blocks until the history read from the file for `stream_id` is complete, or timeout (tests).
+    bool wait_history(uint64_t stream_id, double timeout_s) const;
 
 private:
     Session() = default;
     bool start(const Options& options, std::string& error);
     void analysis_loop();
     void cursor_loop();
+    void history_loop();
+    bool history_needed() const;  // under mu_: the analysis lacks the selected stream's history
     bool open_header(std::string& error);
+    bool cursor_current() const;  // under mu_: the published CursorView answers every input
 
     std::string path_, title_;
     Options options_;
@@ -136,16 +161,23 @@ private:
     std::shared_ptr<const model::StreamTable> table_;
     std::shared_ptr<const AnalysisView> analysis_;
     std::shared_ptr<const CursorView> cursor_;
+    std::shared_ptr<const StreamHistory> history_;
     double first_s_ = 0, last_s_ = 0;
     uint64_t start_us_ = 0;
     std::optional<double> cursor_want_;
     uint64_t cursor_served_seq_ = 0, cursor_want_seq_ = 0;
+    ViewInputs inputs_;
+    uint64_t inputs_seq_ = 0, inputs_served_seq_ = 0;
+    // The analysis and summaries the published CursorView was derived from.
+    std::shared_ptr<const AnalysisView> derived_analysis_;
+    std::shared_ptr<const model::StreamTable> derived_summaries_;
     std::atomic<uint64_t> series_want_{0};
-    // Cursor timelines the UI let go of: freeing 10,000 streams' state takes milliseconds, so the
-    // last reference's deleter hands them to the cursor thread instead of freeing them in a frame.
-    std::vector<model::Timeline*> graveyard_;
+    // CursorViews the UI let go of: freeing 10,000 streams' state and rows takes milliseconds, so
+    // the last reference's deleter hands them to the cursor thread instead of freeing them in a
+    // frame. (The deleter takes mu_: never drop a CursorView reference while holding it.)
+    std::vector<const CursorView*> graveyard_;
     std::atomic<bool> stop_{false};
-    std::thread analysis_thread_, cursor_thread_;
+    std::thread analysis_thread_, cursor_thread_, history_thread_;
 };
 
 }  // namespace tidemark::viewer

@@ -52,7 +52,7 @@ std::string display_site(const std::string& site) {
 
 std::string format_bytes(uint64_t bytes) { return model::format_bytes(static_cast<double>(bytes)); }
 
-std::string stream_state(const model::StreamInfo& s) {
+const char* stream_state(const model::StreamInfo& s) {
     if (s.gone_s) return "gone";
     if (s.error_s) return "errored";
     if (s.destroyed_s) return "destroyed";
@@ -63,20 +63,7 @@ std::string stream_state(const model::StreamInfo& s) {
     return "open";
 }
 
-void StreamTableModel::set_cursor(std::shared_ptr<const model::Timeline> at_cursor, double t_s) {
-    if (at_cursor == cursor_ && t_s == t_s_) return;
-    cursor_ = std::move(at_cursor);
-    t_s_ = t_s;
-    dirty_ = true;
-}
-
-void StreamTableModel::set_summaries(std::shared_ptr<const model::StreamTable> table) {
-    if (table == summaries_) return;
-    summaries_ = std::move(table);
-    dirty_ = true;
-}
-
-void StreamTableModel::set_findings(const std::vector<model::Finding>& findings) {
+std::vector<std::pair<uint64_t, int>> flagged_streams(const std::vector<model::Finding>& findings) {
     std::vector<std::pair<uint64_t, int>> flagged;
     for (const model::Finding& f : findings) {
         if (!f.stream) continue;
@@ -85,67 +72,28 @@ void StreamTableModel::set_findings(const std::vector<model::Finding>& findings)
     std::sort(flagged.begin(), flagged.end(), [](auto& a, auto& b) { return a.first < b.first || (a.first == b.first && a.second > b.second); });
     flagged.erase(std::unique(flagged.begin(), flagged.end(), [](auto& a, auto& b) { return a.first == b.first; }),
                   flagged.end());
-    if (flagged == flagged_) return;
-    flagged_ = std::move(flagged);
-    dirty_ = true;
+    return flagged;
 }
 
-void StreamTableModel::set_filter(const TableFilter& f) {
-    if (f.text == filter_.text && f.only_alive == filter_.only_alive && f.only_flagged == filter_.only_flagged &&
-        f.show_aggregates == filter_.show_aggregates)
-        return;
-    filter_ = f;
-    sort_dirty_ = true;
-}
+namespace {
 
-void StreamTableModel::set_sort(SortColumn c, bool descending) {
-    if (c == sort_ && descending == descending_) return;
-    sort_ = c;
-    descending_ = descending;
-    sort_dirty_ = true;
-}
-
-const std::vector<const StreamRow*>& StreamTableModel::rows() {
-    if (dirty_) rebuild();
-    if (sort_dirty_) resort();
-    return visible_;
-}
-
-size_t StreamTableModel::total_rows() {
-    if (dirty_) rebuild();
-    return all_.size();
-}
-
-const StreamRow* StreamTableModel::find(uint64_t id) {
-    if (dirty_) rebuild();
-    for (const StreamRow& r : all_)
-        if (r.kind == StreamRow::Kind::Stream && r.id == id) return &r;
-    return nullptr;
-}
-
-std::optional<size_t> StreamTableModel::index_of(uint64_t id) {
-    const auto& v = rows();
-    for (size_t i = 0; i < v.size(); ++i)
-        if (v[i]->kind == StreamRow::Kind::Stream && v[i]->id == id) return i;
-    return std::nullopt;
-}
-
-void StreamTableModel::rebuild() {
-    all_.clear();
-    all_.reserve((cursor_ ? cursor_->streams().size() + cursor_->aggregates().size() : 0) +
-                 (summaries_ ? summaries_->streams.size() : 0));
+std::vector<StreamRow> build_rows(const TableInputs& in) {
+    std::vector<StreamRow> all;
+    const model::Timeline* cursor = in.at_cursor.get();
+    const model::StreamTable* summaries = in.summaries.get();
+    all.reserve(cursor ? cursor->streams().size() + cursor->aggregates().size() : summaries ? summaries->streams.size() : 0);
     std::unordered_map<uint64_t, const model::StreamSummary*> by_id;
-    if (summaries_) {
-        by_id.reserve(summaries_->streams.size());
-        for (const model::StreamSummary& s : summaries_->streams) by_id[s.id] = &s;
+    if (cursor && summaries) {
+        by_id.reserve(summaries->streams.size());
+        for (const model::StreamSummary& s : summaries->streams) by_id[s.id] = &s;
     }
     auto severity_of = [&](uint64_t id) {
-        auto it = std::lower_bound(flagged_.begin(), flagged_.end(), std::make_pair(id, 1 << 30),
+        auto it = std::lower_bound(in.flagged.begin(), in.flagged.end(), std::make_pair(id, 1 << 30),
                                    [](auto& a, auto& b) { return a.first < b.first; });
-        return it != flagged_.end() && it->first == id ? it->second : -1;
+        return it != in.flagged.end() && it->first == id ? it->second : -1;
     };
-    if (cursor_) {
-        const model::Timeline& tl = *cursor_;
+    if (cursor) {
+        const model::Timeline& tl = *cursor;
         for (const model::StreamInfo& s : tl.streams()) {
             StreamRow r;
             r.id = s.id;
@@ -156,7 +104,7 @@ void StreamTableModel::rebuild() {
             r.site = s.site;
             r.readable_hwm = s.readable_hwm;
             r.writable_hwm = s.writable_hwm;
-            r.alive = !s.gone_s || *s.gone_s > t_s_;
+            r.alive = !s.gone_s || *s.gone_s > in.t_s;
             if (const proto::StreamSample* last = s.last()) {
                 r.readable_length = last->readable_length;
                 r.writable_length = last->writable_length;
@@ -179,7 +127,7 @@ void StreamTableModel::rebuild() {
                 r.peak_writable = std::max(r.peak_writable, it->second->peak_writable_length);
             }
             r.severity = severity_of(s.id);
-            all_.push_back(std::move(r));
+            all.push_back(r);
         }
         for (const model::StreamAggregateInfo& a : tl.aggregates()) {
             StreamRow r;
@@ -198,17 +146,17 @@ void StreamTableModel::rebuild() {
             r.created_s = a.first_s;
             r.state = "aggregate";
             r.flowing = -2;
-            all_.push_back(std::move(r));
+            all.push_back(r);
         }
-    } else if (summaries_) {
+    } else if (summaries) {
         // No state at the cursor yet: list the trace's streams from their summaries.
-        for (const model::StreamSummary& s : summaries_->streams) {
+        for (const model::StreamSummary& s : summaries->streams) {
             StreamRow r;
             r.id = s.id;
             r.proc = s.proc;
             r.kind_bits = s.kind;
-            r.type = summaries_->string(s.type_str);
-            r.site = summaries_->string(s.site_str);
+            r.type = summaries->string(s.type_str);
+            r.site = summaries->string(s.site_str);
             r.readable_hwm = s.readable_hwm;
             r.writable_hwm = s.writable_hwm;
             r.alive = s.live;
@@ -221,29 +169,81 @@ void StreamTableModel::rebuild() {
             r.piped_to = &s.piped_to;
             r.state = s.live ? "open" : "gone";
             r.severity = severity_of(s.id);
-            all_.push_back(std::move(r));
+            all.push_back(r);
         }
     }
-    dirty_ = false;
-    sort_dirty_ = true;
+    return all;
 }
 
-void StreamTableModel::resort() {
+}  // namespace
+
+StreamTableModel::StreamTableModel()
+    : inputs_(std::make_shared<TableInputs>()),
+      all_(std::make_shared<std::vector<StreamRow>>()),
+      by_id_(std::make_shared<std::vector<std::pair<uint64_t, size_t>>>()) {}
+
+std::shared_ptr<const StreamTableModel> StreamTableModel::build(TableInputs in, const TableSpec& spec) {
+    auto t = std::make_shared<StreamTableModel>();
+    auto inputs = std::make_shared<TableInputs>(std::move(in));
+    auto all = std::make_shared<std::vector<StreamRow>>(build_rows(*inputs));
+    auto by_id = std::make_shared<std::vector<std::pair<uint64_t, size_t>>>();
+    by_id->reserve(all->size());
+    for (size_t i = 0; i < all->size(); ++i)
+        if ((*all)[i].kind == StreamRow::Kind::Stream) by_id->emplace_back((*all)[i].id, i);
+    std::sort(by_id->begin(), by_id->end());
+    t->inputs_ = std::move(inputs);
+    t->all_ = std::move(all);
+    t->by_id_ = std::move(by_id);
+    t->spec_ = spec;
+    t->sort_and_filter();
+    return t;
+}
+
+std::shared_ptr<const StreamTableModel> StreamTableModel::resorted(const std::shared_ptr<const StreamTableModel>& base,
+                                                                   const TableSpec& spec) {
+    auto t = std::make_shared<StreamTableModel>();
+    t->inputs_ = base->inputs_;
+    t->all_ = base->all_;
+    t->by_id_ = base->by_id_;
+    t->spec_ = spec;
+    t->sort_and_filter();
+    return t;
+}
+
+const StreamRow* StreamTableModel::find(uint64_t id) const {
+    auto it = std::lower_bound(by_id_->begin(), by_id_->end(), std::make_pair(id, size_t{0}));
+    return it != by_id_->end() && it->first == id ? &(*all_)[it->second] : nullptr;
+}
+
+std::optional<size_t> StreamTableModel::index_of(uint64_t id) const {
+    for (size_t i = 0; i < visible_.size(); ++i)
+        if (visible_[i]->kind == StreamRow::Kind::Stream && visible_[i]->id == id) return i;
+    return std::nullopt;
+}
+
+void StreamTableModel::sort_and_filter() {
+    const TableFilter& f = spec_.filter;
+    const bool descending = spec_.descending;
+    // A search that is a number also matches that stream id.
+    std::optional<uint64_t> text_id;
+    if (!f.text.empty() && f.text.size() < 20 && std::all_of(f.text.begin(), f.text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        text_id = std::stoull(f.text);
     visible_.clear();
-    for (const StreamRow& r : all_) {
+    visible_.reserve(all_->size());
+    for (const StreamRow& r : *all_) {
         if (r.kind == StreamRow::Kind::Aggregate) {
-            if (!filter_.show_aggregates || filter_.only_flagged) continue;
+            if (!f.show_aggregates || f.only_flagged) continue;
         } else {
-            if (filter_.only_alive && !r.alive && r.severity < 0) continue;  // flagged ones stay listed
-            if (filter_.only_flagged && r.severity < 0) continue;
+            if (f.only_alive && !r.alive && r.severity < 0) continue;  // flagged ones stay listed
+            if (f.only_flagged && r.severity < 0) continue;
         }
-        if (!filter_.text.empty() && !contains_ci(r.type, filter_.text) && !contains_ci(r.site, filter_.text) &&
-            !(r.id && std::to_string(r.id) == filter_.text))
+        if (!f.text.empty() && !contains_ci(r.type, f.text) && !contains_ci(r.site, f.text) &&
+            !(r.id && text_id == r.id))
             continue;
         visible_.push_back(&r);
     }
     auto key_less = [&](const StreamRow& a, const StreamRow& b) -> bool {
-        switch (sort_) {
+        switch (spec_.sort) {
             case SortColumn::Id: return a.id < b.id;
             case SortColumn::Type: return a.type < b.type;
             case SortColumn::Site: return a.site < b.site;
@@ -254,7 +254,7 @@ void StreamTableModel::resort() {
             case SortColumn::Flowing: return a.flowing < b.flowing;
             case SortColumn::AfterFalse:
                 return a.writes_after_false + a.pushes_after_false < b.writes_after_false + b.pushes_after_false;
-            case SortColumn::State: return a.state < b.state;
+            case SortColumn::State: return std::string_view(a.state) < std::string_view(b.state);
             case SortColumn::Created: return a.created_s < b.created_s;
         }
         return false;
@@ -265,11 +265,10 @@ void StreamTableModel::resort() {
         // Flagged streams first, aggregates last, the chosen order within; ties by id.
         if ((a.severity >= 0) != (b.severity >= 0)) return a.severity >= 0;
         if (a.kind != b.kind) return a.kind == StreamRow::Kind::Stream;
-        if (descending_ ? key_less(b, a) : key_less(a, b)) return true;
-        if (descending_ ? key_less(a, b) : key_less(b, a)) return false;
+        if (descending ? key_less(b, a) : key_less(a, b)) return true;
+        if (descending ? key_less(a, b) : key_less(b, a)) return false;
         return a.id < b.id;
     });
-    sort_dirty_ = false;
 }
 
 }  // namespace tidemark::viewer

@@ -1,7 +1,8 @@
 // The streams table's model: one row per stream at the cursor's time (its buffered lengths then,
 // against its highWaterMarks), whole-life figures from the trace's Summary chunks, rows of their
-// own for aggregated short-lived streams, and sort / filter / search. Rebuilt only when its inputs
-// change (a new cursor state, new findings, another sort or filter), never per frame.
+// own for aggregated short-lived streams, and sort / filter / search. Built (on the Session's cursor
+// thread) only when its inputs change — a new cursor state, new findings, another sort or filter —
+// never per frame, and never on the UI thread.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,7 @@ struct StreamRow {
     uint32_t flags = 0;
     uint64_t writes_after_false = 0, pushes_after_false = 0;
     uint64_t bytes_in = 0, bytes_pushed = 0;
-    std::string state;  // "open", "ended", "finished", "destroyed", "errored", "gone"
+    const char* state = "";  // "open", "ended", "finished", "destroyed", "errored", "gone" (static text)
     // Whole life (from the Summary chunks when the trace has them, else what the cursor state knows).
     uint64_t peak_readable = 0, peak_writable = 0;
     double created_s = 0;
@@ -56,43 +57,61 @@ struct TableFilter {
     bool only_alive = true;    // streams alive at the cursor
     bool only_flagged = false; // streams a finding names
     bool show_aggregates = true;
+    bool operator==(const TableFilter&) const = default;
 };
 
+// What the table's rows are made from: the state at the cursor (null before one arrived: then the
+// rows come from the summaries alone), the trace's Summary chunks, and the streams findings name.
+struct TableInputs {
+    std::shared_ptr<const model::Timeline> at_cursor;
+    double t_s = 0;
+    std::shared_ptr<const model::StreamTable> summaries;
+    std::vector<std::pair<uint64_t, int>> flagged;  // (stream id, highest severity), sorted by id
+};
+
+// How the user wants the rows: order and filter.
+struct TableSpec {
+    SortColumn sort = SortColumn::Fill;
+    bool descending = true;
+    TableFilter filter;
+    bool operator==(const TableSpec&) const = default;
+};
+
+// The streams findings name, with the highest severity of each, sorted by id (TableInputs::flagged).
+std::vector<std::pair<uint64_t, int>> flagged_streams(const std::vector<model::Finding>& findings);
+
+// One built table: every row, the visible ones sorted and filtered, an index by id. Immutable, so
+// it is built on the cursor thread (Session) and a frame only swaps in a ready one; it keeps the
+// state its rows view alive.
 class StreamTableModel {
 public:
-    // Inputs. Each marks the model dirty; rows() rebuilds lazily.
-    void set_cursor(std::shared_ptr<const model::Timeline> at_cursor, double t_s);
-    void set_summaries(std::shared_ptr<const model::StreamTable> table);
-    void set_findings(const std::vector<model::Finding>& findings);
-    void set_filter(const TableFilter& f);
-    const TableFilter& filter() const { return filter_; }
-    void set_sort(SortColumn c, bool descending);
-    SortColumn sort_column() const { return sort_; }
-    bool sort_descending() const { return descending_; }
+    // An empty table (no rows).
+    StreamTableModel();
+    // Builds every row from `in`, then sorts and filters them by `spec`. Costs O(n log n) in the
+    // streams at the cursor (10,000 of them: milliseconds), so never on the UI thread.
+    static std::shared_ptr<const StreamTableModel> build(TableInputs in, const TableSpec& spec);
+    // The same rows in another order or filter (shares them with `base`; only sorts).
+    static std::shared_ptr<const StreamTableModel> resorted(const std::shared_ptr<const StreamTableModel>& base, const TableSpec& spec);
 
-    // The visible rows, sorted and filtered (pointers into the model's rows, valid until the next
-    // change of an input).
-    const std::vector<const StreamRow*>& rows();
+    // The visible rows, sorted and filtered (pointers into rows this table keeps).
+    const std::vector<const StreamRow*>& rows() const { return visible_; }
     // Rows before filtering (for the "N of M" line).
-    size_t total_rows();
-    // A stream's row, visible or not.
-    const StreamRow* find(uint64_t id);
+    size_t total_rows() const { return all_->size(); }
+    // A stream's row, visible or not (binary search by id).
+    const StreamRow* find(uint64_t id) const;
     // Position of a stream among the visible rows.
-    std::optional<size_t> index_of(uint64_t id);
+    std::optional<size_t> index_of(uint64_t id) const;
+
+    const TableInputs& inputs() const { return *inputs_; }
+    const TableSpec& spec() const { return spec_; }
 
 private:
-    void rebuild();
-    void resort();
+    void sort_and_filter();
 
-    std::shared_ptr<const model::Timeline> cursor_;
-    double t_s_ = 0;
-    std::shared_ptr<const model::StreamTable> summaries_;
-    std::vector<std::pair<uint64_t, int>> flagged_;  // (stream id, severity), sorted by id
-    TableFilter filter_;
-    SortColumn sort_ = SortColumn::Fill;
-    bool descending_ = true;
-    bool dirty_ = true, sort_dirty_ = true;
-    std::vector<StreamRow> all_;
+    std::shared_ptr<const TableInputs> inputs_;      // keeps the state the rows view alive
+    std::shared_ptr<const std::vector<StreamRow>> all_;
+    std::shared_ptr<const std::vector<std::pair<uint64_t, size_t>>> by_id_;  // (id, index in all_)
+    TableSpec spec_;
     std::vector<const StreamRow*> visible_;
 };
 
@@ -102,7 +121,7 @@ std::string display_site(const std::string& site);
 
 // "12.3 KiB", "4.0 MiB"…
 std::string format_bytes(uint64_t bytes);
-// The state word of a stream's flags/events.
-std::string stream_state(const model::StreamInfo& s);
+// The state word of a stream's flags/events (static text).
+const char* stream_state(const model::StreamInfo& s);
 
 }  // namespace tidemark::viewer

@@ -9,7 +9,6 @@ ViewState::ViewState(std::unique_ptr<Session> session) : session_(std::move(sess
     if (session_->live()) cursor_.set_following(true);
     analysis_ = session_->analysis();
     cursor_view_ = session_->cursor();
-    table_.set_summaries(session_->stream_table());
 }
 
 double ViewState::view_t0() const { return view_ ? view_->first : cursor_.first(); }
@@ -34,12 +33,10 @@ bool ViewState::update(double wall_dt_s) {
     first_update_ = false;
     if (auto a = session_->analysis(); a != analysis_) {
         analysis_ = std::move(a);
-        table_.set_findings(analysis_->findings);
         changed = true;
     }
-    if (auto s = session_->stream_table(); s != summaries_) {
-        summaries_ = s;
-        table_.set_summaries(std::move(s));
+    if (auto h = session_->history(); h != history_) {
+        history_ = std::move(h);
         changed = true;
     }
     double first = session_->first_s(), last = session_->last_s();
@@ -49,9 +46,9 @@ bool ViewState::update(double wall_dt_s) {
     }
     if (cursor_.advance(wall_dt_s)) changed = true;
     session_->request_cursor(cursor_.t());
+    session_->set_view_inputs(ViewInputs{table_spec_, selected_stream_});
     if (auto c = session_->cursor(); c != cursor_view_) {
-        cursor_view_ = std::move(c);
-        if (cursor_view_->timeline) table_.set_cursor(cursor_view_->timeline, cursor_view_->t_s);
+        cursor_view_ = std::move(c);  // the old one's deleter hands it to the cursor thread
         changed = true;
     }
     return changed;
@@ -83,19 +80,29 @@ void ViewState::apply(const Event& e) {
     }
 }
 
-const GraphLayout* ViewState::graph() {
-    if (!cursor_view_ || !cursor_view_->timeline) return nullptr;
-    const void* key0 = cursor_view_->timeline.get();
-    const void* key1 = analysis_.get();
-    if (!graph_valid_ || key0 != graph_key_[0] || key1 != graph_key_[1] || graph_selected_ != selected_stream_) {
-        static const std::vector<model::Finding> none;
-        graph_ = layout_chains(*cursor_view_->timeline, analysis_ ? analysis_->findings : none, selected_stream_);
-        graph_key_[0] = key0;
-        graph_key_[1] = key1;
-        graph_selected_ = selected_stream_;
-        graph_valid_ = true;
+SelectedHistory ViewState::selected_history() const {
+    SelectedHistory out;
+    if (!selected_stream_) return out;
+    if (history_ && history_->id == selected_stream_) {
+        out.readable = &history_->readable;
+        out.writable = &history_->writable;
+        if (!history_->error.empty()) out.status = "reading its history: " + history_->error;
+        else if (!history_->found && history_->complete) out.status = "the trace has no samples of it";
+        else if (!history_->complete) {
+            double span = history_->t1_s - history_->t0_s;
+            int pct = span > 0 ? static_cast<int>(100 * (history_->read_until_s - history_->t0_s) / span) : 0;
+            out.status = "reading its history from the trace… " + std::to_string(pct) + " %";
+        }
+        return out;
     }
-    return &graph_;
+    if (analysis_ && analysis_->series_id == selected_stream_ && analysis_->series_found && !analysis_->series_partial) {
+        out.readable = &analysis_->series_readable;
+        out.writable = &analysis_->series_writable;
+        if (!analysis_->done) out.status = "(as far as the analysis has read)";
+        return out;
+    }
+    out.status = "loading its history…";
+    return out;
 }
 
 nlohmann::json ViewState::dump() {
@@ -113,6 +120,12 @@ nlohmann::json ViewState::dump() {
     j["view"] = {view_t0(), view_t1()};
     j["selected_stream"] = selected_stream_;
     j["selected_finding"] = selected_finding_ ? nlohmann::json(*selected_finding_) : nlohmann::json();
+    if (selected_stream_) {
+        SelectedHistory h = selected_history();
+        j["selected_history"] = {{"points", (h.readable ? h.readable->size() : 0) + (h.writable ? h.writable->size() : 0)},
+                                 {"from_file", history_ && history_->id == selected_stream_},
+                                 {"status", h.status}};
+    }
     nlohmann::json findings = nlohmann::json::array();
     if (analysis_) {
         for (const model::Finding& f : analysis_->findings) {
@@ -132,9 +145,10 @@ nlohmann::json ViewState::dump() {
     }
     j["findings"] = std::move(findings);
     if (cursor_view_) j["cursor_state"] = {{"t", cursor_view_->t_s}, {"took_ms", cursor_view_->took_ms},
-                                           {"error", cursor_view_->error}};
-    const auto& rows = table_.rows();
-    j["table"] = {{"rows", rows.size()}, {"total", table_.total_rows()}};
+                                           {"derive_ms", cursor_view_->derive_ms}, {"error", cursor_view_->error}};
+    const StreamTableModel& table = *cursor_view_->table;
+    const auto& rows = table.rows();
+    j["table"] = {{"rows", rows.size()}, {"total", table.total_rows()}};
     nlohmann::json top = nlohmann::json::array();
     for (size_t i = 0; i < rows.size() && i < 20; ++i)
         top.push_back({{"id", rows[i]->id}, {"type", std::string(rows[i]->type)}, {"site", std::string(rows[i]->site)},

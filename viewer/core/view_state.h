@@ -26,6 +26,15 @@ struct HitRect {
     float x = 0, y = 0, w = 0, h = 0;
 };
 
+// The selected stream's buffered lengths over time, as the detail view draws them: read from the
+// file when the analysis lacks them (it folded the stream, dropped it, or has not reached it), else
+// the analysis's. The pointers stay valid until the next ViewState::update().
+struct SelectedHistory {
+    const Series* readable = nullptr;
+    const Series* writable = nullptr;
+    std::string status;  // what to say above the plot ("" when the whole history is there)
+};
+
 // Which memory series the timeline shows, and for which process.
 struct MemoryOptions {
     bool rss = true, heap_used = true, heap_total = false, external = true, array_buffers = false, streams = true;
@@ -40,7 +49,10 @@ public:
     const Session& session() const { return *session_; }
     TimeCursor& cursor() { return cursor_; }
     const TimeCursor& cursor() const { return cursor_; }
-    StreamTableModel& table() { return table_; }
+    // The stream table at the cursor, as the session's cursor thread built it (never null).
+    const StreamTableModel& table() const { return *cursor_view_->table; }
+    // The sort and filter the user chose (the table's widgets edit it; the next table follows it).
+    TableSpec& table_spec() { return table_spec_; }
 
     uint64_t selected_stream() const { return selected_stream_; }
     std::optional<size_t> selected_finding() const { return selected_finding_; }
@@ -51,20 +63,21 @@ public:
     void reset_view() { view_.reset(); }
 
     // Once per frame: pulls the session's published views, moves the cursor by the elapsed wall
-    // time, asks the session for the state at the cursor. Returns true when anything changed.
+    // time, asks the session for the state at the cursor (and the table and graph for the current
+    // sort, filter and selection). Never waits for the session. Returns true when anything changed.
     bool update(double wall_dt_s);
     // Applies one event.
     void apply(const Event& e);
 
     std::shared_ptr<const AnalysisView> analysis() const { return analysis_; }
     std::shared_ptr<const CursorView> cursor_view() const { return cursor_view_; }
+    SelectedHistory selected_history() const;
 
-    // The pipeline graph at the cursor, laid out again only when the state, the findings or the
-    // selection changed (null until the first state at the cursor arrives).
-    const GraphLayout* graph();
+    // The pipeline graph at the cursor, laid out by the session's cursor thread when the state, the
+    // findings or the selection changed (null until the first state at the cursor arrives).
+    const GraphLayout* graph() const { return cursor_view_->graph.get(); }
 
     MemoryOptions& memory_options() { return memory_; }
-    TableFilter& filter_edit() { return filter_edit_; }  // what the table's filter widgets edit
 
     // Where clickable things were drawn in the last frame (filled by the views).
     std::vector<HitRect>& hits() { return hits_; }
@@ -75,20 +88,15 @@ public:
 private:
     std::unique_ptr<Session> session_;
     TimeCursor cursor_;
-    StreamTableModel table_;
+    TableSpec table_spec_;
     uint64_t selected_stream_ = 0;
     std::optional<size_t> selected_finding_;
     std::optional<std::pair<double, double>> view_;
     std::shared_ptr<const AnalysisView> analysis_;
     std::shared_ptr<const CursorView> cursor_view_;
-    std::shared_ptr<const model::StreamTable> summaries_;
+    std::shared_ptr<const StreamHistory> history_;
     std::vector<HitRect> hits_;
     MemoryOptions memory_;
-    GraphLayout graph_;
-    const void* graph_key_[2] = {nullptr, nullptr};
-    uint64_t graph_selected_ = 0;
-    bool graph_valid_ = false;
-    TableFilter filter_edit_;
     bool first_update_ = true;
 };
 

@@ -49,6 +49,14 @@ void pipeline_graph(ViewState& vs, EventBus& bus) {
     for (size_t ci = 0; ci < g.chains.size(); ++ci) {
         const Chain& c = g.chains[ci];
         ImVec2 origin = ImGui::GetCursorScreenPos();
+        // A chain below the visible part takes (about) its room and draws nothing: every triangle
+        // costs under a software renderer, even a clipped one. (Only below: the height of those
+        // above decides where the visible ones are.)
+        if (origin.y > ImGui::GetWindowPos().y + ImGui::GetWindowHeight()) {
+            ImGui::Dummy(ImVec2(c.width + 16, c.height + 44));
+            ImGui::Separator();
+            continue;
+        }
         origin.x += 8;
         origin.y += 4;
         ImGui::PushID(static_cast<int>(ci));
@@ -59,7 +67,7 @@ void pipeline_graph(ViewState& vs, EventBus& bus) {
             ImVec2 p(origin.x + s.x + s.w, origin.y + s.y + s.h / 2), q(origin.x + d.x, origin.y + d.y + d.h / 2);
             ImU32 col = pressure_color(l.pressure);
             float th = l.broken ? 4.0f : 2.0f;
-            dl->AddBezierCubic(p, ImVec2(p.x + 30, p.y), ImVec2(q.x - 30, q.y), q, col, th);
+            dl->AddBezierCubic(p, ImVec2(p.x + 30, p.y), ImVec2(q.x - 30, q.y), q, col, th, 12);
             dl->AddTriangleFilled(ImVec2(q.x, q.y), ImVec2(q.x - 9, q.y - 5), ImVec2(q.x - 9, q.y + 5), col);
             if (l.broken) {
                 ImVec2 mid((p.x + q.x) / 2, (p.y + q.y) / 2);
@@ -86,7 +94,8 @@ void pipeline_graph(ViewState& vs, EventBus& bus) {
                 ImU32 fc = n.fill > 2 ? IM_COL32(220, 70, 60, 255) : n.fill >= 1 ? IM_COL32(230, 170, 50, 255) : IM_COL32(80, 170, 90, 255);
                 dl->AddRectFilled(ImVec2(p.x + 2, q.y - 5), ImVec2(p.x + 2 + (n.w - 4) * f, q.y - 2), fc);
             }
-            dl->AddRect(p, q, border, 4, 0, n.selected ? 3.0f : 1.5f);
+            // Integer widths: ImGui's textured anti-aliased lines, far fewer triangles.
+            dl->AddRect(p, q, border, 4, 0, n.selected ? 3.0f : 1.0f);
             dl->AddText(ImVec2(p.x + 6, p.y + 4), IM_COL32(235, 235, 235, 255), fit(n.label, n.w - 12).c_str());
             dl->AddText(ImVec2(p.x + 6, p.y + 20), IM_COL32(150, 150, 150, 255), fit(n.sublabel, n.w - 12).c_str());
             ImGui::SetCursorScreenPos(p);

@@ -48,8 +48,11 @@ const char* flowing_text(int f) {
 }  // namespace
 
 void streams_table(ViewState& vs, EventBus& bus) {
-    StreamTableModel& model = vs.table();
-    TableFilter& f = vs.filter_edit();
+    // The rows were built and sorted on the session's cursor thread; a change of sort or filter
+    // here is sent with the next update, and its table arrives a frame or two later.
+    const StreamTableModel& model = vs.table();
+    TableSpec& spec = vs.table_spec();
+    TableFilter& f = spec.filter;
     static char buf_storage[256];
     std::snprintf(buf_storage, sizeof buf_storage, "%s", f.text.c_str());
     ImGui::SetNextItemWidth(220);
@@ -61,7 +64,6 @@ void streams_table(ViewState& vs, EventBus& bus) {
     ImGui::Checkbox("flagged only", &f.only_flagged);
     ImGui::SameLine();
     ImGui::Checkbox("aggregates", &f.show_aggregates);
-    model.set_filter(f);
     const std::vector<const StreamRow*>& rows = model.rows();
     ImGui::SameLine();
     ImGui::TextDisabled("%zu of %zu rows", rows.size(), model.total_rows());
@@ -83,10 +85,11 @@ void streams_table(ViewState& vs, EventBus& bus) {
     ImGui::TableHeadersRow();
     if (ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsDirty && specs->SpecsCount > 0) {
         const ImGuiTableColumnSortSpecs& s = specs->Specs[0];
-        model.set_sort(static_cast<SortColumn>(s.ColumnUserID), s.SortDirection == ImGuiSortDirection_Descending);
+        spec.sort = static_cast<SortColumn>(s.ColumnUserID);
+        spec.descending = s.SortDirection == ImGuiSortDirection_Descending;
         specs->SpecsDirty = false;
     }
-    const std::vector<const StreamRow*>& sorted = model.rows();
+    const std::vector<const StreamRow*>& sorted = rows;
     uint64_t selected = vs.selected_stream();
     // Scroll to the selected row when the selection came from elsewhere.
     static uint64_t scrolled_to = 0;
@@ -139,7 +142,7 @@ void streams_table(ViewState& vs, EventBus& bus) {
             ImGui::TableNextColumn();
             ImGui::TextUnformatted(format_bytes(std::max(r.peak_readable, r.peak_writable)).c_str());
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(r.state.c_str());
+            ImGui::TextUnformatted(r.state);
             ImGui::PopID();
         }
     }
@@ -153,7 +156,6 @@ void stream_detail(ViewState& vs, EventBus& bus) {
         return;
     }
     const StreamRow* r = vs.table().find(id);
-    auto a = vs.analysis();
     std::string type = r ? std::string(r->type) : std::string(), site = r && !r->site.empty() ? std::string(r->site) : "?";
     ImGui::Text("#%llu %s", static_cast<unsigned long long>(id), type.c_str());
     ImGui::SameLine();
@@ -164,14 +166,12 @@ void stream_detail(ViewState& vs, EventBus& bus) {
         for (uint64_t d : *r->piped_to) to += " #" + std::to_string(d);
         ImGui::TextDisabled("%s", to.c_str());
     }
-    if (!a || a->series_id != id) {
-        ImGui::TextDisabled("loading its history…");
-        return;
-    }
-    if (a->series_partial) ImGui::TextDisabled("(retired and folded by the analysis: only its last state is kept)");
+    SelectedHistory h = vs.selected_history();
+    if (!h.status.empty()) ImGui::TextDisabled("%s", h.status.c_str());
+    if (!h.readable && !h.writable) return;
     std::vector<widgets::PlotLine> lines;
-    if (!a->series_readable.empty()) lines.push_back({&a->series_readable, IM_COL32(120, 200, 255, 255), "readableLength"});
-    if (!a->series_writable.empty()) lines.push_back({&a->series_writable, IM_COL32(240, 140, 60, 255), "writableLength"});
+    if (h.readable && !h.readable->empty()) lines.push_back({h.readable, IM_COL32(120, 200, 255, 255), "readableLength"});
+    if (h.writable && !h.writable->empty()) lines.push_back({h.writable, IM_COL32(240, 140, 60, 255), "writableLength"});
     widgets::PlotResult res = widgets::plot("stream", ImGui::GetContentRegionAvail(), vs.view_t0(), vs.view_t1(), lines, {},
                                             vs.cursor().t(), [](double v) { return model::format_bytes(v); });
     if (res.cursor_to) bus.post(GoToTime{*res.cursor_to, false});

@@ -14,7 +14,9 @@ void transport(ViewState& vs, EventBus& bus) {
         ImVec2 p = ImGui::GetItemRectMin(), q = ImGui::GetItemRectMax();
         vs.hits().push_back({what, p.x, p.y, q.x - p.x, q.y - p.y});
     };
-    if (ImGui::Button(c.playing() ? "Pause" : "Play", ImVec2(60, 0))) c.toggle();
+    // One id whatever the label ("###play"): a click whose press and release straddle a change of
+    // state (playback reaching the end, a space tap) still counts.
+    if (ImGui::Button(c.playing() ? "Pause###play" : "Play###play", ImVec2(60, 0))) c.toggle();
     hit("play");
     ImGui::SameLine();
     double step = std::max(0.1, (c.last() - c.first()) / 200.0);

@@ -27,7 +27,7 @@ PlotResult plot(const char* id, ImVec2 size, double t0, double t1, const std::ve
     const float axis_w = 64, bottom_h = 16;
     ImVec2 p0(pos.x + axis_w, pos.y + 4), p1(pos.x + size.x - 4, pos.y + size.y - bottom_h);
     float w = p1.x - p0.x, h = p1.y - p0.y;
-    dl->AddRectFilled(p0, p1, IM_COL32(24, 26, 30, 255));
+    // No filled background: the window's shows through (a software renderer pays per pixel).
     dl->AddRect(p0, p1, IM_COL32(70, 74, 80, 255));
     if (!(t1 > t0)) t1 = t0 + 1;
 
@@ -56,26 +56,27 @@ PlotResult plot(const char* id, ImVec2 size, double t0, double t1, const std::ve
     }
 
     dl->PushClipRect(p0, p1, true);
+    // Few triangles per column: each is rasterised in software under llvmpipe, where a frame's
+    // cost follows its triangle count. One polyline per series (an integer width takes ImGui's
+    // textured anti-aliased path: two triangles per segment), and a column's min–max range only
+    // where it spans at least a pixel.
     size_t columns = static_cast<size_t>(std::max(1.0f, w));
+    std::vector<ImVec2> points;
     for (const PlotLine& l : lines) {
         if (!l.series || l.series->empty()) continue;
         std::vector<Column> cols = decimate(*l.series, t0, t1, columns);
+        points.clear();
+        points.reserve(cols.size() + 1);
         // Start from the value holding at t0 so the line reaches the left edge.
-        std::optional<double> before = value_at(*l.series, t0);
-        ImVec2 prev;
-        bool have_prev = false;
-        if (before) {
-            prev = ImVec2(p0.x, Y(*before));
-            have_prev = true;
-        }
+        if (std::optional<double> before = value_at(*l.series, t0)) points.emplace_back(p0.x, Y(*before));
+        ImU32 band = with_alpha(l.color, 90);
         for (const Column& c : cols) {
             float x = X(c.t0 + (c.t1 - c.t0) / 2);
-            if (c.hi > c.lo) dl->AddRectFilled(ImVec2(x - 0.5f, Y(c.hi)), ImVec2(x + 0.5f, Y(c.lo)), with_alpha(l.color, 90));
-            ImVec2 pt(x, Y(c.last));
-            if (have_prev) dl->AddLine(prev, pt, l.color, 1.6f);
-            prev = pt;
-            have_prev = true;
+            float y_hi = Y(c.hi), y_lo = Y(c.lo);
+            if (y_lo - y_hi >= 1.0f) dl->AddRectFilled(ImVec2(x - 0.5f, y_hi), ImVec2(x + 0.5f, y_lo), band);
+            points.emplace_back(x, Y(c.last));
         }
+        if (points.size() >= 2) dl->AddPolyline(points.data(), static_cast<int>(points.size()), l.color, ImDrawFlags_None, 2.0f);
     }
     // Finding markers.
     ImVec2 mouse = ImGui::GetIO().MousePos;
