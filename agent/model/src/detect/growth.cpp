@@ -41,19 +41,8 @@ std::optional<Trend> steady_growth(const std::vector<stats::TimePoint>& pts, dou
     t.end_level = est->intercept + est->slope * pts.back().t_s;
     t.total = est->slope * span;
     if (t.total < std::max(o.growth_min_total_bytes, min_relative * t.start_level)) return std::nullopt;
-    const size_t half = pts.size() / 2;
-    const std::vector<stats::TimePoint> a(pts.begin(), pts.begin() + static_cast<std::ptrdiff_t>(half + 1));
-    const std::vector<stats::TimePoint> b(pts.begin() + static_cast<std::ptrdiff_t>(half), pts.end());
-    for (const auto* h : {&a, &b}) {
-        const auto e = stats::theil_sen(*h, 0.95, o.growth_max_points / 2);
-        if (!e || e->slope < 0.25 * est->slope) return std::nullopt;
-    }
-    // Onset: the last time the series still sat at its window floor (the start of the rise).
-    double lowest = pts.front().value;
-    for (const auto& p : pts) lowest = std::min(lowest, p.value);
-    t.onset_s = pts.front().t_s;
-    for (const auto& p : pts)
-        if (p.value <= lowest + 0.1 * t.total) t.onset_s = p.t_s;
+    if (!both_halves_rise(pts, est->slope, o.growth_max_points)) return std::nullopt;
+    t.onset_s = floor_onset(pts, t.total);  // the start of the rise
     return t;
 }
 

@@ -68,18 +68,8 @@ std::optional<LeakTrend> steady_rise(const std::vector<stats::TimePoint>& pts, c
     if (growth < std::max(o.native_min_growth_bytes, o.native_min_relative * t.start_bytes)) return std::nullopt;
     t.rising_fraction = rising_fraction(pts);
     if (t.rising_fraction < o.native_rising_fraction) return std::nullopt;
-    const size_t half = pts.size() / 2;
-    const std::vector<stats::TimePoint> a(pts.begin(), pts.begin() + static_cast<std::ptrdiff_t>(half + 1));
-    const std::vector<stats::TimePoint> b(pts.begin() + static_cast<std::ptrdiff_t>(half), pts.end());
-    for (const auto* h : {&a, &b}) {
-        const auto e = stats::theil_sen(*h, 0.95, o.growth_max_points / 2);
-        if (!e || e->slope < 0.25 * est->slope) return std::nullopt;
-    }
-    double lowest = pts.front().value;
-    for (const auto& p : pts) lowest = std::min(lowest, p.value);
-    t.onset_s = pts.front().t_s;
-    for (const auto& p : pts)
-        if (p.value <= lowest + 0.1 * growth) t.onset_s = p.t_s;
+    if (!both_halves_rise(pts, est->slope, o.growth_max_points)) return std::nullopt;
+    t.onset_s = floor_onset(pts, growth);
     return t;
 }
 

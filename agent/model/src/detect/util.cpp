@@ -130,4 +130,24 @@ std::string seconds(double s) {
     return buf;
 }
 
+bool both_halves_rise(const std::vector<stats::TimePoint>& pts, double slope, size_t max_points) {
+    const size_t half = pts.size() / 2;
+    const std::vector<stats::TimePoint> a(pts.begin(), pts.begin() + static_cast<std::ptrdiff_t>(half + 1));
+    const std::vector<stats::TimePoint> b(pts.begin() + static_cast<std::ptrdiff_t>(half), pts.end());
+    for (const auto* h : {&a, &b}) {
+        const auto e = stats::theil_sen(*h, 0.95, max_points / 2);
+        if (!e || e->slope < 0.25 * slope) return false;
+    }
+    return true;
+}
+
+double floor_onset(const std::vector<stats::TimePoint>& pts, double growth) {
+    double lowest = pts.front().value;
+    for (const auto& p : pts) lowest = std::min(lowest, p.value);
+    double onset = pts.front().t_s;
+    for (const auto& p : pts)
+        if (p.value <= lowest + 0.1 * growth) onset = p.t_s;
+    return onset;
+}
+
 }  // namespace tidemark::model::detail

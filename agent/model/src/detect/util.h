@@ -12,6 +12,7 @@
 
 #include "tidemark/model/detect/detectors.h"
 #include "tidemark/model/util/bytes.h"
+#include "tidemark/model/util/stats.h"
 
 namespace tidemark::model::detail {
 
@@ -61,6 +62,13 @@ std::string seconds(double s);                       // "2.4 s"
 // One sentence placing the stream in its pipe chain, naming the broken link ("" when none).
 std::string chain_sentence(const Timeline& timeline, const std::vector<ChainView>& chains,
                            StreamId id);
+
+// Growth rules (heap, external, native sites): both halves of the window must rise at a quarter
+// or more of the whole window's Theil–Sen slope, so one step is not read as steady growth.
+bool both_halves_rise(const std::vector<stats::TimePoint>& pts, double slope, size_t max_points);
+// The onset of a rise of `growth` over the window: the last time the series sat within 10 % of
+// that growth above its floor.
+double floor_onset(const std::vector<stats::TimePoint>& pts, double growth);
 
 // Per-detector entry points (each appends its findings). The per-stream ones judge only the
 // streams they are given (the incremental engine passes the ones that changed, detect() all that
