@@ -140,10 +140,23 @@ inline bool must_unaccount(const void* p) {
     return true;
 }
 
-__attribute__((noinline)) void* tracked_malloc(size_t n, uintptr_t ra, uintptr_t sp) {
-    void* p = g_real.malloc(n);
-    account_alloc(p, n, ra, sp);
+// The slow paths of malloc() and free(), reached by a tail call from the exported functions, which
+// therefore leave the stack as their caller made it: here __builtin_return_address(0) is still
+// the allocating code's return address and the frame's top its stack pointer.
+__attribute__((noinline)) void* tracked_malloc(size_t n) {
+    const MallocFn real = g_real.malloc;
+    if (__builtin_expect(real == nullptr, 0)) {
+        if (!resolved()) return boot_alloc(n);
+        return g_real.malloc(n);
+    }
+    void* p = real(n);
+    account_alloc(p, n, TM_RA, TM_CALLER_SP);
     return p;
+}
+
+__attribute__((noinline)) void tracked_free(void* p) {
+    account_free(p);
+    g_real.free(p);
 }
 
 __attribute__((constructor(101))) void tidemark_native_init() {
@@ -155,22 +168,24 @@ __attribute__((constructor(101))) void tidemark_native_init() {
 
 extern "C" {
 
-__attribute__((visibility("default"), noinline)) void* malloc(size_t n) {
+// malloc() and free() are the hot pair: their common case in sampled mode (not sampled, not a
+// sampled block) is a few instructions and a tail jump to the real allocator, with no frame of
+// their own (hence omit-frame-pointer: the slow paths, which need the caller's frame, are reached
+// by a tail call and keep frame pointers).
+#define TM_FAST_PATH __attribute__((visibility("default"), noinline, optimize("omit-frame-pointer")))
+
+TM_FAST_PATH void* malloc(size_t n) {
     const MallocFn real = g_real.malloc;
-    if (__builtin_expect(real == nullptr, 0)) {
-        if (!resolved()) return boot_alloc(n);
-        return g_real.malloc(n);
-    }
-    if (__builtin_expect(!must_account(n), 1)) return real(n);
-    return tracked_malloc(n, TM_RA, TM_CALLER_SP);
+    if (__builtin_expect(real != nullptr && !must_account(n), 1)) return real(n);
+    return tracked_malloc(n);  // also the bootstrap (real not resolved yet)
 }
 
-__attribute__((visibility("default"), noinline)) void free(void* p) {
-    if (in_boot_fast(p)) return;
+TM_FAST_PATH void free(void* p) {
     const FreeFn real = g_real.free;
-    if (__builtin_expect(real == nullptr, 0)) return;  // only arena blocks exist before resolution
-    if (p && must_unaccount(p)) account_free(p);
-    real(p);
+    // Before resolution only arena blocks exist (and arena blocks are never really freed).
+    if (__builtin_expect(real == nullptr || in_boot_fast(p), 0)) return;
+    if (__builtin_expect(p != nullptr && must_unaccount(p), 0)) return tracked_free(p);
+    return real(p);
 }
 
 __attribute__((visibility("default"), noinline)) void* calloc(size_t n, size_t size) {
