@@ -3,10 +3,14 @@
 // --perf-basic-prof, so the Buffer bytes of the upload incident are attributed to the JS function
 // that allocated them; a child_process spawn works, the child tracked only with
 // --follow-children. node leaves /tmp/perf-PID.map behind: each test removes the ones of its
-// processes.
+// processes (and the untracked child's).
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "run_helpers.h"
@@ -18,20 +22,34 @@ namespace {
 std::string examples(const std::string& name) { return std::string(TIDEMARK_FIXTURES) + "/../../examples/" + name; }
 std::string run_fixture(const std::string& name) { return std::string(TIDEMARK_FIXTURES) + "/run/" + name; }
 
-// Removes the perf maps node wrote for the processes of a report.
-void remove_perf_maps(const nlohmann::json& report) {
-    std::vector<nlohmann::json> procs;
-    if (report.contains("processes")) procs = report["processes"].get<std::vector<nlohmann::json>>();
-    else if (report.contains("process")) procs.push_back(report["process"]);
-    for (const auto& p : procs) {
-        std::error_code ec;
-        std::filesystem::remove("/tmp/perf-" + std::to_string(p.value("pid", 0)) + ".map", ec);
+// Removes the perf maps node wrote during a test: those that appeared since the guard was made,
+// of processes that have ended (a child the test did not track writes one too).
+class PerfMapGuard {
+public:
+    PerfMapGuard() : before_(maps()) {}
+    ~PerfMapGuard() {
+        for (const auto& [pid, path] : maps()) {
+            if (before_.count(pid) || ::kill(pid, 0) == 0) continue;
+            std::error_code ec;
+            std::filesystem::remove(path, ec);
+        }
     }
-}
+    PerfMapGuard(const PerfMapGuard&) = delete;
+    PerfMapGuard& operator=(const PerfMapGuard&) = delete;
 
-struct PerfMapCleanup {
-    nlohmann::json report;
-    ~PerfMapCleanup() { remove_perf_maps(report); }
+private:
+    static std::map<pid_t, std::string> maps() {
+        std::map<pid_t, std::string> out;
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator("/tmp", ec)) {
+            const std::string name = e.path().filename().string();
+            if (name.rfind("perf-", 0) != 0 || !ends_with(name, ".map")) continue;
+            const pid_t pid = static_cast<pid_t>(std::atoi(name.c_str() + 5));
+            if (pid > 0) out[pid] = e.path().string();
+        }
+        return out;
+    }
+    std::map<pid_t, std::string> before_;
 };
 
 size_t process_count(const nlohmann::json& report) {
@@ -44,16 +62,19 @@ TEST_CASE("node under --native sampled: the upload incident's Buffer bytes are a
           "[native][node][integration]") {
     TempDir dir;
     const std::string trace = dir.file("upload.tidemark");
+    PerfMapGuard perf_maps;
     SpawnOptions opt;
     opt.timeout_s = 90;
+    opt.cwd = dir.path();  // where V8 would leave its isolate log (the preload removes it)
     // The example bounds itself (6 s, or 200 MB buffered).
     const ProcessResult r = run_cli({"run", "--native", "sampled", "--out", trace, "--", "node", examples("upload-incident.js")}, opt);
     INFO(r.err);
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 0);
-    PerfMapCleanup cleanup{report_json(trace)};
-    const auto& report = cleanup.report;
+    const auto report = report_json(trace);  // names JIT frames from the perf map: before the guard ends
 
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+        CHECK(e.path().filename().string().rfind("isolate-", 0) != 0);
     // One process: the JS and native trackers' connections joined, runtime node.
     CHECK(process_count(report) == 1);
     CHECK(report["process"]["runtime"] == "node");
@@ -83,6 +104,7 @@ TEST_CASE("node under --native sampled: the upload incident's Buffer bytes are a
 TEST_CASE("node under --native: a child_process spawn works, the child tracked only with --follow-children",
           "[native][node][integration]") {
     TempDir dir;
+    PerfMapGuard perf_maps;
     SpawnOptions opt;
     opt.timeout_s = 60;
     SECTION("without --follow-children") {
@@ -92,10 +114,10 @@ TEST_CASE("node under --native: a child_process spawn works, the child tracked o
         REQUIRE_FALSE(r.timed_out);
         CHECK(r.exit_code == 0);
         CHECK_THAT(r.out, Catch::Contains("child said: sum=4950 (exit 0)"));
-        PerfMapCleanup cleanup{report_json(trace)};
-        CHECK(process_count(cleanup.report) == 1);
-        CHECK(cleanup.report["native"].size() == 1);
-        CHECK(streams_seen(cleanup.report, "ChildDoubler").empty());
+        const auto report = report_json(trace);
+        CHECK(process_count(report) == 1);
+        CHECK(report["native"].size() == 1);
+        CHECK(streams_seen(report, "ChildDoubler").empty());
     }
     SECTION("with --follow-children") {
         const std::string trace = dir.file("family.tidemark");
@@ -104,11 +126,11 @@ TEST_CASE("node under --native: a child_process spawn works, the child tracked o
         REQUIRE_FALSE(r.timed_out);
         CHECK(r.exit_code == 0);
         CHECK_THAT(r.out, Catch::Contains("child said: sum=4950 (exit 0)"));
-        PerfMapCleanup cleanup{report_json(trace)};
+        const auto report = report_json(trace);
         // Parent and child, each one process with both trackers.
-        CHECK(process_count(cleanup.report) == 2);
-        CHECK(cleanup.report["native"].size() == 2);
-        CHECK(streams_seen(cleanup.report, "ChildDoubler").size() == 1);
-        for (const auto& p : cleanup.report["processes"]) CHECK(p["runtime"] == "node");
+        CHECK(process_count(report) == 2);
+        CHECK(report["native"].size() == 2);
+        CHECK(streams_seen(report, "ChildDoubler").size() == 1);
+        for (const auto& p : report["processes"]) CHECK(p["runtime"] == "node");
     }
 }
