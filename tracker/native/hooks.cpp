@@ -154,14 +154,19 @@ __attribute__((noinline)) void* tracked_malloc(size_t n) {
     return p;
 }
 
-__attribute__((noinline)) void tracked_free(void* p) {
-    account_free(p);
-    g_real.free(p);
+__attribute__((noinline)) void free_slow(void* p) {
+    if (in_boot_fast(p)) return;  // arena blocks are never really freed
+    const FreeFn real = g_real.free;
+    if (__builtin_expect(real == nullptr, 0)) return;  // only arena blocks exist before resolution
+    if (p && must_unaccount(p)) account_free(p);
+    real(p);
 }
 
 __attribute__((constructor(101))) void tidemark_native_init() {
     if (!resolved()) return;
-    init_tracker();
+    // Resolution is over: no arena block is made after this.
+    const size_t used = g_boot_used.load(std::memory_order_relaxed);
+    init_tracker(reinterpret_cast<uintptr_t>(g_boot), used < sizeof g_boot ? used : sizeof g_boot);
 }
 
 }  // namespace
@@ -175,17 +180,31 @@ extern "C" {
 #define TM_FAST_PATH __attribute__((visibility("default"), noinline, optimize("omit-frame-pointer")))
 
 TM_FAST_PATH void* malloc(size_t n) {
+    const int m = mode();
+    if (__builtin_expect(m == static_cast<int>(Mode::Sampled), 1)) {
+        // Tracking has started, so the real functions are resolved.
+        if (__builtin_expect(sampled_skip(t_state, n), 1)) return g_real.malloc(n);
+        return tracked_malloc(n);
+    }
     const MallocFn real = g_real.malloc;
-    if (__builtin_expect(real != nullptr && !must_account(n), 1)) return real(n);
-    return tracked_malloc(n);  // also the bootstrap (real not resolved yet)
+    if (m == static_cast<int>(Mode::Off) && real) return real(n);
+    return tracked_malloc(n);  // full mode, or the bootstrap (real not resolved yet)
 }
 
 TM_FAST_PATH void free(void* p) {
-    const FreeFn real = g_real.free;
-    // Before resolution only arena blocks exist (and arena blocks are never really freed).
-    if (__builtin_expect(real == nullptr || in_boot_fast(p), 0)) return;
-    if (__builtin_expect(p != nullptr && must_unaccount(p), 0)) return tracked_free(p);
-    return real(p);
+    const int m = mode();
+    if (__builtin_expect(m == static_cast<int>(Mode::Sampled), 1)) {
+        // One filter bit, set only for the buckets of sampled blocks (tracking has started:
+        // the filter exists and the real functions are resolved). free(NULL) passes too.
+        const size_t fi = AddressMap::filter_index(AddressMap::hash(reinterpret_cast<uint64_t>(p)));
+        // Arena blocks are pinned in the filter (init_tracker), so they take the slow path.
+        if (__builtin_expect(!((g_free_filter[fi >> 3].load(std::memory_order_relaxed) >> (fi & 7)) & 1), 1))
+            return g_real.free(p);
+    } else if (m == static_cast<int>(Mode::Off)) {  // not tracking (or not resolved yet)
+        const FreeFn real = g_real.free;
+        if (__builtin_expect(real != nullptr && !in_boot_fast(p), 1)) return real(p);
+    }
+    return free_slow(p);
 }
 
 __attribute__((visibility("default"), noinline)) void* calloc(size_t n, size_t size) {

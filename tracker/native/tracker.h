@@ -59,7 +59,9 @@ extern const std::atomic<uint8_t>* g_free_filter TM_HIDDEN;
 
 // Called from the library constructor: reads TIDEMARK_SOCKET / TIDEMARK_NATIVE…, claims the
 // process, allocates the tables and starts the sampler. Leaves g_mode Off when not tracking.
-void init_tracker();
+// [arena, arena + arena_bytes): the bootstrap arena's blocks (hooks.cpp), pinned in free()'s filter
+// before tracking starts so that its fast path sends them to the slow path, which knows them.
+void init_tracker(uintptr_t arena, size_t arena_bytes);
 
 // The allocation `ptr` of `size` bytes was made by the hook returning to `ra` (caller's stack
 // pointer `sp`). Sampled mode decides here whether it is sampled.
