@@ -143,14 +143,24 @@ inline bool must_unaccount(const void* p) {
 // The slow paths of malloc() and free(), reached by a tail call from the exported functions, which
 // therefore leave the stack as their caller made it: here __builtin_return_address(0) is still
 // the allocating code's return address and the frame's top its stack pointer.
-__attribute__((noinline)) void* tracked_malloc(size_t n) {
+
+// Every malloc() whose countdown ran out: the bootstrap, a thread's first allocation, off mode
+// (which then gives the thread a countdown that never ends), full mode (every allocation: the
+// countdown stays at zero) and the sampled allocations.
+__attribute__((noinline)) void* malloc_slow(size_t n) {
     const MallocFn real = g_real.malloc;
     if (__builtin_expect(real == nullptr, 0)) {
         if (!resolved()) return boot_alloc(n);
         return g_real.malloc(n);
     }
+    const int m = mode();
+    if (m == static_cast<int>(Mode::Off)) {
+        t_state.countdown = kNeverSample;
+        return real(n);
+    }
+    if (m == static_cast<int>(Mode::Full)) t_state.countdown = 0;
     void* p = real(n);
-    account_alloc(p, n, TM_RA, TM_CALLER_SP);
+    account_alloc(p, n, TM_RA, TM_CALLER_SP);  // sampled mode: draws the next countdown
     return p;
 }
 
@@ -180,15 +190,10 @@ extern "C" {
 #define TM_FAST_PATH __attribute__((visibility("default"), noinline, optimize("omit-frame-pointer")))
 
 TM_FAST_PATH void* malloc(size_t n) {
-    const int m = mode();
-    if (__builtin_expect(m == static_cast<int>(Mode::Sampled), 1)) {
-        // Tracking has started, so the real functions are resolved.
-        if (__builtin_expect(sampled_skip(t_state, n), 1)) return g_real.malloc(n);
-        return tracked_malloc(n);
-    }
-    const MallocFn real = g_real.malloc;
-    if (m == static_cast<int>(Mode::Off) && real) return real(n);
-    return tracked_malloc(n);  // full mode, or the bootstrap (real not resolved yet)
+    // The countdown is positive only once malloc_slow has run on this thread: the real functions
+    // are resolved, and the mode is off (a countdown that never ends) or sampled (not due yet).
+    if (__builtin_expect(sampled_skip(t_state, n), 1)) return g_real.malloc(n);
+    return malloc_slow(n);
 }
 
 TM_FAST_PATH void free(void* p) {

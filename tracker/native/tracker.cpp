@@ -135,6 +135,8 @@ void init_tracker(uintptr_t arena, size_t arena_bytes) {
         --t.guard;
         return;
     }
+    // Allocations before this ran in off mode and gave this thread a countdown that never ends.
+    t.countdown = 0;
     g_mode.store(static_cast<int>(mode), std::memory_order_release);
     --t.guard;
 }

@@ -69,6 +69,9 @@ void account_alloc(void* ptr, size_t size, uintptr_t ra, uintptr_t sp);
 // Called before the real free(): credits the block's site if it was tracked.
 void account_free(void* ptr);
 
+// A countdown for threads that never sample (off mode): malloc's fast path stays a subtraction.
+inline constexpr int64_t kNeverSample = INT64_MAX / 2;
+
 // Sampled mode's fast test, inlined into the hooks: false when the allocation is certainly not
 // sampled (the thread's countdown has not reached zero).
 inline bool sampled_skip(ThreadState& t, size_t size) {
