@@ -4,10 +4,11 @@
 // only: each hook calls the real function (found with dlsym(RTLD_NEXT)) and reports to tracker.h.
 //
 // Bootstrap: dlsym itself may call calloc/malloc before the real functions are known; those calls
-// are served from a small static arena, whose blocks free() recognises and ignores. Hooks are built
-// with frame pointers, so __builtin_frame_address(0) + 16 is the caller's stack pointer, which the
-// stack cache keys on (stack_capture.h). Sampled mode's common case — the allocation is not
-// sampled — costs a thread-local subtraction in malloc and one filter byte in free.
+// are served from a small static arena, whose blocks free() recognises and ignores. The slow paths
+// are built with frame pointers, so __builtin_frame_address(0) + 16 is the caller's stack pointer,
+// which the stack cache keys on (stack_capture.h). Sampled mode's common case — the allocation is
+// not sampled, the block freed was not — is a thread-local subtraction in malloc and one filter
+// bit in free, each then a tail jump to the real function (docs/NATIVE.md, "Costs measured").
 #include <dlfcn.h>
 #include <errno.h>
 #include <sys/mman.h>
