@@ -1,6 +1,10 @@
 // Per-connection decoding and id remapping into trace-global records (see recorder.h).
 #include "recorder.h"
 
+#include "tidemark/model/native/symbols.h"
+
+#include <cstdlib>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -84,6 +88,31 @@ bool Recorder::on_hello(Connection& c, proto::Hello hello, std::string& error) {
     c.pid = hello.pid;
     c.thread_id = hello.thread_id;
     c.cmdline = hello.cmdline;
+    c.runtime = hello.runtime;
+    const uint32_t runtime_bit = 1u << static_cast<unsigned>(hello.runtime);
+    const bool pairable = hello.thread_id == 0 &&
+                          (hello.runtime == proto::Runtime::Node || hello.runtime == proto::Runtime::Native);
+    // A node process under --native: its native tracker (preloaded, connects from its constructor)
+    // and its JS tracker (connects once node runs the preload) are one process. The second to
+    // arrive joins the proc of the first, as long as that connection is still open and of the
+    // other runtime (a native program that exec()s reconnects as the same runtime: a new proc).
+    if (pairable) {
+        auto it = open_procs_.find(hello.pid);
+        if (it != open_procs_.end() && it->second->open > 0 && !(it->second->runtimes & runtime_bit)) {
+            c.share = it->second;
+            c.share->runtimes |= runtime_bit;
+            ++c.share->open;
+            c.proc = c.share->proc;
+            c.is_root = c.share->is_root;
+            // The JS tracker's Hello says more (node's version, runtime Node); the native one's
+            // would turn the process back into a native one.
+            if (hello.runtime == proto::Runtime::Node) {
+                hello.proc = c.proc;
+                emit(hello);
+            }
+            return true;
+        }
+    }
     // A worker thread (thread_id != 0) of the target shares its pid but is never the target
     // itself, even when it connects before the main thread: it gets a proc of its own, and the
     // target's end still comes from waitpid, not from a worker's connection.
@@ -95,9 +124,33 @@ bool Recorder::on_hello(Connection& c, proto::Hello hello, std::string& error) {
     } else {
         c.proc = next_proc_++;
     }
+    c.share = std::make_shared<ProcShare>();
+    c.share->proc = c.proc;
+    c.share->pid = hello.pid;
+    c.share->runtimes = runtime_bit;
+    c.share->open = 1;
+    c.share->is_root = c.is_root;
+    if (pairable) open_procs_[hello.pid] = c.share;
     hello.proc = c.proc;
     emit(hello);
     return true;
+}
+
+std::string Recorder::symbolize_site(const Connection& c, const std::string& text) const {
+    static constexpr std::string_view kPrefix = "native:0x";
+    if (c.runtime != proto::Runtime::Native || text.rfind(kPrefix, 0) != 0 || c.native_modules.empty()) return text;
+    const uint64_t address = std::strtoull(text.c_str() + kPrefix.size(), nullptr, 16);
+    if (address == 0) return text;
+    const auto frames = model::shared_symbolizer().resolve(c.native_modules, c.pid, address, true);
+    // Innermost first: skip the always-inlined wrappers of tidemark/native_streams.h.
+    for (const auto& f : frames) {
+        if (f.function.rfind("tidemark_stream_", 0) == 0 ||
+            (f.file.size() >= 18 && f.file.compare(f.file.size() - 18, 18, "native_streams.h") == 0))
+            continue;
+        if (f.function.empty() && f.file.empty()) break;
+        return f.label();
+    }
+    return text;
 }
 
 TraceStringId Recorder::map(Connection& c, WireStringId wire) {
@@ -160,6 +213,7 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 return false;
             } else if constexpr (std::is_same_v<T, proto::StringDef>) {
                 if (x.id == 0) return true;
+                x.text = symbolize_site(c, x.text);
                 auto known = string_ids_.find(x.text);
                 if (known != string_ids_.end()) {
                     c.strings[WireStringId{x.id}] = TraceStringId{known->second};
@@ -171,10 +225,29 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
                 x.id = global;
                 emit(x);
                 return true;
-            } else if constexpr (std::is_same_v<T, proto::ProcessSample> ||
-                                 std::is_same_v<T, proto::Dropped> || std::is_same_v<T, proto::GcEvent> ||
-                                 std::is_same_v<T, proto::NativeModules> || std::is_same_v<T, proto::NativeStack> ||
-                                 std::is_same_v<T, proto::NativeSites> || std::is_same_v<T, proto::NativeStatus>) {
+            } else if constexpr (std::is_same_v<T, proto::ProcessSample>) {
+                // A process with both trackers: the JS tracker's samples (heap, external, loop
+                // delay) carry the native tracker's live bytes; the native tracker's own samples
+                // (RSS only) would zero the heap series every other point.
+                const bool paired = c.share && (c.share->runtimes & (1u << static_cast<unsigned>(proto::Runtime::Node))) &&
+                                    (c.share->runtimes & (1u << static_cast<unsigned>(proto::Runtime::Native)));
+                if (paired && c.runtime == proto::Runtime::Native) return true;
+                if (paired && x.native_live_bytes == 0) x.native_live_bytes = c.share->native_live_bytes;
+                x.proc = c.proc;
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::NativeModules>) {
+                c.native_modules = x.modules;
+                x.proc = c.proc;
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::NativeStatus>) {
+                if (c.share) c.share->native_live_bytes = x.live_bytes;
+                x.proc = c.proc;
+                emit(x);
+                return true;
+            } else if constexpr (std::is_same_v<T, proto::Dropped> || std::is_same_v<T, proto::GcEvent> ||
+                                 std::is_same_v<T, proto::NativeStack> || std::is_same_v<T, proto::NativeSites>) {
                 // Native site ids are the process's own (one connection per process): (proc, site) is the key.
                 x.proc = c.proc;
                 emit(x);
@@ -222,6 +295,7 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
             } else if constexpr (std::is_same_v<T, proto::Goodbye>) {
                 x.proc = c.proc;
                 c.goodbye_code = x.exit_code;
+                if (c.share) c.share->goodbye_code = x.exit_code;
                 emit(x);
                 return true;
             } else {
@@ -238,14 +312,26 @@ void Recorder::close_connection(ConnectionId conn, const std::string& reason, ui
     if (it == conns_.end()) return;
     Connection& c = *it->second;
     if (!reason.empty()) note("dropped the connection from " + describe(conn) + ": " + reason, now_us);
-    if (c.hello_seen && !c.is_root && reason.empty()) {
+    // A proc shared by two trackers ends with its last connection.
+    bool last = true;
+    std::optional<int32_t> goodbye = c.goodbye_code;
+    if (c.share) {
+        if (c.share->open > 0) --c.share->open;
+        last = c.share->open == 0;
+        if (!goodbye) goodbye = c.share->goodbye_code;
+        if (last) {
+            auto p = open_procs_.find(c.share->pid);
+            if (p != open_procs_.end() && p->second == c.share) open_procs_.erase(p);
+        }
+    }
+    if (c.hello_seen && !c.is_root && reason.empty() && last) {
         // The root's end comes from waitpid; other processes only tell us through the socket
         // (a dropped connection says nothing about whether its process lives on).
         proto::ProcessExit e;
         e.t_us = now_us;
         e.proc = c.proc;
-        if (c.goodbye_code) {
-            e.code = *c.goodbye_code;
+        if (goodbye) {
+            e.code = *goodbye;
         } else if (c.thread_id) {
             note(describe(conn) + " closed its connection without a Goodbye (terminated with its "
                  "process, or it crashed); how it ended is unknown", now_us);

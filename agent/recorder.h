@@ -66,6 +66,18 @@ public:
     bool root_tracked() const { return root_tracked_; }
 
 private:
+    // One tracked process as the trace's proc. A node process under `--native` has two trackers,
+    // the JS one and the preloaded native one, each with its own connection: they share one proc
+    // (see on_hello), so the trace shows one process.
+    struct ProcShare {
+        uint32_t proc = 0;
+        uint32_t pid = 0;
+        uint32_t runtimes = 0;      // bit per proto::Runtime of the connections that joined it
+        uint32_t open = 0;          // connections still open
+        bool is_root = false;
+        std::optional<int32_t> goodbye_code;
+        uint64_t native_live_bytes = 0;  // the native tracker's latest NativeStatus.live_bytes
+    };
     struct Connection {
         proto::Codec codec;
         bool hello_seen = false;
@@ -75,6 +87,9 @@ private:
         uint32_t thread_id = 0;  // worker_threads threadId; 0 = the process's main thread
         std::string cmdline;
         std::optional<int32_t> goodbye_code;
+        proto::Runtime runtime = proto::Runtime::Unknown;
+        std::shared_ptr<ProcShare> share;
+        std::vector<proto::NativeModule> native_modules;  // the latest NativeModules (native tracker)
         std::unordered_map<WireStringId, TraceStringId, IdHash> strings;
         std::unordered_map<WireStreamId, TraceStreamId, IdHash> streams;
         std::unordered_map<WirePipelineId, TracePipelineId, IdHash> pipelines;
@@ -89,6 +104,10 @@ private:
     TraceStreamId map(Connection& c, WireStreamId wire);
     TracePipelineId map(Connection& c, WirePipelineId wire);
     void emit(const proto::Record& r) { sink_(r); }
+    // A native tracker's call site "native:0x…" (a raw return address, tracker/native/streams.cpp)
+    // as "function (file:line)", symbolized with the connection's module map; unchanged when it
+    // cannot be resolved.
+    std::string symbolize_site(const Connection& c, const std::string& text) const;
 
     Sink sink_;
     pid_t root_pid_ = -1;
@@ -102,6 +121,7 @@ private:
     std::unordered_map<std::string, uint32_t> string_ids_;  // text → trace string id (interned)
     ConnectionId next_conn_ = 1;
     std::unordered_map<ConnectionId, std::unique_ptr<Connection>> conns_;
+    std::unordered_map<uint32_t, std::shared_ptr<ProcShare>> open_procs_;  // pid → its open proc
 };
 
 }  // namespace tidemark::agent

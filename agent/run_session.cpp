@@ -234,7 +234,11 @@ SessionOutcome Session::run() {
         {"TIDEMARK_GC_PROBE", config_.gc_probe ? "1" : "0"},
         {"NODE_OPTIONS", node_options_with_preload(
                              [] { const char* v = std::getenv("NODE_OPTIONS"); return v ? v : ""; }(),
-                             config_.preload_path)},
+                             config_.preload_path) +
+                             // Under --native a node target writes /tmp/perf-PID.map, so the
+                             // agent names the JS functions on native stacks (interpreted ones
+                             // too: each gets its own trampoline copy).
+                             (config_.native_mode != "off" ? " --perf-basic-prof --interpreted-frames-native-stack" : "")},
     };
     spec.unset_env = {"TIDEMARK_CLAIMED_PID", "TIDEMARK_NATIVE_CLAIMED_PID"};  // an outer tidemark's claim must not silence ours
     if (config_.native_mode != "off") {

@@ -118,3 +118,80 @@ TEST_CASE("recorder: two worker threads and children each get a proc", "[model][
     CHECK_FALSE(wires[1].send(rec, conns[1], hello(kT + 5, 100, 1), error));
     CHECK_THAT(error, Catch::Contains("second Hello"));
 }
+
+TEST_CASE("recorder: a node process's JS and native trackers are one proc", "[model][agent][native]") {
+    std::vector<proto::Record> out;
+    Recorder rec([&](const proto::Record& r) { out.push_back(r); });
+    rec.root_launched(100, 1, "node app.js", kT);
+    std::string error;
+    // The native tracker connects first (from its constructor), then node's JS tracker.
+    const ConnectionId native = rec.open_connection();
+    Wire nw;
+    proto::Hello nh = hello(kT + 10, 100, 0);
+    nh.runtime = proto::Runtime::Native;
+    nh.runtime_version = "tidemark-native sampled";
+    REQUIRE(nw.send(rec, native, nh, error));
+    const ConnectionId js = rec.open_connection();
+    Wire jw;
+    REQUIRE(jw.send(rec, js, hello(kT + 20, 100, 0), error));
+    CHECK(rec.processes_seen() == 1);
+    REQUIRE(out.size() == 3);
+    CHECK(std::get<proto::Hello>(out[1]).runtime == proto::Runtime::Native);
+    CHECK(std::get<proto::Hello>(out[2]).proc == 0);
+    CHECK(std::get<proto::Hello>(out[2]).runtime == proto::Runtime::Node);  // the JS Hello is the last word
+
+    // The native status's live bytes reach the JS tracker's samples; a native sample is not kept.
+    proto::NativeStatus st;
+    st.t_us = kT + 30;
+    st.mode = proto::NativeMode::Sampled;
+    st.live_bytes = 4096;
+    REQUIRE(nw.send(rec, native, st, error));
+    CHECK(std::get<proto::NativeStatus>(out.back()).proc == 0);
+    const size_t before = out.size();
+    proto::ProcessSample ns;
+    ns.t_us = kT + 35;
+    ns.rss_bytes = 1 << 20;
+    REQUIRE(nw.send(rec, native, ns, error));
+    CHECK(out.size() == before);
+    proto::ProcessSample js_sample;
+    js_sample.t_us = kT + 40;
+    js_sample.heap_used_bytes = 1 << 22;
+    REQUIRE(jw.send(rec, js, js_sample, error));
+    const auto& got = std::get<proto::ProcessSample>(out.back());
+    CHECK(got.proc == 0);
+    CHECK(got.native_live_bytes == 4096);
+    CHECK(got.heap_used_bytes == 1u << 22);
+
+    // A child with both trackers (--follow-children): one more proc, ended by its last connection.
+    const ConnectionId cn = rec.open_connection();
+    Wire cnw;
+    proto::Hello ch = hello(kT + 50, 200, 0);
+    ch.runtime = proto::Runtime::Native;
+    REQUIRE(cnw.send(rec, cn, ch, error));
+    const ConnectionId cj = rec.open_connection();
+    Wire cjw;
+    REQUIRE(cjw.send(rec, cj, hello(kT + 60, 200, 0), error));
+    CHECK(rec.processes_seen() == 2);
+    REQUIRE(cjw.send(rec, cj, proto::Goodbye{kT + 70, 0, 3}, error));
+    size_t exits = 0;
+    rec.close_connection(cj, "", kT + 80);
+    for (const auto& r : out) exits += std::holds_alternative<proto::ProcessExit>(r);
+    CHECK(exits == 0);  // the native connection is still open
+    rec.close_connection(cn, "", kT + 90);
+    const auto* e = std::get_if<proto::ProcessExit>(&out.back());
+    REQUIRE(e);
+    CHECK(e->proc == 1);
+    CHECK(e->code == 3);
+
+    // A native program that exec()s another one (same pid, same runtime) is a new process entry.
+    const ConnectionId a = rec.open_connection();
+    Wire aw;
+    proto::Hello ah = hello(kT + 100, 300, 0);
+    ah.runtime = proto::Runtime::Native;
+    REQUIRE(aw.send(rec, a, ah, error));
+    const ConnectionId b = rec.open_connection();
+    Wire bw;
+    ah.t_us = kT + 110;
+    REQUIRE(bw.send(rec, b, ah, error));
+    CHECK(rec.processes_seen() == 4);
+}

@@ -89,6 +89,44 @@ TEST_CASE("the fixed-buffer native encoder writes what proto::Codec decodes", "[
     CHECK(std::get<proto::Goodbye>(recs[7]).t_us == t0 + 70);
 }
 
+TEST_CASE("the native encoder's stream records (native streams C API) decode as the Node tracker's", "[tracker][native][encoder]") {
+    std::vector<uint8_t> buf(1 << 16);
+    proto::FixedFrameEncoder e(buf.data(), buf.size());
+    const uint64_t t0 = 1'700'000'000'000'000;
+    REQUIRE(e.hello(t0, 42, 7, proto::Runtime::Native, 100, "tidemark-native sampled", "./queue"));
+    REQUIRE(e.string_def(t0 + 1, 1, "MessageQueue"));
+    REQUIRE(e.string_def(t0 + 1, 2, "native:0x55d0c0de1234"));
+    REQUIRE(e.stream_created(t0 + 2, 9, proto::kKindRegistered | proto::kKindWritable, 1, 2, 0, 1 << 20));
+    proto::StreamSample x;
+    x.id = 9;
+    x.flags = proto::kFlagNeedDrain;
+    x.writable_length = 5u << 20;
+    x.bytes_in = 7u << 20;
+    x.writes_after_false = 60;
+    x.write_calls = 112;
+    REQUIRE(e.stream_sample_full(t0 + 3, x));
+    REQUIRE(e.call_site(t0 + 4, 9, proto::CallSiteKind::WriteAfterFalse, 2, 60));
+    REQUIRE(e.stream_event(t0 + 5, 9, proto::StreamEventKind::Close));
+
+    const auto recs = decode_all(e.data(), e.size());
+    REQUIRE(recs.size() == 7);
+    CHECK(std::get<proto::StringDef>(recs[2]).text == "native:0x55d0c0de1234");
+    const auto& c = std::get<proto::StreamCreated>(recs[3]);
+    CHECK(c.id == 9);
+    CHECK(c.kind == (proto::kKindRegistered | proto::kKindWritable));
+    CHECK(c.writable_hwm == 1u << 20);
+    const auto& s = std::get<proto::StreamSample>(recs[4]);
+    CHECK(s.writable_length == 5u << 20);
+    CHECK(s.writes_after_false == 60);
+    CHECK(s.write_calls == 112);
+    CHECK(s.flags == proto::kFlagNeedDrain);
+    const auto& site = std::get<proto::CallSite>(recs[5]);
+    CHECK(site.kind == proto::CallSiteKind::WriteAfterFalse);
+    CHECK(site.site_str == 2);
+    CHECK(site.count == 60);
+    CHECK(std::get<proto::StreamEvent>(recs[6]).kind == proto::StreamEventKind::Close);
+}
+
 TEST_CASE("a record that does not fit is not written and does not advance the time state", "[tracker][native][encoder]") {
     std::vector<uint8_t> buf(40);
     proto::FixedFrameEncoder e(buf.data(), buf.size());

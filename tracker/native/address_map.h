@@ -51,6 +51,19 @@ public:
     }
     const std::atomic<uint8_t>* bits() const { return bits_; }
 
+    // Sets the filter bit of addr's bucket for good (its count is never given back), so the free()
+    // fast path sends addr to the slow path although addr is in no entry: for the bootstrap
+    // arena's blocks, which the slow path recognises.
+    void pin(uint64_t addr) {
+        const size_t fi = filter_index(hash(addr));
+        Shard& s = shards_[shard_of(fi)];
+        SpinGuard g(s.lock);
+        const uint8_t f = filter_[fi].load(std::memory_order_relaxed);
+        if (f != 255) filter_[fi].store(static_cast<uint8_t>(f + 1), std::memory_order_relaxed);
+        bits_[fi >> 3].store(static_cast<uint8_t>(bits_[fi >> 3].load(std::memory_order_relaxed) | (1u << (fi & 7))),
+                             std::memory_order_relaxed);
+    }
+
     // Adds (or replaces: a block the real allocator freed behind our back, e.g. an internal libc
     // realloc, and handed out again) an entry. `replaced` gets the old one. False when full.
     bool insert(const Entry& e, Entry* replaced, bool* had_old) {

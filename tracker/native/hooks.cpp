@@ -4,10 +4,11 @@
 // only: each hook calls the real function (found with dlsym(RTLD_NEXT)) and reports to tracker.h.
 //
 // Bootstrap: dlsym itself may call calloc/malloc before the real functions are known; those calls
-// are served from a small static arena, whose blocks free() recognises and ignores. Hooks are built
-// with frame pointers, so __builtin_frame_address(0) + 16 is the caller's stack pointer, which the
-// stack cache keys on (stack_capture.h). Sampled mode's common case — the allocation is not
-// sampled — costs a thread-local subtraction in malloc and one filter byte in free.
+// are served from a small static arena, whose blocks free() recognises and ignores. The slow paths
+// are built with frame pointers, so __builtin_frame_address(0) + 16 is the caller's stack pointer,
+// which the stack cache keys on (stack_capture.h). Sampled mode's common case — the allocation is
+// not sampled, the block freed was not — is a thread-local subtraction in malloc and one filter
+// bit in free, each then a tail jump to the real function (docs/NATIVE.md, "Costs measured").
 #include <dlfcn.h>
 #include <errno.h>
 #include <sys/mman.h>
@@ -140,37 +141,76 @@ inline bool must_unaccount(const void* p) {
     return true;
 }
 
-__attribute__((noinline)) void* tracked_malloc(size_t n, uintptr_t ra, uintptr_t sp) {
-    void* p = g_real.malloc(n);
-    account_alloc(p, n, ra, sp);
+// The slow paths of malloc() and free(), reached by a tail call from the exported functions, which
+// therefore leave the stack as their caller made it: here __builtin_return_address(0) is still
+// the allocating code's return address and the frame's top its stack pointer.
+
+// Every malloc() whose countdown ran out: the bootstrap, a thread's first allocation, off mode
+// (which then gives the thread a countdown that never ends), full mode (every allocation: the
+// countdown stays at zero) and the sampled allocations.
+__attribute__((noinline)) void* malloc_slow(size_t n) {
+    const MallocFn real = g_real.malloc;
+    if (__builtin_expect(real == nullptr, 0)) {
+        if (!resolved()) return boot_alloc(n);
+        return g_real.malloc(n);
+    }
+    const int m = mode();
+    if (m == static_cast<int>(Mode::Off)) {
+        t_state.countdown = kNeverSample;
+        return real(n);
+    }
+    if (m == static_cast<int>(Mode::Full)) t_state.countdown = 0;
+    void* p = real(n);
+    account_alloc(p, n, TM_RA, TM_CALLER_SP);  // sampled mode: draws the next countdown
     return p;
+}
+
+__attribute__((noinline)) void free_slow(void* p) {
+    if (in_boot_fast(p)) return;  // arena blocks are never really freed
+    const FreeFn real = g_real.free;
+    if (__builtin_expect(real == nullptr, 0)) return;  // only arena blocks exist before resolution
+    if (p && must_unaccount(p)) account_free(p);
+    real(p);
 }
 
 __attribute__((constructor(101))) void tidemark_native_init() {
     if (!resolved()) return;
-    init_tracker();
+    // Resolution is over: no arena block is made after this.
+    const size_t used = g_boot_used.load(std::memory_order_relaxed);
+    init_tracker(reinterpret_cast<uintptr_t>(g_boot), used < sizeof g_boot ? used : sizeof g_boot);
 }
 
 }  // namespace
 
 extern "C" {
 
-__attribute__((visibility("default"), noinline)) void* malloc(size_t n) {
-    const MallocFn real = g_real.malloc;
-    if (__builtin_expect(real == nullptr, 0)) {
-        if (!resolved()) return boot_alloc(n);
-        return g_real.malloc(n);
-    }
-    if (__builtin_expect(!must_account(n), 1)) return real(n);
-    return tracked_malloc(n, TM_RA, TM_CALLER_SP);
+// malloc() and free() are the hot pair: their common case in sampled mode (not sampled, not a
+// sampled block) is a few instructions and a tail jump to the real allocator, with no frame of
+// their own (hence omit-frame-pointer: the slow paths, which need the caller's frame, are reached
+// by a tail call and keep frame pointers).
+#define TM_FAST_PATH __attribute__((visibility("default"), noinline, optimize("omit-frame-pointer")))
+
+TM_FAST_PATH void* malloc(size_t n) {
+    // The countdown is positive only once malloc_slow has run on this thread: the real functions
+    // are resolved, and the mode is off (a countdown that never ends) or sampled (not due yet).
+    if (__builtin_expect(sampled_skip(t_state, n), 1)) return g_real.malloc(n);
+    return malloc_slow(n);
 }
 
-__attribute__((visibility("default"), noinline)) void free(void* p) {
-    if (in_boot_fast(p)) return;
-    const FreeFn real = g_real.free;
-    if (__builtin_expect(real == nullptr, 0)) return;  // only arena blocks exist before resolution
-    if (p && must_unaccount(p)) account_free(p);
-    real(p);
+TM_FAST_PATH void free(void* p) {
+    const int m = mode();
+    if (__builtin_expect(m == static_cast<int>(Mode::Sampled), 1)) {
+        // One filter bit, set only for the buckets of sampled blocks (tracking has started:
+        // the filter exists and the real functions are resolved). free(NULL) passes too.
+        const size_t fi = AddressMap::filter_index(AddressMap::hash(reinterpret_cast<uint64_t>(p)));
+        // Arena blocks are pinned in the filter (init_tracker), so they take the slow path.
+        if (__builtin_expect(!((g_free_filter[fi >> 3].load(std::memory_order_relaxed) >> (fi & 7)) & 1), 1))
+            return g_real.free(p);
+    } else if (m == static_cast<int>(Mode::Off)) {  // not tracking (or not resolved yet)
+        const FreeFn real = g_real.free;
+        if (__builtin_expect(real != nullptr && !in_boot_fast(p), 1)) return real(p);
+    }
+    return free_slow(p);
 }
 
 __attribute__((visibility("default"), noinline)) void* calloc(size_t n, size_t size) {

@@ -11,6 +11,7 @@
 // encoded and is counted in Dropped — stacks and counters are simply retried on the next tick
 // (counters are cumulative, so a drop loses resolution, never totals). If the agent goes away the
 // tracker turns itself off (hooks pass straight through).
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "streams.h"
 #include "tidemark/native_encoder.h"
 #include "tracker.h"
 
@@ -60,6 +62,9 @@ struct SamplerState {
     SpinLock tick_lock;
     std::atomic<bool> stop{false};
     bool dead = false;
+    // Inside node (it exports N-API): its JS tracker sends the process samples (heap, external,
+    // loop delay) and the agent gives them our live bytes (NativeStatus); ours would only say RSS.
+    bool in_node = false;
 };
 constinit SamplerState g_s;
 
@@ -205,6 +210,9 @@ void tick(uint64_t now) {
         for (size_t k = 0; k < n; ++k) g_s.sent[g_s.batch[k].site][0] = ~0ull;
     }
     g_s.live_bytes = live;
+    // Registered streams (native_streams.h), once the agent has the module map their call sites
+    // are symbolized with.
+    if (!g_s.modules_pending) ship_streams(e, now);
     proto::NativeStatus st;
     st.mode = static_cast<proto::NativeMode>(g_mode.load(std::memory_order_relaxed) == 0 ? 0 : g_mode.load(std::memory_order_relaxed));
     st.sample_interval_bytes = st.mode == proto::NativeMode::Sampled ? static_cast<uint64_t>(g.sample_interval) : 0;
@@ -215,7 +223,7 @@ void tick(uint64_t now) {
     st.untracked = g.untracked.load(std::memory_order_relaxed);
     st.sites = claimed;
     if (!e.native_status(now, st)) ++g_s.dropped;
-    if (!e.process_sample(now, rss_bytes(), live)) ++g_s.dropped;
+    if (!g_s.in_node && !e.process_sample(now, rss_bytes(), live)) ++g_s.dropped;
     if (g_s.dropped != g_s.dropped_sent && e.dropped(now, g_s.dropped)) g_s.dropped_sent = g_s.dropped;
 }
 
@@ -279,6 +287,7 @@ bool start_sampler() {
     g_s.path_pool = static_cast<char*>(raw_map(kPathPool));
     if (!g_s.out_mem || !g_s.sent || !g_s.batch || !g_s.modules || !g_s.path_pool) return false;
     g_s.enc = new (g_s.enc_storage) proto::FixedFrameEncoder(g_s.out_mem, kOutBytes);
+    g_s.in_node = dlsym(RTLD_DEFAULT, "napi_module_register") != nullptr;
     const ssize_t el = ::readlink("/proc/self/exe", g_s.exe_path, sizeof g_s.exe_path - 1);
     g_s.exe_path[el > 0 ? el : 0] = '\0';
 

@@ -94,7 +94,7 @@ uint64_t parse_bytes(const char* s, uint64_t fallback) {
 }  // namespace
 
 
-void init_tracker() {
+void init_tracker(uintptr_t arena, size_t arena_bytes) {
     ThreadState& t = t_state;
     ++t.guard;
     const char* socket = std::getenv("TIDEMARK_SOCKET");
@@ -126,6 +126,7 @@ void init_tracker() {
         --t.guard;
         return;
     }
+    for (uintptr_t a = arena & ~uintptr_t{15}; a < arena + arena_bytes; a += 16) g.live.pin(a);
     g_free_filter = g.live.bits();
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     g_thread_key_ok = pthread_key_create(&g_thread_key, &on_thread_exit) == 0;
@@ -134,6 +135,8 @@ void init_tracker() {
         --t.guard;
         return;
     }
+    // Allocations before this ran in off mode and gave this thread a countdown that never ends.
+    t.countdown = 0;
     g_mode.store(static_cast<int>(mode), std::memory_order_release);
     --t.guard;
 }

@@ -34,11 +34,13 @@ struct ThreadState {
 };
 
 // The calling thread's state (initial-exec TLS: the hooks reach it without a call).
-extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
+// Hidden (as every symbol of the library but the hooks): the hooks reach these without a GOT load.
+#define TM_HIDDEN __attribute__((visibility("hidden")))
+extern __thread ThreadState t_state __attribute__((tls_model("initial-exec"))) TM_HIDDEN;
 inline ThreadState& thread_state() { return t_state; }
 
 // Read on every hook call. Off until init() chose a mode; back to Off if the agent goes away.
-extern std::atomic<int> g_mode;
+extern std::atomic<int> g_mode TM_HIDDEN;
 
 struct Globals {
     double sample_interval = 512.0 * 1024;
@@ -50,20 +52,25 @@ struct Globals {
     std::atomic<uint64_t> munmap_bytes{0};
     std::atomic<uint64_t> mmap_calls{0};
 };
-extern Globals* g_globals;
+extern Globals* g_globals TM_HIDDEN;
 inline Globals& globals() { return *g_globals; }
 // globals().live's filter bitmap, for the free() fast path (nullptr until tracking starts).
-extern const std::atomic<uint8_t>* g_free_filter;
+extern const std::atomic<uint8_t>* g_free_filter TM_HIDDEN;
 
 // Called from the library constructor: reads TIDEMARK_SOCKET / TIDEMARK_NATIVE…, claims the
 // process, allocates the tables and starts the sampler. Leaves g_mode Off when not tracking.
-void init_tracker();
+// [arena, arena + arena_bytes): the bootstrap arena's blocks (hooks.cpp), pinned in free()'s filter
+// before tracking starts so that its fast path sends them to the slow path, which knows them.
+void init_tracker(uintptr_t arena, size_t arena_bytes);
 
 // The allocation `ptr` of `size` bytes was made by the hook returning to `ra` (caller's stack
 // pointer `sp`). Sampled mode decides here whether it is sampled.
 void account_alloc(void* ptr, size_t size, uintptr_t ra, uintptr_t sp);
 // Called before the real free(): credits the block's site if it was tracked.
 void account_free(void* ptr);
+
+// A countdown for threads that never sample (off mode): malloc's fast path stays a subtraction.
+inline constexpr int64_t kNeverSample = INT64_MAX / 2;
 
 // Sampled mode's fast test, inlined into the hooks: false when the allocation is certainly not
 // sampled (the thread's countdown has not reached zero).

@@ -10,6 +10,17 @@
 const LAUNCHERS = new Set(['npm', 'npm-cli.js', 'npx', 'npx-cli.js', 'yarn', 'yarn.js', 'yarn.cjs',
   'yarnpkg', 'pnpm', 'pnpm.cjs', 'pnpm.mjs', 'pnpx', 'corepack', 'corepack.cjs']);
 
+// `tidemark run --native` runs node with --perf-basic-prof (docs/NATIVE.md), with which V8 also
+// opens isolate-0x…-PID-v8.log in the working directory, one per isolate (worker threads too).
+// tidemark needs only /tmp/perf-PID.map: the log is unlinked (V8 writes on into the unlinked file).
+function removeIsolateLogs() {
+  try {
+    const fs = require('fs');
+    const pattern = new RegExp(`^isolate-0x[0-9a-f]+-${process.pid}-v8\\.log$`);
+    for (const name of fs.readdirSync('.')) if (pattern.test(name)) fs.unlinkSync(name);
+  } catch (_) { /* an unreadable directory: the log stays */ }
+}
+
 (function tidemarkPreload() {
   try {
     const env = process.env;
@@ -17,6 +28,7 @@ const LAUNCHERS = new Set(['npm', 'npm-cli.js', 'npx', 'npx-cli.js', 'yarn', 'ya
     const loaded = Symbol.for('tidemark.tracker');
     if (process[loaded]) return;  // preloaded twice (-r and NODE_OPTIONS)
     Object.defineProperty(process, loaded, { value: true });
+    if (env.TIDEMARK_NATIVE) removeIsolateLogs();
     // node 20 wraps process.chdir on the main thread only; loading worker_threads costs ~8 ms, so
     // the main thread is recognised by that first.
     const chdirName = typeof process.chdir === 'function' ? process.chdir.name : '';

@@ -155,6 +155,13 @@ public:
         return f.commit();
     }
 
+    // CallSite: u8 type=8 | sv dt | uv id | u8 kind | uv site_str | uv count
+    bool call_site(uint64_t t_us, uint64_t id, CallSiteKind kind, uint32_t site_str, uint64_t count) {
+        Frame f(*this, RecordType::CallSite, t_us);
+        f.uv(id); f.u8(static_cast<uint8_t>(kind)); f.uv(site_str); f.uv(count);
+        return f.commit();
+    }
+
 private:
     // One framed record under construction at the end of the buffer.
     class Frame {

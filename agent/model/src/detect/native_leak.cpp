@@ -120,12 +120,8 @@ void detect_native_leaks(const Timeline& timeline, const DetectorOptions& o, std
             f.kind = FindingKind::NativeLeak;
             f.severity = Severity::Error;
             f.onset_s = t.onset_s;
-            const SymbolFrame* user = nullptr;
-            for (const auto& fr : frames)
-                if (!is_allocator_frame(fr)) {
-                    user = &fr;
-                    break;
-                }
+            const SymbolFrame* user = attribution_frame(frames);
+            if (user && user == &frames.front() && is_allocator_frame(*user)) user = nullptr;
             for (size_t i = 0; i < frames.size() && f.frames.size() < kFramesShown; ++i) f.frames.push_back(frames[i].label());
             const std::string where = user ? user->label() : frames.empty() ? "an unknown site" : frames.front().label();
             if (user) f.site = user->where();

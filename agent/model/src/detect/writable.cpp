@@ -24,6 +24,13 @@ constexpr const char* kWebFix =
     "or connect the streams with readable.pipeTo(writable) / pipeThrough(), which respect the "
     "queuing strategy's highWaterMark for you.";
 
+// A queue a native program registered (tidemark/native_streams.h).
+constexpr const char* kNativeFix =
+    "When the queue says it is full, stop producing until it has drained below its highWaterMark: "
+    "wait on a condition variable the consumer signals (or block, or reject the work upstream) "
+    "instead of queueing more. Report each write with tidemark_stream_write(stream, n, full) where "
+    "the producer gets the queue's answer.";
+
 }  // namespace
 
 void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions& options,
@@ -50,8 +57,10 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
         char ratio_text[32];
         std::snprintf(ratio_text, sizeof ratio_text, "%.0f", ratio);
         const bool web = s.kind & proto::kKindWeb;  // WHATWG: no false, a desiredSize <= 0
+        const bool native = s.kind & proto::kKindRegistered;
         f.message = (web ? "writer.write() kept being called on " + stream_label(s) +
                                " while its desiredSize was <= 0 (writer.ready not awaited), from "
+                     : native ? "Writes kept coming into the native queue " + stream_label(s) + " after it said it was full, from "
                          : "write() kept being called on " + stream_label(s) + " after it returned false, from ") +
                     site_words(*site) + ": its " + (web ? "queue" : "buffer") + " reached " + amount(static_cast<double>(o->peak), objects) +
                     ", " + ratio_text + "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
@@ -62,13 +71,15 @@ void detect_ignored_backpressure(const Timeline& timeline, const DetectorOptions
                          (o->open ? "; it is still that full" : "; it has drained since");
         else
             f.message += o->open ? ", and stays there" : ", then drained";
-        f.message += "; " + std::to_string(o->offending) + " writes after false.";
-        if (s.piped_from.empty())
+        f.message += "; " + std::to_string(o->offending) + (native ? " writes after full." : " writes after false.");
+        if (native)
+            f.message += " The producer at " + site_words(*site) + " does not wait for the queue to drain.";
+        else if (s.piped_from.empty())
             f.message += " Nothing pipes into it: the writes come straight from user code at " + site_words(*site) +
                          ", outside any pipe()/pipeline() backpressure — that is the broken link.";
         else if (const std::string c = chain_sentence(timeline, chain_views, s.id); !c.empty())
             f.message += " " + c;
-        f.fix = web ? kWebFix : kFix;
+        f.fix = web ? kWebFix : native ? kNativeFix : kFix;
         f.evidence = overfill_evidence(*o, hwm, ratio, objects, "writes_after_false");
         out.push_back(std::move(f));
     }

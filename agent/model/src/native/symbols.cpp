@@ -152,15 +152,22 @@ struct Symbolizer::Impl {
             // Inlined frames: the scopes at the address, innermost first.
             if (Dwarf_Die* cu = dwfl_module_addrdie(m, a, &bias)) {
                 Dwarf_Die* scopes = nullptr;
-                const int n = dwarf_getscopes(cu, a - bias, &scopes);
+                int n = dwarf_getscopes(cu, a - bias, &scopes);
                 Dwarf_Files* src_files = nullptr;
                 size_t nfiles = 0;
                 dwarf_getsrcfiles(cu, &src_files, &nfiles);
                 std::string file = base.file;
                 int line = base.line;
-                for (int i = 0; i < n; ++i) {
+                // Scopes innermost first. dwarf_getscopes continues past an inlined instance into
+                // its abstract origin's scopes (for a static inline function: straight to the CU),
+                // so after each inlined call the walk restarts from that instance's concrete
+                // parents (dwarf_getscopes_die), which lead to the function it was inlined into.
+                for (int depth = 0, i = 0; i < n && depth < 64;) {
                     const int tag = dwarf_tag(&scopes[i]);
-                    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+                    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) {
+                        ++i;
+                        continue;
+                    }
                     SymbolFrame f = base;
                     f.function = die_name(&scopes[i]);
                     if (f.function.empty()) f.function = base.function;
@@ -176,8 +183,23 @@ struct Symbolizer::Impl {
                         if (const char* cf = dwarf_filesrc(src_files, v, nullptr, nullptr)) file = cf;
                     if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
                         line = static_cast<int>(v);
+                    Dwarf_Die* parents = nullptr;
+                    const int np = dwarf_getscopes_die(&scopes[i], &parents);
+                    std::free(scopes);
+                    scopes = parents;
+                    n = np;
+                    i = 1;  // parents[0] is the inlined instance itself
+                    ++depth;
                 }
                 std::free(scopes);
+                // An inlined call whose enclosing function was not found: the symbol table's
+                // function, at the call's position.
+                if (!out.empty() && out.back().inlined && !base.function.empty() && out.back().function != base.function) {
+                    SymbolFrame f = base;
+                    f.file = file;
+                    f.line = line;
+                    out.push_back(f);
+                }
             }
         }
         if (out.empty()) out.push_back(base);
@@ -251,6 +273,48 @@ bool is_allocator_frame(const SymbolFrame& f) {
     if (f.module.rfind("libc.so", 0) == 0 || f.module.rfind("libstdc++.so", 0) == 0 || f.module.rfind("ld-linux", 0) == 0)
         return true;
     return false;
+}
+
+}  // namespace tidemark::model
+
+namespace tidemark::model {
+
+bool is_user_js_frame(const SymbolFrame& f) {
+    if (f.module != "[jit]") return false;
+    const std::string& n = f.function;
+    if (n.find(" node:") != std::string::npos) return false;
+    return n.find(" /") != std::string::npos || n.find(" file://") != std::string::npos;
+}
+
+namespace {
+
+// node's own C++ (the executable: node, nodejs, node20…) and the C/C++ runtime under it.
+bool is_node_runtime_frame(const SymbolFrame& f) {
+    const std::string& m = f.module;
+    if (m.rfind("node", 0) == 0 && m.find(".node") == std::string::npos) return true;
+    return m.rfind("libc.so", 0) == 0 || m.rfind("libstdc++", 0) == 0 || m.rfind("libm.so", 0) == 0 ||
+           m.rfind("libuv", 0) == 0 || m.rfind("ld-linux", 0) == 0;
+}
+
+}  // namespace
+
+const SymbolFrame* attribution_frame(const std::vector<SymbolFrame>& frames) {
+    const bool node = std::any_of(frames.begin(), frames.end(), [](const SymbolFrame& f) { return f.module == "[jit]"; });
+    if (node) {
+        // A node stack: the first frame that is neither the allocator, node's own C++ and V8, nor
+        // a node: builtin — an addon's code or the program's JavaScript. Failing that, the
+        // innermost JS frame (a builtin into which TurboFan inlined the program's function).
+        for (const auto& f : frames) {
+            if (is_allocator_frame(f) || is_node_runtime_frame(f) || (f.module.empty() && f.function.empty())) continue;
+            if (f.module == "[jit]" && !is_user_js_frame(f)) continue;
+            return &f;
+        }
+        for (const auto& f : frames)
+            if (f.module == "[jit]") return &f;
+    }
+    for (const auto& f : frames)
+        if (!is_allocator_frame(f)) return &f;
+    return frames.empty() ? nullptr : &frames.front();
 }
 
 }  // namespace tidemark::model

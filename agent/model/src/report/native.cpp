@@ -37,11 +37,7 @@ uint32_t pid_of(const Timeline& timeline, uint32_t proc) {
     return p ? p->pid : 0;
 }
 
-const SymbolFrame* first_user_frame(const std::vector<SymbolFrame>& frames) {
-    for (const auto& f : frames)
-        if (!is_allocator_frame(f)) return &f;
-    return frames.empty() ? nullptr : &frames.front();
-}
+const SymbolFrame* first_user_frame(const std::vector<SymbolFrame>& frames) { return attribution_frame(frames); }
 
 }  // namespace
 

@@ -57,4 +57,14 @@ Symbolizer& shared_symbolizer();
 // strdup, std::allocator…), which are not the code that decided to allocate.
 bool is_allocator_frame(const SymbolFrame& f);
 
+// A JIT frame of node (from the perf map) in the program's own JavaScript: its name carries a
+// script path ("JS:*handler /srv/app.js:12:3"), not a node: builtin.
+bool is_user_js_frame(const SymbolFrame& f);
+
+// The frame a native site is attributed to: the innermost frame of the program's own JavaScript
+// when the stack has one (a Buffer's bytes belong to the JS function that allocated them, not to
+// node's C++ underneath), else the first frame that is not the allocator or the C/C++ runtime,
+// else the innermost. nullptr for an empty stack.
+const SymbolFrame* attribution_frame(const std::vector<SymbolFrame>& frames);
+
 }  // namespace tidemark::model
