@@ -53,28 +53,27 @@ SiteCounter* counters_for(ThreadState& t) {
     return t.counters;
 }
 
-void credit_alloc(ThreadState& t, uint32_t site, uint64_t count, uint64_t bytes) {
-    if (SiteCounter* b = counters_for(t)) {
-        bump(b[site].allocs, count);
-        bump(b[site].alloc_bytes, bytes);
+// Adds count blocks of bytes to one (count, bytes) counter pair of a site: the thread's own
+// counters when it has them (plain stores), else the shared row (atomic adds).
+void credit(ThreadState& t, uint32_t site, std::atomic<uint64_t> SiteCounter::*n, std::atomic<uint64_t> SiteCounter::*b,
+            uint64_t count, uint64_t bytes) {
+    if (SiteCounter* c = counters_for(t)) {
+        bump(c[site].*n, count);
+        bump(c[site].*b, bytes);
         if (site + 1 > t.sites_seen) t.sites_seen = site + 1;
     } else {
-        SiteCounter& c = g_globals->counters.shared()[site];
-        c.allocs.fetch_add(count, std::memory_order_relaxed);
-        c.alloc_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        SiteCounter& row = g_globals->counters.shared()[site];
+        (row.*n).fetch_add(count, std::memory_order_relaxed);
+        (row.*b).fetch_add(bytes, std::memory_order_relaxed);
     }
 }
 
+void credit_alloc(ThreadState& t, uint32_t site, uint64_t count, uint64_t bytes) {
+    credit(t, site, &SiteCounter::allocs, &SiteCounter::alloc_bytes, count, bytes);
+}
+
 void credit_free(ThreadState& t, uint32_t site, uint64_t count, uint64_t bytes) {
-    if (SiteCounter* b = counters_for(t)) {
-        bump(b[site].frees, count);
-        bump(b[site].freed_bytes, bytes);
-        if (site + 1 > t.sites_seen) t.sites_seen = site + 1;
-    } else {
-        SiteCounter& c = g_globals->counters.shared()[site];
-        c.frees.fetch_add(count, std::memory_order_relaxed);
-        c.freed_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    }
+    credit(t, site, &SiteCounter::frees, &SiteCounter::freed_bytes, count, bytes);
 }
 
 void after_fork_in_child() {
