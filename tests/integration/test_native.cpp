@@ -194,3 +194,16 @@ TEST_CASE("the native modes: --native is off without the flag, sampled alone, an
     CHECK(bad.exit_code == 2);
     CHECK_THAT(bad.err, Catch::Contains("--native"));
 }
+
+TEST_CASE("a program's own sigprocmask works under --native, and a 5 kHz signal during unwinds is harmless", "[native][integration]") {
+    const std::string mode = GENERATE(std::string("full"), std::string("sampled"));
+    TempDir dir;
+    const std::string trace = dir.file("signals.tidemark");
+    const ProcessResult r = run_native(mode, trace, {native_fixture("signals"), "300000"}, 60);
+    INFO(r.err << r.out);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("mask ok"));
+    CHECK_THAT(r.out, Catch::Contains("handler ran"));
+    CHECK(native_leaks(report_json(trace)).empty());
+}

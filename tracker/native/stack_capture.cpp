@@ -4,6 +4,10 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "raw.h"
@@ -35,10 +39,21 @@ const StackCacheStats& stack_cache_stats(const StackCache* c) { return c->stats;
 
 namespace {
 
+// Set while this thread is inside unwind(): see sigprocmask below.
+__thread bool t_unwinding __attribute__((tls_model("initial-exec"))) = false;
+
+struct UnwindingScope {
+    UnwindingScope() { t_unwinding = true; }
+    ~UnwindingScope() { t_unwinding = false; }
+    UnwindingScope(const UnwindingScope&) = delete;
+    UnwindingScope& operator=(const UnwindingScope&) = delete;
+};
+
 // Unwinds from here to the root; keeps the frames from the hook's caller on. Returns the depth and
 // whether the result may be cached (every slot verified, no frame-pointer based CFA seen).
 size_t unwind(uintptr_t ra, uintptr_t caller_sp, uint64_t* frames, uintptr_t* sps, bool& cacheable) {
     cacheable = true;
+    const UnwindingScope scope;
     unw_context_t ctx;
     unw_cursor_t cursor;
     if (unw_getcontext(&ctx) != 0 || unw_init_local(&cursor, &ctx) != 0) {
@@ -124,3 +139,25 @@ uint32_t capture_site(StackCache* cache, SiteTable& sites, uintptr_t ra, uintptr
 }
 
 }  // namespace tidemark::native
+
+// libunwind (built with --enable-block-signals, as Debian's is) blocks every signal around each
+// lookup of a frame's unwind info that misses its 128-entry per-thread cache: two sigprocmask
+// system calls a frame. Node's startup, deep V8 stacks at thousands of distinct sites, made ~2 M
+// of them under --native full (`node -e 1` took 40 s on a paravirtualised machine where a system
+// call is dear). The masking guards against a signal handler on this thread unwinding (or
+// loading a library) in the middle of the lookup; inside our own capture that cannot happen
+// through us — the hooks' recursion guard makes a handler's malloc pass straight through — so
+// while this thread is in unwind() the calls are answered without a system call. Everyone
+// else's calls go to the real one. This interposes only when the library is preloaded.
+extern "C" __attribute__((visibility("default"))) int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
+    if (tidemark::native::t_unwinding) {
+        if (old != nullptr) sigemptyset(old);  // libunwind hands it back to the paired call, skipped too
+        return 0;
+    }
+    const int r = pthread_sigmask(how, set, old);
+    if (r != 0) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}

@@ -52,21 +52,51 @@ const LIFETIME_BOUNDS_MS = [1, 10, 100, 1000, 10000];
 // options.attached: loaded by `tidemark attach` (attach.js); when the agent goes, every change
 // made to node's objects is undone and the addon's connection closed (uninstall), so the process
 // is left as it was and a later attach installs afresh.
+// The brand every install stamps streams with: one private field for the thread's lifetime.
+// A brand per install would add a field (a hidden-class transition) to every long-lived object
+// at each attach, so node's own code would see ever more shapes of its sockets, requests and
+// responses and its inline caches would go megamorphic: measured, throughput after 20 attach
+// cycles fell to 0.76x. A private field is invisible to util.inspect, Object.keys,
+// getOwnPropertySymbols and proxies' traps, and cheaper than defineProperty.
+class BrandBase { constructor(o) { return o; } }
+class Brand extends BrandBase {
+  #rec;
+  constructor(o, rec) { super(o); this.#rec = rec; }
+  static peek(o) { return #rec in o ? o.#rec : undefined; }
+  static read(o) { return o.#rec; }  // throws if o carries no brand
+  static write(o, rec) { o.#rec = rec; }
+}
+let installs = 0;
+const DETACHED = Object.freeze({ state: RETIRED, gen: 0 });  // what a detached install leaves behind
+
 exports.install = function install(addon, intervalMs, threadId, options) {
   const attached = options !== undefined && options.attached === true;
-  // Each install has its own brand: a stream stamped by an earlier attach is new to this one.
-  // Stamps a Rec on any object as a private field: cheaper than defineProperty and invisible to
-  // util.inspect, Object.keys, getOwnPropertySymbols and proxies' traps.
-  class StampBase { constructor(o) { return o; } }
-  class Stamp extends StampBase {
-    #rec;
-    constructor(o, rec) { super(o); this.#rec = rec; }
-    static get(o) { return #rec in o ? o.#rec : undefined; }
+  const gen = ++installs;
+  // A stream's Rec hangs off it in Brand's private field, shared by every install in this thread.
+  // A Rec of an earlier install (gen differs) reads as unstamped, so that stream is new to this
+  // one and is stamped again in place.
+  const Stamp = {
+    get(o) { const r = Brand.peek(o); return r !== undefined && r.gen === gen ? r : undefined; },
     // For `this` in the stream wrappers: every stream made after the tracker loaded carries a Rec,
     // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and an
-    // unstamped one costs an exception instead — once: unstamped() stamps it (see there).
-    static of(o) { try { return o.#rec; } catch (_) { return unstamped(o); } }
-  }
+    // unbranded one costs an exception instead — once: unstamped() stamps it (see there).
+    of(o) {
+      let r;
+      try { r = Brand.read(o); } catch (_) { return unstamped(o); }
+      return r.gen === gen ? r : unstamped(o);
+    },
+    // false if o already carries this install's stamp (a second init of the same object).
+    put(o, rec) {
+      const had = Brand.peek(o);
+      if (had !== undefined) {
+        if (had.gen === gen) return false;
+        Brand.write(o, rec);
+        return true;
+      }
+      new Brand(o, rec);
+      return true;
+    },
+  };
   const { performance } = require('perf_hooks');
   const EE = require('events');
   const stream = require('stream');
@@ -191,6 +221,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   class Rec {
     constructor(ti, kind, rhwm, whwm, siteId, internal, bornMs) {
       this.state = YOUNG; this.ti = ti; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
+      this.gen = gen;  // the install it belongs to (Stamp)
       this.siteId = siteId; this.internal = internal; this.ref = null; this.born = bornMs; this.epoch = epoch;
       this.agg = null; this.settled = false; this.watched = false; this.turns = 0;
       this.id = 0; this.idx = -1; this.hot = false; this.idle = 0; this.dirty = true;
@@ -239,7 +270,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     }
     if (inferred) kind |= K_SITE_INFERRED;
     const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, performance.now());
-    try { new Stamp(s, rec); } catch (_) { return undefined; }
+    try { if (!Stamp.put(s, rec)) return undefined; } catch (_) { return undefined; }
     const a = aggFor(ti, siteId, rec);
     a.created++;
     if (inferred) a.inferred++;
@@ -423,7 +454,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // registered now, its creation site unknown, so it is tracked from here on and its later calls
   // take the cheap path. Anything else gets a retired sentinel: one exception per object, never
   // one per call (a throw and catch costs tens of thousands of instructions).
-  const NOT_TRACKED = Object.freeze({ state: RETIRED });
+  const NOT_TRACKED = Object.freeze({ state: RETIRED, gen });
   let earlierSite = 0;
   function unstamped(o) {
     if (o === null || typeof o !== 'object') return undefined;
@@ -435,7 +466,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       }
     } catch (_) { rec = undefined; }
     if (rec === undefined) {
-      try { new Stamp(o, NOT_TRACKED); } catch (_) { return undefined; }
+      try { Stamp.put(o, NOT_TRACKED); } catch (_) { return undefined; }
       rec = NOT_TRACKED;
     }
     return rec;
@@ -1104,6 +1135,12 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     enabled = false;
     clearTimeout(timer);
     if (probe !== null) clearInterval(probe);
+    if (attached) {  // streams still reachable drop their Recs (and through them this install's state)
+      const drop = (s) => { try { if (s !== undefined && Brand.peek(s) !== undefined) Brand.write(s, DETACHED); } catch (_) { /* ignore */ } };
+      for (const rec of all) if (rec.ref !== null) drop(rec.ref.deref());
+      for (const rec of young) if (rec.ref !== null) drop(rec.ref.deref());
+      for (const s of watchStreams) drop(s);
+    }
     all.length = 0;
     hot = [];
     young = [];
