@@ -46,9 +46,12 @@ ports() {  # the service's listening TCP ports, sorted
   awk -v ino=" $inodes" '$4 == "0A" && index(ino, " " $10 " ") {split($2, a, ":"); print a[2]}' "/proc/$SVC_PID/net/tcp" |
     while read -r hex; do echo $((16#$hex)); done | sort -n | tr '\n' ' '
 }
-ac() {  # ac SECONDS → "req/s errors+timeouts+non2xx"
+ac() {  # ac SECONDS → "req/s errors+timeouts+non2xx requests"
   node "$AUTOCANNON" -c "$CONNS" -d "$1" --json "$url" 2>/dev/null \
-    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const a=JSON.parse(s);console.log((a.requests.total/a.duration).toFixed(1), a.errors+a.timeouts+a.non2xx)})'
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const a=JSON.parse(s);console.log((a.requests.total/a.duration).toFixed(1), a.errors+a.timeouts+a.non2xx, a.requests.total)})'
+}
+cpu_us() {  # CPU µs (user + system) process $1 has used so far; 0 once it is gone
+  awk -v hz="$(getconf CLK_TCK)" '{printf "%d\n", ($14 + $15) * 1e6 / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 ac 2 > /dev/null  # warm-up
 # The control: the same load with no attach, so the cycles' figures can be told from load alone.
@@ -74,7 +77,7 @@ for ((i = 1; i <= CYCLES; i++)); do
   kill -0 "$SVC_PID" 2>/dev/null || { echo "the service died in cycle $i" >&2; exit 1; }
 done
 wait "$AC_PID"; AC_PID=
-read -r cyc_rps cyc_bad < "$BENCH_TMP/cycles_load"
+read -r cyc_rps cyc_bad _ < "$BENCH_TMP/cycles_load"
 sleep 1
 rss1=$(rss); ports1=$(ports)
 read -r heap1 ext1 < <(mem)
@@ -83,19 +86,29 @@ echo "cycles: $ok of $CYCLES attached and detached, $failed failed; under load: 
 echo "cycles: inspector window median ${win_median} ms; service alive: yes; listening ports before: $ports0, after: $ports1"
 echo "cycles: after a full GC, heapUsed $heap0 -> $heap1 MiB, external $ext0 -> $ext1 MiB; rss $((rss0 >> 20)) -> $((rss1 >> 20)) MiB (before = after the same load with no attach)"
 
-# 2. throughput attached vs not, alternating
+# 2. throughput attached vs not, alternating. Besides req/s, the CPU per request (the service's,
+# plus the attached agent's in the attached run): on a machine shared with other tenants req/s
+# swings by 2x run to run with the CPU the machine gives, the CPU a request costs much less so.
 : > "$BENCH_TMP/pairs"
 for ((i = 1; i <= PAIRS; i++)); do
-  read -r bare _ < <(ac "$SECS")
+  c0=$(cpu_us "$SVC_PID")
+  read -r bare _ n_bare < <(ac "$SECS")
+  c1=$(cpu_us "$SVC_PID")
   hold=$(awk -v s="$SECS" 'BEGIN {print s + 4}')
   "$TIDEMARK_BIN" attach "$SVC_PID" --duration "$hold" --out "$BENCH_TMP/held.tidemark" 2> "$BENCH_TMP/held.err" & APID=$!
   sleep 1.5
-  read -r att bad < <(ac "$SECS")
+  c2=$(cpu_us "$SVC_PID"); a2=$(cpu_us "$APID")
+  read -r att bad n_att < <(ac "$SECS")
+  c3=$(cpu_us "$SVC_PID"); a3=$(cpu_us "$APID")
   wait "$APID" || { echo "the held attach failed:" >&2; tail -n 3 "$BENCH_TMP/held.err" >&2; }
-  echo "$bare $att" >> "$BENCH_TMP/pairs"
-  printf 'pair %d: unattached %s req/s, attached %s req/s (%s failed), ratio %.3f\n' "$i" "$bare" "$att" "$bad" \
-    "$(awk -v a="$att" -v b="$bare" 'BEGIN {print a / b}')" >&2
+  us_bare=$(awk -v c=$((c1 - c0)) -v n="$n_bare" 'BEGIN {printf "%.2f", c / n}')
+  us_att=$(awk -v c=$((c3 - c2 + a3 - a2)) -v n="$n_att" 'BEGIN {printf "%.2f", c / n}')
+  echo "$bare $att $us_bare $us_att" >> "$BENCH_TMP/pairs"
+  printf 'pair %d: unattached %s req/s %s CPU us/req, attached %s req/s %s CPU us/req (service + agent; %s failed), ratio %.3f\n' \
+    "$i" "$bare" "$us_bare" "$att" "$us_att" "$bad" "$(awk -v a="$att" -v b="$bare" 'BEGIN {print a / b}')" >&2
 done
 ratio=$(awk '{print $2 / $1}' "$BENCH_TMP/pairs" | median)
+cpu_ratio=$(awk '{print $3 / $4}' "$BENCH_TMP/pairs" | median)
 printf '%s throughput attached / unattached: median of %d pairs %.3f (target >= 0.95)\n' "$ROUTE" "$PAIRS" "$ratio"
+printf '%s CPU per request unattached / attached (service + agent), as a throughput ratio: median %.3f\n' "$ROUTE" "$cpu_ratio"
 echo "after everything: rss $(( $(rss) >> 20 )) MiB, listening: $(ports)"
