@@ -67,6 +67,38 @@ class Brand extends BrandBase {
   static write(o, rec) { o.#rec = rec; }
 }
 let installs = 0;
+
+// Records and aggregates are made at module level, not inside install(): an object keeps its
+// class's constructor, and with it the constructor's closure, alive. A class declared in
+// install() would let one long-lived stream an install stamped (a keep-alive socket that no later
+// install touches) keep that whole install — its row buffer, strings, maps — alive after detach.
+class Agg {
+  constructor(ti, siteId, kind, rhwm, whwm) {
+    this.typeId = ti.nameId; this.siteId = siteId; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
+    this.created = 0; this.promoted = 0; this.retired = 0; this.inferred = 0;
+    this.bytesIn = 0; this.bytesPushed = 0; this.writeCalls = 0; this.pushCalls = 0;
+    this.peakR = 0; this.peakW = 0;
+    this.hist = [0, 0, 0, 0, 0, 0];
+    this.dirty = false;
+  }
+}
+class Rec {
+  constructor(ti, kind, rhwm, whwm, siteId, internal, bornMs, gen, epoch) {
+    this.state = YOUNG; this.ti = ti; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
+    this.gen = gen;  // the install it belongs to (Stamp)
+    this.siteId = siteId; this.internal = internal; this.ref = null; this.born = bornMs; this.epoch = epoch;
+    this.agg = null; this.settled = false; this.watched = false; this.turns = 0;
+    this.id = 0; this.idx = -1; this.hot = false; this.idle = 0; this.dirty = true;
+    this.writeCalls = 0; this.bytesIn = 0; this.waf = 0;
+    this.pushCalls = 0; this.bytesPushed = 0; this.paf = 0;
+    this.peakR = 0; this.peakW = 0;
+    this.flags = -1; this.rlen = 0; this.wlen = 0;  // last sampled state
+    this.destroySent = false; this.sites = null; this.siteCaptures = 0;
+    this.pipeline = null;  // a pipeline() it is a stage of, sent when a stage is promoted
+    this.lifeBucket = -1;  // once folded: its lifetime bucket in the aggregate
+    this.drainWaits = 0;   // DrainWait reasons already sent (bits)
+  }
+}
 const DETACHED = Object.freeze({ state: RETIRED, gen: 0 });  // what a detached install leaves behind
 
 exports.install = function install(addon, intervalMs, threadId, options) {
@@ -195,16 +227,6 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     }
     return ti;
   }
-  class Agg {
-    constructor(ti, siteId, kind, rhwm, whwm) {
-      this.typeId = ti.nameId; this.siteId = siteId; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
-      this.created = 0; this.promoted = 0; this.retired = 0; this.inferred = 0;
-      this.bytesIn = 0; this.bytesPushed = 0; this.writeCalls = 0; this.pushCalls = 0;
-      this.peakR = 0; this.peakW = 0;
-      this.hist = [0, 0, 0, 0, 0, 0];
-      this.dirty = false;
-    }
-  }
   let dirtyAggs = [];
   function markAgg(a) { if (!a.dirty) { a.dirty = true; dirtyAggs.push(a); } }
   function aggFor(ti, siteId, rec) {
@@ -218,23 +240,6 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     return a;
   }
 
-  class Rec {
-    constructor(ti, kind, rhwm, whwm, siteId, internal, bornMs) {
-      this.state = YOUNG; this.ti = ti; this.kind = kind; this.rhwm = rhwm; this.whwm = whwm;
-      this.gen = gen;  // the install it belongs to (Stamp)
-      this.siteId = siteId; this.internal = internal; this.ref = null; this.born = bornMs; this.epoch = epoch;
-      this.agg = null; this.settled = false; this.watched = false; this.turns = 0;
-      this.id = 0; this.idx = -1; this.hot = false; this.idle = 0; this.dirty = true;
-      this.writeCalls = 0; this.bytesIn = 0; this.waf = 0;
-      this.pushCalls = 0; this.bytesPushed = 0; this.paf = 0;
-      this.peakR = 0; this.peakW = 0;
-      this.flags = -1; this.rlen = 0; this.wlen = 0;  // last sampled state
-      this.destroySent = false; this.sites = null; this.siteCaptures = 0;
-      this.pipeline = null;  // a pipeline() it is a stage of, sent when a stage is promoted
-      this.lifeBucket = -1;  // once folded: its lifetime bucket in the aggregate
-      this.drainWaits = 0;   // DrainWait reasons already sent (bits)
-    }
-  }
   const all = [];      // every tracked Rec; swap-removed when its stream retires or is gone
   let hot = [];        // tracked, touched since the last tick, or still draining
   let young = [];      // young streams held by WeakRef (they were pending work): settled at the tick
@@ -269,7 +274,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       }
     }
     if (inferred) kind |= K_SITE_INFERRED;
-    const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, performance.now());
+    const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, performance.now(), gen, epoch);
     try { if (!Stamp.put(s, rec)) return undefined; } catch (_) { return undefined; }
     const a = aggFor(ti, siteId, rec);
     a.created++;
