@@ -56,7 +56,62 @@ bool node_executable(const std::string& exe) {
     return true;
 }
 
+// "--inspect-port=9300" / "--inspect=127.0.0.1:9300" → 9300; a value that is no port → -1.
+int port_value(std::string_view v) {
+    if (const size_t colon = v.rfind(':'); colon != std::string_view::npos) v.remove_prefix(colon + 1);
+    if (v.empty() || v.size() > 5) return -1;
+    int n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return -1;
+        n = n * 10 + (c - '0');
+    }
+    return n <= 65535 ? n : -1;
+}
+
+// Applies one node option (and the argument after it, when the option takes one) to port.
+// Returns how many of the two it consumed.
+int apply_option(std::string_view a, const std::string* next, int& port) {
+    for (std::string_view name : {"--inspect-port", "--debug-port"}) {
+        if (a == name) {
+            if (next && port_value(*next) >= 0) port = port_value(*next);
+            return next ? 2 : 1;
+        }
+        if (a.size() > name.size() && a.substr(0, name.size()) == name && a[name.size()] == '=') {
+            if (const int v = port_value(a.substr(name.size() + 1)); v >= 0) port = v;
+            return 1;
+        }
+    }
+    for (std::string_view name : {"--inspect", "--inspect-brk", "--inspect-wait"})
+        if (a.size() > name.size() && a.substr(0, name.size()) == name && a[name.size()] == '=') {
+            if (const int v = port_value(a.substr(name.size() + 1)); v >= 0) port = v;
+            return 1;
+        }
+    return 1;
+}
+
 }  // namespace
+
+uint16_t node_inspector_port(const std::vector<std::string>& argv, const std::string& node_options,
+                             uint16_t fallback) {
+    int port = -1;
+    // NODE_OPTIONS first: options on the command line take precedence over it.
+    std::vector<std::string> opts;
+    std::istringstream in(node_options);
+    for (std::string w; in >> w;) opts.push_back(w);
+    for (size_t i = 0; i < opts.size();)
+        i += static_cast<size_t>(apply_option(opts[i], i + 1 < opts.size() ? &opts[i + 1] : nullptr, port));
+    // node's own options end at the script (or at -e/-p's code, or "--").
+    for (size_t i = 1; i < argv.size();) {
+        const std::string& a = argv[i];
+        if (a == "--" || a.empty() || a[0] != '-') break;
+        if (a == "-e" || a == "--eval" || a == "-p" || a == "--print" || a == "-r" || a == "--require") {
+            i += 2;
+            continue;
+        }
+        i += static_cast<size_t>(apply_option(a, i + 1 < argv.size() ? &argv[i + 1] : nullptr, port));
+    }
+    return port >= 0 ? static_cast<uint16_t>(port) : fallback;
+}
 
 bool inspect_target(pid_t pid, TargetInfo& info, std::string& error) {
     const std::string who = "pid " + std::to_string(pid);
@@ -100,6 +155,21 @@ bool inspect_target(pid_t pid, TargetInfo& info, std::string& error) {
     info.is_node = node_executable(info.exe);
     std::string cmd;
     if (read_file(proc_path(pid, "cmdline"), cmd)) {
+        std::vector<std::string> argv;
+        for (size_t pos = 0; pos < cmd.size();) {
+            const size_t end = cmd.find('\0', pos);
+            argv.emplace_back(cmd, pos, (end == std::string::npos ? cmd.size() : end) - pos);
+            pos = end == std::string::npos ? cmd.size() : end + 1;
+        }
+        std::string env, node_options;
+        if (read_file(proc_path(pid, "environ"), env))
+            for (size_t pos = 0; pos < env.size();) {
+                const size_t end = env.find('\0', pos);
+                const std::string_view var(env.data() + pos, (end == std::string::npos ? env.size() : end) - pos);
+                if (var.rfind("NODE_OPTIONS=", 0) == 0) node_options = std::string(var.substr(13));
+                pos = end == std::string::npos ? env.size() : end + 1;
+            }
+        if (info.is_node) info.inspector_port = node_inspector_port(argv, node_options);
         for (char& c : cmd)
             if (c == '\0') c = ' ';
         while (!cmd.empty() && cmd.back() == ' ') cmd.pop_back();
@@ -108,7 +178,9 @@ bool inspect_target(pid_t pid, TargetInfo& info, std::string& error) {
     return true;
 }
 
-std::vector<uint16_t> loopback_listen_ports(pid_t pid) {
+namespace {
+
+std::set<unsigned long> socket_inodes(pid_t pid) {
     std::set<unsigned long> inodes;
     const std::string fd_dir = proc_path(pid, "fd");
     if (DIR* d = ::opendir(fd_dir.c_str())) {
@@ -122,7 +194,18 @@ std::vector<uint16_t> loopback_listen_ports(pid_t pid) {
         }
         ::closedir(d);
     }
-    std::vector<uint16_t> ports;
+    return inodes;
+}
+
+struct Listener {
+    std::string address;  // hex, as /proc/net/tcp writes it: 0100007F is 127.0.0.1, 00000000 is any
+    uint16_t port = 0;
+    unsigned long inode = 0;
+};
+
+// IPv4 TCP listeners in pid's network namespace, whoever owns them.
+std::vector<Listener> tcp_listeners(pid_t pid) {
+    std::vector<Listener> out;
     std::ifstream tcp(proc_path(pid, "net/tcp"));
     std::string line;
     std::getline(tcp, line);  // header
@@ -132,12 +215,30 @@ std::vector<uint16_t> loopback_listen_ports(pid_t pid) {
         std::string sl, local, remote, state, queues, timer, retr, uid, timeout;
         unsigned long inode = 0;
         if (!(ls >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode)) continue;
-        if (state != "0A" || !inodes.count(inode)) continue;  // 0A: LISTEN
+        if (state != "0A") continue;  // 0A: LISTEN
         const size_t colon = local.find(':');
-        if (colon == std::string::npos || local.substr(0, colon) != "0100007F") continue;  // 127.0.0.1
-        ports.push_back(static_cast<uint16_t>(std::strtoul(local.c_str() + colon + 1, nullptr, 16)));
+        if (colon == std::string::npos) continue;
+        out.push_back({local.substr(0, colon), static_cast<uint16_t>(std::strtoul(local.c_str() + colon + 1, nullptr, 16)),
+                       inode});
     }
+    return out;
+}
+
+}  // namespace
+
+std::vector<uint16_t> loopback_listen_ports(pid_t pid) {
+    const std::set<unsigned long> inodes = socket_inodes(pid);
+    std::vector<uint16_t> ports;
+    for (const Listener& l : tcp_listeners(pid))
+        if (l.address == "0100007F" && inodes.count(l.inode)) ports.push_back(l.port);
     return ports;
+}
+
+bool loopback_port_held_by_other(pid_t pid, uint16_t port) {
+    const std::set<unsigned long> inodes = socket_inodes(pid);
+    for (const Listener& l : tcp_listeners(pid))
+        if (l.port == port && (l.address == "0100007F" || l.address == "00000000") && !inodes.count(l.inode)) return true;
+    return false;
 }
 
 uint64_t target_rss_bytes(pid_t pid) {

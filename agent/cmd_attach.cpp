@@ -98,6 +98,7 @@ int run_attach(const AttachArgs& args) {
             req.interval_ms = args.interval_ms;
             req.gc_probe = config.gc_probe;
             req.existing = args.existing;
+            req.inspector_port = target.inspector_port;
             if (!inject_node_tracker(req, report, err)) return false;
             std::cerr << "tidemark: attached to pid " << target.pid << " (node " << report.node_version << ")";
             if (report.inspector_was_open) {

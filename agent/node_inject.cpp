@@ -26,6 +26,8 @@ constexpr milliseconds kOpenWait{5000};     // SIGUSR1 → the inspector listeni
 constexpr milliseconds kCallTimeout{5000};  // one protocol call (the tracker's install is ~10 ms)
 constexpr milliseconds kWalkTimeout{60000}; // --existing: the heap walk of a large heap
 constexpr milliseconds kCloseWait{3000};    // inspector.close() → the port gone
+constexpr milliseconds kBusyWait{20000};    // another process holding the inspector's port
+constexpr int kOpenAttempts = 3;            // signals sent when another process races us to the port
 
 double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -101,25 +103,51 @@ bool adopt_existing(inspector::Client& c, InjectReport& report, std::string& err
 bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::string& error) {
     const std::string who = "pid " + std::to_string(req.pid);
     const std::vector<uint16_t> before = loopback_listen_ports(req.pid);
-    const auto t_signal = Clock::now();
+    const uint16_t usual_port = req.inspector_port == 0 ? 9229 : req.inspector_port;
+    // Port 0 (--inspect-port=0) binds any free port: no other process can be in the way.
+    auto held_by_other = [&] { return req.inspector_port != 0 && loopback_port_held_by_other(req.pid, req.inspector_port); };
+    auto t_signal = Clock::now();
     std::string url, url_error;
     uint16_t port = 0;
     // Open already (started with --inspect, or an earlier attach could not close it): use it as it is.
-    if (contains(before, 9229) && !(url = inspector::debugger_url(9229, milliseconds(500), url_error)).empty()) {
-        port = 9229;
+    if (contains(before, usual_port) &&
+        !(url = inspector::debugger_url(usual_port, milliseconds(500), url_error)).empty()) {
+        port = usual_port;
         report.inspector_was_open = true;
     }
-    if (port == 0 && ::kill(req.pid, SIGUSR1) != 0) {
-        error = "cannot signal " + who + " to open its inspector: " + std::strerror(errno);
-        return false;
-    }
-    // The new listener is ours. None within the wait: the inspector was open already (SIGUSR1 is
-    // then a no-op; its port is among the old listeners and answers /json/list), or node could
-    // not open it (the port is taken by another process, or the inspector is disabled).
-    while (port == 0 && Clock::now() - t_signal < kOpenWait) {
-        for (uint16_t p : loopback_listen_ports(req.pid))
-            if (!contains(before, p)) port = p;
-        if (port == 0) std::this_thread::sleep_for(milliseconds(10));
+    // SIGUSR1 opens the inspector on 127.0.0.1:9229, or on the port of --inspect-port (TargetInfo).
+    // Another process listening there — most often another attach's inspector window, which lasts a
+    // fraction of a second — makes node fail to open and print why on its own stderr: wait for the
+    // port rather than fail, and signal again if another process took it between our signal and
+    // node's bind.
+    for (int attempt = 0; port == 0 && attempt < kOpenAttempts; ++attempt) {
+        const auto busy_until = Clock::now() + kBusyWait;
+        while (held_by_other() && Clock::now() < busy_until) std::this_thread::sleep_for(milliseconds(20));
+        if (held_by_other()) {
+            error = "127.0.0.1:" + std::to_string(usual_port) + ", where the inspector of " + who +
+                    " opens, has been held by another process for " + std::to_string(kBusyWait.count() / 1000) +
+                    " s (another inspector, or a service on that port): free it and attach again; the process was "
+                    "not changed";
+            return false;
+        }
+        if (::kill(req.pid, SIGUSR1) != 0) {
+            error = "cannot signal " + who + " to open its inspector: " + std::strerror(errno);
+            return false;
+        }
+        t_signal = Clock::now();
+        // The new listener is ours. None within the wait: the inspector was open already (SIGUSR1 is
+        // then a no-op; its port is among the old listeners and answers /json/list), or node could
+        // not open it (the port is taken by another process, or the inspector is disabled).
+        bool raced = false;
+        while (port == 0 && !raced && Clock::now() - t_signal < kOpenWait) {
+            for (uint16_t p : loopback_listen_ports(req.pid))
+                if (!contains(before, p)) port = p;
+            if (port != 0) break;
+            // Another process took the port before node bound it: node has failed, or will.
+            raced = held_by_other();
+            if (!raced) std::this_thread::sleep_for(milliseconds(10));
+        }
+        if (port == 0 && !raced) break;  // not a race: see below
     }
     if (report.inspector_was_open) {
         // url found above
@@ -130,7 +158,7 @@ bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::st
             std::this_thread::sleep_for(milliseconds(20));
     } else {
         for (uint16_t p : before) {
-            if (p != 9229 && before.size() > 1) continue;  // only the inspector's usual port is asked
+            if (p != usual_port && before.size() > 1) continue;  // only the inspector's usual port is asked
             url = inspector::debugger_url(p, milliseconds(500), url_error);
             if (!url.empty()) {
                 port = p;
@@ -140,8 +168,8 @@ bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::st
         }
         if (url.empty()) {
             error = "the inspector of " + who + " did not open within " + std::to_string(kOpenWait.count() / 1000) +
-                    " s: another process may hold its port (node uses 127.0.0.1:9229 unless started with "
-                    "--inspect-port), or the inspector is disabled in this node build; the process was not changed";
+                    " s: another process may have taken 127.0.0.1:" + std::to_string(usual_port) +
+                    " first, or the inspector is disabled in this node build; the process was not changed";
             return false;
         }
     }

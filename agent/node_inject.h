@@ -21,6 +21,7 @@ struct InjectRequest {
     uint32_t interval_ms = 100;
     bool gc_probe = true;
     bool existing = false;    // adopt streams created before the attach (pauses the process)
+    uint16_t inspector_port = 9229;  // where SIGUSR1 opens it (TargetInfo::inspector_port); 0: any free port
 };
 
 struct InjectReport {

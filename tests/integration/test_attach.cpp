@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "attach_target.h"
@@ -115,6 +116,52 @@ TEST_CASE("attach --existing to an ES-module service finds the sink made before 
     REQUIRE_FALSE(sinks.empty());
     CHECK(sinks.front()["created_at"] == "(created before tidemark attached)");
     CHECK(flagged_at(report, "periodic_job.mjs", line_of(svc_js, "@site ignored false")) == 1);
+    CHECK(kill(svc.pid(), 0) == 0);
+}
+
+TEST_CASE("attach waits while another process holds the inspector's port, then attaches once it is free", "[attach]") {
+    TempDir dir;
+    BackgroundProcess svc({"node", attach_fixture("upload_service.js"), "--seconds", "40"});
+    start_service(svc);
+    // Another process on 127.0.0.1:9229 (another attach's inspector window, say) for 1.5 s.
+    BackgroundProcess holder({"node", "-e",
+                              "const s = require('net').createServer().listen(9229, '127.0.0.1', () => "
+                              "console.log('holding')); setTimeout(() => s.close(), 1500);"});
+    REQUIRE(holder.wait_for_out("holding", 10));
+    const std::string trace = dir.file("busy.tidemark");
+    const auto r = run_cli({"attach", std::to_string(svc.pid()), "--duration", "1", "--out", trace}, timeout(40));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(holder.wait_exit(10) == 0);
+    CHECK(r.err.find("is closed again") != std::string::npos);
+    const auto report = report_json(trace);
+    CHECK(report["process"]["pid"] == svc.pid());
+    CHECK(report["process"]["samples"].get<int>() >= 3);
+    // node was signalled only once the port was free: it never failed to open its inspector.
+    svc.pump(100);
+    CHECK(svc.err().find("failed") == std::string::npos);
+    CHECK(kill(svc.pid(), 0) == 0);
+}
+
+TEST_CASE("attach to a node started with --inspect-port uses that port and does not wait for 9229", "[attach]") {
+    TempDir dir;
+    BackgroundProcess svc({"node", "--inspect-port=9319", attach_fixture("upload_service.js"), "--seconds", "40"});
+    start_service(svc);
+    // 9229 is held throughout: only a target whose inspector opens there would have to wait.
+    BackgroundProcess holder({"node", "-e",
+                              "const s = require('net').createServer().listen(9229, '127.0.0.1', () => "
+                              "console.log('holding')); setTimeout(() => s.close(), 30000);"});
+    REQUIRE(holder.wait_for_out("holding", 10));
+    const std::string trace = dir.file("port.tidemark");
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = run_cli({"attach", std::to_string(svc.pid()), "--duration", "1", "--out", trace}, timeout(40));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("127.0.0.1:9319") != std::string::npos);
+    CHECK(r.err.find("is closed again") != std::string::npos);
+    CHECK(took < 15);  // no 20 s wait for a port this target does not use
+    CHECK(report_json(trace)["process"]["samples"].get<int>() >= 3);
     CHECK(kill(svc.pid(), 0) == 0);
 }
 
