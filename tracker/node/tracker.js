@@ -107,22 +107,47 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // A stream's Rec hangs off it in Brand's private field, shared by every install in this thread.
   // A Rec of an earlier install (gen differs) reads as unstamped, so that stream is new to this
   // one and is stamped again in place.
+  // Under attach, a stream made before this install (a keep-alive socket, a long-lived pipe) is
+  // never given the brand: adding a field to an object that already has its others changes its
+  // hidden class at whatever point of its life it is met, so after a few attaches node's own code
+  // would see sockets of many shapes and its inline caches would go megamorphic — measured: after
+  // 50 attach cycles under load, 208 megamorphic property sites in the service instead of 112, and
+  // the service stayed slower after detaching. Such streams' Recs live in this install's WeakMap
+  // instead (gone with the install), and the wrappers check the brand with `in` (no exception).
+  // Under `run` nearly every stream is made after the tracker loaded and branded at construction.
+  const late = attached ? new WeakMap() : null;
   const Stamp = {
-    get(o) { const r = Brand.peek(o); return r !== undefined && r.gen === gen ? r : undefined; },
+    get(o) {
+      const r = Brand.peek(o);
+      if (r !== undefined) return r.gen === gen ? r : undefined;
+      return late !== null ? late.get(o) : undefined;
+    },
     // For `this` in the stream wrappers: every stream made after the tracker loaded carries a Rec,
     // so the brand check (a megamorphic keyed `in`, ~150 instructions a call) is skipped and an
     // unbranded one costs an exception instead — once: unstamped() stamps it (see there).
-    of(o) {
+    of: late === null ? function of(o) {
       let r;
       try { r = Brand.read(o); } catch (_) { return unstamped(o); }
       return r.gen === gen ? r : unstamped(o);
+    } : function of(o) {
+      const r = Brand.peek(o);
+      if (r !== undefined) return r.gen === gen ? r : unstamped(o);
+      const l = late.get(o);
+      return l !== undefined ? l : unstamped(o);
     },
-    // false if o already carries this install's stamp (a second init of the same object).
-    put(o, rec) {
+    // false if o already carries this install's stamp (a second init of the same object). A
+    // stream met after its construction (lateOne) is branded only if it has a brand already (an
+    // earlier install's: rewritten in place) or under `run`; else its Rec goes into `late`.
+    put(o, rec, lateOne) {
       const had = Brand.peek(o);
       if (had !== undefined) {
         if (had.gen === gen) return false;
         Brand.write(o, rec);
+        return true;
+      }
+      if (lateOne === true && late !== null) {
+        if (late.has(o)) return false;
+        late.set(o, rec);
         return true;
       }
       new Brand(o, rec);
@@ -253,7 +278,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // Registers a stream at construction: no weak handle (a live WeakRef costs ~1 µs of GC work per
   // stream), no record sent; counted at once in the aggregate of its site. skipFn is the frame
   // the creation-site capture starts above.
-  function register(s, kind, rhwm, whwm, skipFn, knownSite) {
+  function register(s, kind, rhwm, whwm, skipFn, knownSite, lateOne) {
     const ctor = s.constructor;
     const ti = typeOf(typeof ctor === 'function' ? ctor : Object, s);
     if (ti.userland) kind |= K_USERLAND;
@@ -275,7 +300,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     }
     if (inferred) kind |= K_SITE_INFERRED;
     const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, performance.now(), gen, epoch);
-    try { if (!Stamp.put(s, rec)) return undefined; } catch (_) { return undefined; }
+    try { if (!Stamp.put(s, rec, lateOne)) return undefined; } catch (_) { return undefined; }
     const a = aggFor(ti, siteId, rec);
     a.created++;
     if (inferred) a.inferred++;
@@ -446,19 +471,20 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   function isStream(s) {
     return s._readableState !== undefined || s._writableState !== undefined || s instanceof OutgoingMessage;
   }
-  function registerNode(s, skipFn, knownSite) {
+  function registerNode(s, skipFn, knownSite, lateOne) {
     const rs = s._readableState, ws = s._writableState;
     let kind = 0, rhwm = 0, whwm = 0;
     if (rs) { kind |= K_READABLE; rhwm = rs.highWaterMark; if (rs.objectMode) kind |= K_R_OBJ; }
     if (ws) { kind |= K_WRITABLE; whwm = ws.highWaterMark; if (ws.objectMode) kind |= K_W_OBJ; }
     if (!rs && !ws) { kind = K_WRITABLE | K_HTTP_OUT; whwm = defaultHwm; }
-    return register(s, kind, rhwm, whwm, skipFn, knownSite);
+    return register(s, kind, rhwm, whwm, skipFn, knownSite, lateOne);
   }
   // A stream the tracker did not see being made — it existed before the tracker loaded or before
   // this attach (keep-alive sockets), or carries an earlier attach's stamp — reaching a wrapper:
   // registered now, its creation site unknown, so it is tracked from here on and its later calls
   // take the cheap path. Anything else gets a retired sentinel: one exception per object, never
-  // one per call (a throw and catch costs tens of thousands of instructions).
+  // one per call (a throw and catch costs tens of thousands of instructions). Under attach both go
+  // into `late` rather than onto the object (see Stamp), and no exception is involved.
   const NOT_TRACKED = Object.freeze({ state: RETIRED, gen });
   let earlierSite = 0;
   function unstamped(o) {
@@ -467,11 +493,11 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     try {
       if (enabled && isStream(o)) {
         if (earlierSite === 0) earlierSite = str(attached ? '(created before tidemark attached)' : '(created before the tracker loaded)');
-        rec = registerNode(o, unstamped, earlierSite);
+        rec = registerNode(o, unstamped, earlierSite, true);
       }
     } catch (_) { rec = undefined; }
     if (rec === undefined) {
-      try { Stamp.put(o, NOT_TRACKED); } catch (_) { return undefined; }
+      try { Stamp.put(o, NOT_TRACKED, true); } catch (_) { return undefined; }
       rec = NOT_TRACKED;
     }
     return rec;
@@ -1192,7 +1218,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
             (rs && ws && (rs.destroyed || ws.destroyed || (rs.endEmitted && ws.finished)))) continue;
         if (!rs && !ws && (s.writableFinished || s.destroyed)) continue;
         if (earlierSite === 0) earlierSite = str('(created before tidemark attached)');
-        const rec = registerNode(s, adopt, earlierSite);
+        const rec = registerNode(s, adopt, earlierSite, true);
         if (rec !== undefined) { promote(rec, s); n++; }
       } catch (_) { /* ignore */ }
     }
