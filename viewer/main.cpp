@@ -241,8 +241,8 @@ void draw(App& app, int width, int height, FrameStats* stats) {
         }
         ImGui::EndChild();
         // Under the memory plot: the streams or the native allocation sites, as tabs (an event or
-        // the trace may ask for one: ViewState::take_panel_request).
-        const std::optional<Panel> want = vs->take_panel_request();
+        // the trace may ask for one: ViewState::panel_request).
+        const std::optional<Panel> want = vs->panel_request();
         auto tab = [&](const char* label, Panel p) {
             bool open = ImGui::BeginTabItem(label, nullptr, want == p ? ImGuiTabItemFlags_SetSelected : 0);
             ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();

@@ -51,10 +51,12 @@ bool ViewState::update(double wall_dt_s) {
         cursor_view_ = std::move(c);  // the old one's deleter hands it to the cursor thread
         changed = true;
     }
-    // A trace of a native program (native sites, no streams) opens on its native sites.
-    if (!native_seen_ && cursor_view_->native && cursor_view_->native->any()) {
+    // A trace of a native program (native sites, no streams) opens on its native sites: decided
+    // once the analysis has read it (live: 2 s of it), as the cursor's state may have neither yet.
+    if (!native_seen_ && analysis_ && analysis_->native && (analysis_->done || analysis_->read_until_s >= 2)) {
         native_seen_ = true;
-        if (cursor_view_->table->total_rows() == 0 && panel_ == Panel::Streams) panel_request_ = Panel::Native;
+        if (analysis_->streams_seen == 0 && cursor_view_->table->total_rows() == 0 && panel_ == Panel::Streams)
+            request_panel(Panel::Native);
     }
     return changed;
 }
@@ -63,7 +65,7 @@ void ViewState::apply(const Event& e) {
     if (const auto* s = e.get<SelectStream>()) {
         selected_stream_ = s->id;
         session_->request_series(s->id);
-        if (s->id) panel_request_ = Panel::Streams;
+        if (s->id) request_panel(Panel::Streams);
         return;
     }
     if (const auto* n = e.get<SelectNativeSite>()) {
@@ -71,7 +73,7 @@ void ViewState::apply(const Event& e) {
         native_spec_.selected_proc = n->clear ? kAnyProc : n->proc;
         native_spec_.selected_site = n->clear ? 0 : n->site;
         native_spec_.selected_hint = n->clear ? std::string() : n->hint;
-        if (!n->clear) panel_request_ = Panel::Native;
+        if (!n->clear) request_panel(Panel::Native);
         return;
     }
     if (const auto* g = e.get<GoToTime>()) {

@@ -65,14 +65,15 @@ public:
     NativeSpec& native_spec() { return native_spec_; }
 
     // The panel shown, and a change of it asked for by an event (a native finding clicked shows the
-    // native sites) or by the trace (one with native sites and no streams opens on them): the
-    // layout takes it once.
+    // native sites) or by the trace (one with native sites and no streams opens on them). The layout
+    // selects the requested tab and reports the tab shown with set_panel() each frame; the request
+    // stands until that tab is shown (a tab bar may ignore it on the frame it is created), or for 30
+    // frames at most.
     Panel panel() const { return panel_; }
-    void set_panel(Panel p) { panel_ = p; }
-    std::optional<Panel> take_panel_request() {
-        auto r = panel_request_;
-        panel_request_.reset();
-        return r;
+    std::optional<Panel> panel_request() const { return panel_request_; }
+    void set_panel(Panel p) {
+        panel_ = p;
+        if (panel_request_ && (*panel_request_ == p || ++panel_request_frames_ > 30)) panel_request_.reset();
     }
 
     uint64_t selected_stream() const { return selected_stream_; }
@@ -107,12 +108,18 @@ public:
     nlohmann::json dump();
 
 private:
+    void request_panel(Panel p) {
+        panel_request_ = p;
+        panel_request_frames_ = 0;
+    }
+
     std::unique_ptr<Session> session_;
     TimeCursor cursor_;
     TableSpec table_spec_;
     NativeSpec native_spec_;
     Panel panel_ = Panel::Streams;
     std::optional<Panel> panel_request_;
+    int panel_request_frames_ = 0;
     bool native_seen_ = false;  // the first state with native sites arrived
     uint64_t selected_stream_ = 0;
     std::optional<size_t> selected_finding_;

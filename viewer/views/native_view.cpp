@@ -33,7 +33,9 @@ void native_sites(ViewState& vs, EventBus& bus) {
         return;
     }
     if (!model->any()) {
-        ImGui::TextDisabled("no native tracking in this trace (record with tidemark run --native)");
+        if (auto a = vs.analysis(); a && a->native)
+            ImGui::TextDisabled("no native allocations recorded yet at t = %.2f s", vs.cursor_view()->t_s);
+        else ImGui::TextDisabled("no native tracking in this trace (record with tidemark run --native)");
         return;
     }
     NativeSpec& spec = vs.native_spec();
@@ -81,9 +83,9 @@ void native_sites(ViewState& vs, EventBus& bus) {
     ImGui::TableSetupColumn("allocated in", ImGuiTableColumnFlags_WidthStretch, 0, static_cast<ImGuiID>(NativeSort::Location));
     ImGui::TableSetupColumn("live bytes", ImGuiTableColumnFlags_DefaultSort | ImGuiTableColumnFlags_PreferSortDescending, 90,
                             static_cast<ImGuiID>(NativeSort::LiveBytes));
-    ImGui::TableSetupColumn("live allocs", ImGuiTableColumnFlags_PreferSortDescending, 80, static_cast<ImGuiID>(NativeSort::LiveAllocations));
+    ImGui::TableSetupColumn("live allocs", ImGuiTableColumnFlags_PreferSortDescending, 96, static_cast<ImGuiID>(NativeSort::LiveAllocations));
     ImGui::TableSetupColumn("peak", ImGuiTableColumnFlags_PreferSortDescending, 80, static_cast<ImGuiID>(NativeSort::Peak));
-    ImGui::TableSetupColumn("growth (10 s)", ImGuiTableColumnFlags_PreferSortDescending, 100, static_cast<ImGuiID>(NativeSort::Growth));
+    ImGui::TableSetupColumn("growth (10 s)", ImGuiTableColumnFlags_PreferSortDescending, 116, static_cast<ImGuiID>(NativeSort::Growth));
     ImGui::TableSetupColumn("allocated", ImGuiTableColumnFlags_PreferSortDescending, 84, static_cast<ImGuiID>(NativeSort::TotalAllocated));
     ImGui::TableHeadersRow();
     if (ImGuiTableSortSpecs* specs = ImGui::TableGetSortSpecs(); specs && specs->SpecsDirty && specs->SpecsCount > 0) {
