@@ -30,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -239,21 +240,54 @@ void draw(App& app, int width, int height, FrameStats* stats) {
             views::memory_timeline(*vs, app.bus);
         }
         ImGui::EndChild();
-        float rest = ImGui::GetContentRegionAvail().y;
-        float detail_h = vs->selected_stream() ? std::floor(rest * 0.32f) : 34;
-        ImGui::BeginChild("streams", ImVec2(0, rest - detail_h - 4), true);
-        ImGui::TextUnformatted("Streams");
-        {
-            Scope t(stats, "view_streams_ms");
-            views::streams_table(*vs, app.bus);
+        // Under the memory plot: the streams or the native allocation sites, as tabs (an event or
+        // the trace may ask for one: ViewState::panel_request).
+        const std::optional<Panel> want = vs->panel_request();
+        auto tab = [&](const char* label, Panel p) {
+            bool open = ImGui::BeginTabItem(label, nullptr, want == p ? ImGuiTabItemFlags_SetSelected : 0);
+            ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+            vs->hits().push_back({std::string("tab:") + (p == Panel::Native ? "native" : "streams"), a.x, a.y, b.x - a.x, b.y - a.y});
+            if (open) vs->set_panel(p);
+            return open;
+        };
+        if (ImGui::BeginTabBar("panels")) {
+            if (tab("Streams", Panel::Streams)) {
+                float rest = ImGui::GetContentRegionAvail().y;
+                float detail_h = vs->selected_stream() ? std::floor(rest * 0.32f) : 34;
+                ImGui::BeginChild("streams", ImVec2(0, rest - detail_h - 4), true);
+                {
+                    Scope t(stats, "view_streams_ms");
+                    views::streams_table(*vs, app.bus);
+                }
+                ImGui::EndChild();
+                ImGui::BeginChild("detail", ImVec2(0, 0), true);
+                {
+                    Scope t(stats, "view_detail_ms");
+                    views::stream_detail(*vs, app.bus);
+                }
+                ImGui::EndChild();
+                ImGui::EndTabItem();
+            }
+            if (tab("Native", Panel::Native)) {
+                float rest = ImGui::GetContentRegionAvail().y;
+                const NativeTableModel* n = vs->native();
+                float detail_h = n && n->selection() ? std::floor(rest * 0.42f) : 34;
+                ImGui::BeginChild("native", ImVec2(0, rest - detail_h - 4), true);
+                {
+                    Scope t(stats, "view_native_ms");
+                    views::native_sites(*vs, app.bus);
+                }
+                ImGui::EndChild();
+                ImGui::BeginChild("native_detail", ImVec2(0, 0), true);
+                {
+                    Scope t(stats, "view_native_detail_ms");
+                    views::native_detail(*vs, app.bus);
+                }
+                ImGui::EndChild();
+                ImGui::EndTabItem();
+            }
+            ImGui::EndTabBar();
         }
-        ImGui::EndChild();
-        ImGui::BeginChild("detail", ImVec2(0, 0), true);
-        {
-            Scope t(stats, "view_detail_ms");
-            views::stream_detail(*vs, app.bus);
-        }
-        ImGui::EndChild();
         ImGui::EndChild();
         ImGui::SameLine();
         ImGui::BeginChild("right", ImVec2(right_w, avail.y));
@@ -373,8 +407,12 @@ int main(int argc, char** argv) {
             vs->cursor().seek(args.at);
             // Select the first finding's stream so the table, the detail and the graph show it, but
             // keep the cursor at --at.
-            if (auto a = vs->analysis(); a && !a->findings.empty() && a->findings[0].stream)
-                vs->apply(SelectStream{a->findings[0].stream->id});
+            // (A native-leak finding: its allocation site, on the native tab.)
+            if (auto a = vs->analysis(); a && !a->findings.empty()) {
+                const tidemark::model::Finding& f = a->findings[0];
+                if (f.stream) vs->apply(SelectStream{f.stream->id});
+                else if (auto site = finding_native_site(f)) vs->apply(SelectNativeSite{false, kAnyProc, *site, f.site});
+            }
             vs->update(0);
             vs->session().wait_cursor(10);
         }

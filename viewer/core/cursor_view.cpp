@@ -16,7 +16,8 @@ bool same_findings(const std::vector<model::Finding>& a, const std::vector<model
 
 bool derive_views(const CursorView& base, CursorView& view, const ViewInputs& inputs,
                   const std::vector<model::Finding>& findings,
-                  const std::shared_ptr<const model::StreamTable>& summaries, DeriveMemo& memo) {
+                  const std::shared_ptr<const model::StreamTable>& summaries, DeriveMemo& memo,
+                  const std::shared_ptr<const NativeHistory>& native) {
     bool changed = false;
     const bool same_state = view.timeline == base.timeline && view.t_s == base.t_s;
     std::vector<std::pair<uint64_t, int>> flagged = flagged_streams(findings);
@@ -41,6 +42,25 @@ bool derive_views(const CursorView& base, CursorView& view, const ViewInputs& in
         view.graph = std::make_shared<GraphLayout>(layout_chains(*view.timeline, findings, inputs.selected_stream));
         memo.graph_findings = findings;
         changed = true;
+    }
+    if (!view.timeline) {
+        view.native.reset();
+        changed |= base.native != nullptr;
+    } else {
+        std::vector<std::pair<uint32_t, int>> native_flagged = flagged_native_sites(findings);
+        const NativeTableModel* was_native = base.native.get();
+        if (!same_state || !was_native || was_native->inputs().history != native || was_native->inputs().flagged != native_flagged) {
+            NativeInputs in;
+            in.at_cursor = view.timeline;
+            in.t_s = view.t_s;
+            in.history = native;
+            in.flagged = std::move(native_flagged);
+            view.native = NativeTableModel::build(std::move(in), inputs.native, memo.symbols);
+            changed = true;
+        } else if (!(was_native->spec() == inputs.native)) {
+            view.native = NativeTableModel::respecified(base.native, inputs.native, memo.symbols);
+            changed = true;
+        }
     }
     view.inputs = inputs;
     return changed;

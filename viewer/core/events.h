@@ -24,6 +24,14 @@ struct SelectFinding {
 struct OpenTrace {
     std::string path;
 };
+// A native allocation site (docs/VIEWER.md "Native"). A finding names a site by id without its
+// process: `proc` 0xffffffff then means "the process whose site `site` is at `hint` (file:line)".
+struct SelectNativeSite {
+    bool clear = false;  // true: no site selected
+    uint32_t proc = 0xffffffffu;
+    uint32_t site = 0;
+    std::string hint;
+};
 
 // One of the above. (A tagged struct rather than std::variant: GCC 12 reports false
 // maybe-uninitialized warnings on variants of these at -O2.)
@@ -33,22 +41,25 @@ public:
     Event(GoToTime e) : kind_(Kind::GoToTime), go_to_time_(e) {}
     Event(SelectFinding e) : kind_(Kind::SelectFinding), select_finding_(e) {}
     Event(OpenTrace e) : kind_(Kind::OpenTrace), open_trace_(std::move(e)) {}
+    Event(SelectNativeSite e) : kind_(Kind::SelectNativeSite), select_native_site_(std::move(e)) {}
     // The event as T, or null when it is another kind.
     template <class T>
     const T* get() const {
         if constexpr (std::is_same_v<T, SelectStream>) return kind_ == Kind::SelectStream ? &select_stream_ : nullptr;
         else if constexpr (std::is_same_v<T, GoToTime>) return kind_ == Kind::GoToTime ? &go_to_time_ : nullptr;
         else if constexpr (std::is_same_v<T, SelectFinding>) return kind_ == Kind::SelectFinding ? &select_finding_ : nullptr;
+        else if constexpr (std::is_same_v<T, SelectNativeSite>) return kind_ == Kind::SelectNativeSite ? &select_native_site_ : nullptr;
         else return kind_ == Kind::OpenTrace ? &open_trace_ : nullptr;
     }
 
 private:
-    enum class Kind { SelectStream, GoToTime, SelectFinding, OpenTrace };
+    enum class Kind { SelectStream, GoToTime, SelectFinding, OpenTrace, SelectNativeSite };
     Kind kind_;
     SelectStream select_stream_{};
     GoToTime go_to_time_{};
     SelectFinding select_finding_{};
     OpenTrace open_trace_{};
+    SelectNativeSite select_native_site_{};
 };
 
 class EventBus {

@@ -265,6 +265,8 @@ void Session::analysis_loop() {
         start_us_ = reader->start_us();
     }
 
+    std::shared_ptr<const NativeHistory> native;  // the last published, and what it was made from
+    uint64_t native_fingerprint = 0;
     auto publish = [&](bool done, const std::string& error) {
         const model::Timeline& tl = analysis.timeline();
         auto v = std::make_shared<AnalysisView>();
@@ -278,6 +280,14 @@ void Session::analysis_loop() {
         v->pipelines = tl.pipelines();
         v->streams_seen = tl.streams().size() + tl.retired_count();
         for (const model::Note& n : tl.notes()) v->notes.push_back(n.text);
+        if (!tl.native_processes().empty()) {
+            const uint64_t fp = native_history_fingerprint(tl);
+            if (!native || fp != native_fingerprint) {
+                native = native_history(tl);
+                native_fingerprint = fp;
+            }
+        }
+        v->native = native;
         uint64_t want = series_want_;
         if (want) {
             v->series_id = want;
@@ -450,7 +460,8 @@ void Session::cursor_loop() {
         // 2. What the views show of it: rebuilt only for what changed.
         auto t0 = Clock::now();
         static const std::vector<model::Finding> no_findings;
-        bool changed = derive_views(*base, *view, inputs, analysis ? analysis->findings : no_findings, summaries, memo);
+        bool changed = derive_views(*base, *view, inputs, analysis ? analysis->findings : no_findings, summaries, memo,
+                                    analysis ? analysis->native : nullptr);
         changed |= new_state;
         view->derive_ms = ms_since(t0);
 

@@ -75,6 +75,9 @@ struct AnalysisView {
     Series series_readable, series_writable;
     bool series_partial = false;  // the analysis had folded it: only its last point remained
     bool series_found = false;    // the analysis holds the stream (it may not have reached it yet)
+    // The native sites' live-bytes series the analysis keeps (null: no native tracking). The same
+    // pointer as the previous publish's while they have not changed.
+    std::shared_ptr<const NativeHistory> native;
 };
 
 // The selected stream's buffered lengths over its life, read from the trace file by a window query

@@ -46,10 +46,17 @@ bool ViewState::update(double wall_dt_s) {
     }
     if (cursor_.advance(wall_dt_s)) changed = true;
     session_->request_cursor(cursor_.t());
-    session_->set_view_inputs(ViewInputs{table_spec_, selected_stream_});
+    session_->set_view_inputs(ViewInputs{table_spec_, selected_stream_, native_spec_});
     if (auto c = session_->cursor(); c != cursor_view_) {
         cursor_view_ = std::move(c);  // the old one's deleter hands it to the cursor thread
         changed = true;
+    }
+    // A trace of a native program (native sites, no streams) opens on its native sites: decided
+    // once the analysis has read it (live: 2 s of it), as the cursor's state may have neither yet.
+    if (!native_seen_ && analysis_ && analysis_->native && (analysis_->done || analysis_->read_until_s >= 2)) {
+        native_seen_ = true;
+        if (analysis_->streams_seen == 0 && cursor_view_->table->total_rows() == 0 && panel_ == Panel::Streams)
+            request_panel(Panel::Native);
     }
     return changed;
 }
@@ -58,6 +65,15 @@ void ViewState::apply(const Event& e) {
     if (const auto* s = e.get<SelectStream>()) {
         selected_stream_ = s->id;
         session_->request_series(s->id);
+        if (s->id) request_panel(Panel::Streams);
+        return;
+    }
+    if (const auto* n = e.get<SelectNativeSite>()) {
+        native_spec_.selected = !n->clear;
+        native_spec_.selected_proc = n->clear ? kAnyProc : n->proc;
+        native_spec_.selected_site = n->clear ? 0 : n->site;
+        native_spec_.selected_hint = n->clear ? std::string() : n->hint;
+        if (!n->clear) request_panel(Panel::Native);
         return;
     }
     if (const auto* g = e.get<GoToTime>()) {
@@ -75,6 +91,7 @@ void ViewState::apply(const Event& e) {
         selected_finding_ = f->index;
         const model::Finding& finding = analysis_->findings[f->index];
         if (finding.stream) apply(SelectStream{finding.stream->id});
+        if (auto site = finding_native_site(finding)) apply(SelectNativeSite{false, kAnyProc, *site, finding.site});
         apply(GoToTime{finding.onset_s, true});
         return;
     }
@@ -155,6 +172,32 @@ nlohmann::json ViewState::dump() {
                        {"readable_length", rows[i]->readable_length}, {"writable_length", rows[i]->writable_length},
                        {"aggregate", rows[i]->kind == StreamRow::Kind::Aggregate}, {"count", rows[i]->count}});
     j["table"]["top"] = std::move(top);
+    j["panel"] = panel_ == Panel::Native ? "native" : "streams";
+    if (const NativeTableModel* n = native()) {
+        nlohmann::json nj;
+        nlohmann::json procs = nlohmann::json::array();
+        for (const NativeProcessRow& p : n->processes())
+            procs.push_back({{"pid", p.pid}, {"mode", native_mode_name(p.mode)}, {"sample_interval_bytes", p.sample_interval_bytes},
+                             {"live_bytes", p.live_bytes}, {"sites", p.sites}});
+        nj["processes"] = std::move(procs);
+        nj["rows"] = n->rows().size();
+        nj["matching"] = n->matching_rows();
+        nj["total"] = n->total_rows();
+        nlohmann::json ntop = nlohmann::json::array();
+        for (size_t i = 0; i < n->rows().size() && i < 20; ++i) {
+            const NativeRow& r = *n->rows()[i];
+            ntop.push_back({{"pid", r.pid}, {"site", r.site}, {"location", r.location}, {"live_bytes", r.live_bytes},
+                            {"live_allocations", r.live_allocations}, {"peak_live_bytes", r.peak_live_bytes},
+                            {"total_allocated", r.total_allocated},
+                            {"growth_bytes_per_s", r.growth_bytes_per_s ? nlohmann::json(*r.growth_bytes_per_s) : nlohmann::json()},
+                            {"estimate", r.estimate}, {"flagged", r.severity >= 0}});
+        }
+        nj["top"] = std::move(ntop);
+        if (const auto& sel = n->selection())
+            nj["selected"] = {{"site", sel->site}, {"location", sel->location}, {"frames", sel->frames},
+                              {"points", sel->live_bytes.size()}, {"whole_history", sel->whole_history}};
+        j["native"] = std::move(nj);
+    }
     nlohmann::json hits = nlohmann::json::array();
     for (const HitRect& h : hits_) hits.push_back({{"what", h.what}, {"x", h.x}, {"y", h.y}, {"w", h.w}, {"h", h.h}});
     j["hits"] = std::move(hits);

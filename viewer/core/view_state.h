@@ -35,6 +35,9 @@ struct SelectedHistory {
     std::string status;  // what to say above the plot ("" when the whole history is there)
 };
 
+// The panel under the memory plot: the streams (table and detail) or the native allocation sites.
+enum class Panel { Streams, Native };
+
 // Which memory series the timeline shows, and for which process.
 struct MemoryOptions {
     bool rss = true, heap_used = true, heap_total = false, external = true, array_buffers = false, streams = true;
@@ -53,6 +56,25 @@ public:
     const StreamTableModel& table() const { return *cursor_view_->table; }
     // The sort and filter the user chose (the table's widgets edit it; the next table follows it).
     TableSpec& table_spec() { return table_spec_; }
+
+    // The native allocation sites at the cursor, as the cursor thread built them (null before the
+    // first state at the cursor).
+    const NativeTableModel* native() const { return cursor_view_->native.get(); }
+    // The native sites' sort and filter (the view's widgets edit it; the selection changes by
+    // SelectNativeSite events).
+    NativeSpec& native_spec() { return native_spec_; }
+
+    // The panel shown, and a change of it asked for by an event (a native finding clicked shows the
+    // native sites) or by the trace (one with native sites and no streams opens on them). The layout
+    // selects the requested tab and reports the tab shown with set_panel() each frame; the request
+    // stands until that tab is shown (a tab bar may ignore it on the frame it is created), or for 30
+    // frames at most.
+    Panel panel() const { return panel_; }
+    std::optional<Panel> panel_request() const { return panel_request_; }
+    void set_panel(Panel p) {
+        panel_ = p;
+        if (panel_request_ && (*panel_request_ == p || ++panel_request_frames_ > 30)) panel_request_.reset();
+    }
 
     uint64_t selected_stream() const { return selected_stream_; }
     std::optional<size_t> selected_finding() const { return selected_finding_; }
@@ -86,9 +108,19 @@ public:
     nlohmann::json dump();
 
 private:
+    void request_panel(Panel p) {
+        panel_request_ = p;
+        panel_request_frames_ = 0;
+    }
+
     std::unique_ptr<Session> session_;
     TimeCursor cursor_;
     TableSpec table_spec_;
+    NativeSpec native_spec_;
+    Panel panel_ = Panel::Streams;
+    std::optional<Panel> panel_request_;
+    int panel_request_frames_ = 0;
+    bool native_seen_ = false;  // the first state with native sites arrived
     uint64_t selected_stream_ = 0;
     std::optional<size_t> selected_finding_;
     std::optional<std::pair<double, double>> view_;

@@ -22,6 +22,8 @@ void streams_table(ViewState& vs, EventBus& bus);         // every stream at the
 void stream_detail(ViewState& vs, EventBus& bus);         // the selected stream over time
 void pipeline_graph(ViewState& vs, EventBus& bus);        // chains source → sink
 void findings(ViewState& vs, EventBus& bus);              // what the detectors found
+void native_sites(ViewState& vs, EventBus& bus);          // native allocation sites at the cursor
+void native_detail(ViewState& vs, EventBus& bus);         // the selected site over time, its stack
 
 // The in-app file picker (a modal): directory listing and recent files. Posts OpenTrace.
 struct FilePicker {
