@@ -87,3 +87,73 @@ TEST_CASE("a program using the native streams API runs unchanged without tidemar
     CHECK(t.exit_code == 0);
     CHECK_THAT(t.out, Catch::Contains("not tracked"));
 }
+
+// The readable side, in another shape (tests/fixtures/native/tail_source.c): one thread, an event
+// loop pushing records into a READABLE queue a shipper reads.
+namespace {
+
+std::string tail_program() { return std::string(TIDEMARK_NATIVE_FIXTURES) + "/tail_source"; }
+std::string tail_source() { return std::string(TIDEMARK_FIXTURES) + "/native/tail_source.c"; }
+
+nlohmann::json run_tail(const std::string& behaviour, TempDir& dir, ProcessResult& r) {
+    SpawnOptions opt;
+    opt.timeout_s = 60;
+    const std::string trace = dir.file("tail.tidemark");
+    r = run_cli({"run", "--native", "--out", trace, "--", tail_program(), behaviour, "4"}, opt);
+    return report_json(trace);
+}
+
+}  // namespace
+
+TEST_CASE("a native source that pushes on into a queue its consumer paused is unbounded-readable, in native words",
+          "[native][streams][integration]") {
+    TempDir dir;
+    ProcessResult r;
+    const auto report = run_tail("paused", dir, r);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("registered with tidemark"));
+    const auto found = findings_of(report, "unbounded-readable");
+    REQUIRE(found.size() == 1);
+    const auto& f = found[0];
+    CHECK(f["severity"] == "error");
+    CHECK(f["stream"]["type"] == "LogTail");
+    const int line = line_of(tail_source(), "tidemark_stream_push(queue, RECORD_BYTES, full);  // told \"full\"");
+    REQUIRE(line > 0);
+    CHECK(f["site"] == "tail_ignoring_full (tail_source.c:" + std::to_string(line) + ")");
+    const std::string message = f["message"].get<std::string>();
+    CHECK_THAT(message, Catch::Contains("native queue"));
+    CHECK_THAT(message, Catch::Contains("after it said it was full"));
+    CHECK_THAT(message, Catch::Contains("TIDEMARK_FLOWING_PAUSED"));
+    CHECK(message.find("push()") == std::string::npos);  // no Node words for a C program
+    CHECK(message.find("readableFlowing") == std::string::npos);
+    CHECK_THAT(f["fix"].get<std::string>(), Catch::Contains("tidemark_stream"));
+    CHECK(findings_of(report, "ignored-backpressure").empty());
+}
+
+TEST_CASE("a native queue filled with no consumer ever attached is no-consumer, in native words",
+          "[native][streams][integration]") {
+    TempDir dir;
+    ProcessResult r;
+    const auto report = run_tail("orphan", dir, r);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto found = findings_of(report, "no-consumer");
+    REQUIRE(found.size() == 1);
+    const auto& f = found[0];
+    CHECK(f["stream"]["type"] == "LogTail");
+    const std::string message = f["message"].get<std::string>();
+    CHECK_THAT(message, Catch::Contains("no consumer has ever read"));
+    CHECK(message.find("readableFlowing") == std::string::npos);
+    CHECK_THAT(f["fix"].get<std::string>(), Catch::Contains("tidemark_stream_read"));
+}
+
+TEST_CASE("a native source that stops at full with a consumer that keeps up is silent", "[native][streams][integration]") {
+    TempDir dir;
+    ProcessResult r;
+    const auto report = run_tail("ok", dir, r);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(report["findings"].empty());
+    CHECK(streams_of_type(report, "LogTail").size() == 1);
+}

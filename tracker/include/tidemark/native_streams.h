@@ -74,6 +74,11 @@ static inline void* tidemark__lookup(void** slot, const char* name) {
  * the caller's own function: that is the call site it reports for a write after full. */
 #define TIDEMARK__INLINE static inline __attribute__((always_inline, unused))
 
+/* After the calls whose site is reported (write, push): keeps the call from being compiled as a
+ * tail call (a `jmp` when it is the last thing the caller does), whose return address would be the
+ * caller's caller — `main` instead of the function that pushed. An empty asm costs nothing. */
+#define TIDEMARK__NO_TAIL_CALL() __asm__ __volatile__("")
+
 /* Registers a queue. `name` (copied, up to 63 bytes) is the stream's type in reports;
  * `high_water_mark` > 0 (bytes, or items with TIDEMARK_STREAM_OBJECTS). Returns NULL when tidemark
  * is not tracking this process (then every call below does nothing). */
@@ -88,6 +93,7 @@ TIDEMARK__INLINE void tidemark_stream_write(tidemark_stream* s, uint64_t amount,
     if (!s) return;
     TIDEMARK__FN(tidemark__amount_fn, write);
     if (fn) fn(s, amount, full);
+    TIDEMARK__NO_TAIL_CALL();
 }
 
 /* `amount` was pushed into a readable queue; `full`: it is now at or past its high-water mark. */
@@ -95,6 +101,7 @@ TIDEMARK__INLINE void tidemark_stream_push(tidemark_stream* s, uint64_t amount, 
     if (!s) return;
     TIDEMARK__FN(tidemark__amount_fn, push);
     if (fn) fn(s, amount, full);
+    TIDEMARK__NO_TAIL_CALL();
 }
 
 /* A consumer took `amount` out of the queue. */

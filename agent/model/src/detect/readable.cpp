@@ -21,6 +21,20 @@ constexpr const char* kNoConsumerFix =
     "`for await (const chunk of readable)` — or destroy() it when its data is not needed. A "
     "producer pushing into it must stop when push() returns false.";
 
+// A queue a native program registered (tidemark/native_streams.h): the same judgement in its words.
+constexpr const char* kNativeUnboundedFix =
+    "When the queue says it is full, stop the source — stop reading the file or socket, stop the "
+    "timer — until the consumer has read the queue below its highWaterMark (and report each read with "
+    "tidemark_stream_read). If the source cannot be paused, bound it (drop or coalesce) instead of "
+    "queueing more; a consumer that pauses the queue must resume it.";
+
+constexpr const char* kNativeNoConsumerFix =
+    "Attach a consumer that reads the queue (reporting each read with tidemark_stream_read and its "
+    "state with tidemark_stream_set_flowing), or close the queue when its data is not needed. A "
+    "source pushing into it must stop when it says it is full.";
+
+bool is_native(const StreamInfo& s) { return (s.kind & proto::kKindRegistered) != 0; }
+
 bool never_consumed(const StreamInfo& s, const Run& r) {
     for (size_t k = r.first; k <= r.last; ++k)
         if (s.samples[k].s.flowing() != proto::Flowing::Null) return false;
@@ -62,19 +76,23 @@ void unbounded_readable(const Timeline& timeline, const StreamInfo& s, const Det
     set_site(f, *site);
     char ratio_text[32];
     std::snprintf(ratio_text, sizeof ratio_text, "%.0f", ratio);
-    f.message = "push() kept adding to " + stream_label(s) + " after it returned false, from " + site_words(*site) +
-                ": its buffer reached " + amount(static_cast<double>(o->peak), objects) + ", " + ratio_text +
-                "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
+    const bool native = is_native(s);
+    f.message = (native ? "Pushes kept coming into the native queue " + stream_label(s) + " after it said it was full, from "
+                        : "push() kept adding to " + stream_label(s) + " after it returned false, from ") +
+                site_words(*site) + ": its buffer reached " + amount(static_cast<double>(o->peak), objects) + ", " +
+                ratio_text + "x its highWaterMark of " + amount(static_cast<double>(hwm), objects);
     if (o->still_growing) f.message += ", and is still growing (" + amount(o->slope, objects) + "/s)";
     else if (o->growing)
         f.message += std::string(", growing ") + amount(o->slope, objects) + "/s while the pushes continued" +
                      (o->open ? "; it is still that full" : "; it has drained since");
     else if (!o->open) f.message += ", then drained";
-    f.message += "; " + std::to_string(o->offending) + " pushes after false";
-    f.message += flowing == proto::Flowing::Paused ? " while its consumer has it paused (readableFlowing === false)."
-                                                   : " while its consumer reads slower than it is fed.";
+    f.message += "; " + std::to_string(o->offending) + (native ? " pushes after full" : " pushes after false");
+    f.message += flowing == proto::Flowing::Paused
+                     ? (native ? " while its consumer has it paused (TIDEMARK_FLOWING_PAUSED)."
+                               : " while its consumer has it paused (readableFlowing === false).")
+                     : " while its consumer reads slower than it is fed.";
     if (const std::string c = chain_sentence(timeline, chain_views, s.id); !c.empty()) f.message += " " + c;
-    f.fix = kUnboundedFix;
+    f.fix = native ? kNativeUnboundedFix : kUnboundedFix;
     f.evidence = overfill_evidence(*o, hwm, ratio, objects, "pushes_after_false");
     out.push_back(std::move(f));
 }
@@ -116,8 +134,12 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
         f.stream = stream_ref(s);
         if (push_site) set_site(f, *push_site);
         else f.site = s.site;
-        f.message = stream_label(s) + " holds " + amount(static_cast<double>(s.samples[r.last].s.readable_length), objects) +
-                    " with readableFlowing === null — nothing has ever consumed it — for " + seconds(held_s);
+        const bool native = is_native(s);
+        f.message = (native ? "The native queue " : "") + stream_label(s) + " holds " +
+                    amount(static_cast<double>(s.samples[r.last].s.readable_length), objects) +
+                    (native ? " and no consumer has ever read from it (its flowing state was never set) — for "
+                            : " with readableFlowing === null — nothing has ever consumed it — for ") +
+                    seconds(held_s);
         if (growing) {
             char ratio_text[32];
             std::snprintf(ratio_text, sizeof ratio_text, "%.0f", static_cast<double>(peak) / static_cast<double>(hwm));
@@ -130,7 +152,7 @@ void no_consumer(const Timeline& timeline, const StreamInfo& s, const DetectorOp
                                            ") and its source stopped."
                                      : ".";
         }
-        f.fix = kNoConsumerFix;
+        f.fix = native ? kNativeNoConsumerFix : kNoConsumerFix;
         const std::string unit = objects ? "_objects" : "_bytes";
         f.evidence = {
             {"buffered_now" + unit, static_cast<double>(s.samples[r.last].s.readable_length)},
