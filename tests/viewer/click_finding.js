@@ -8,42 +8,15 @@
 // is killed at the end whatever happens.
 //   node click_finding.js TIDEMARK TIDEMARK_VIEWER EXAMPLES_DIR
 'use strict';
-const { spawn, spawnSync, execFileSync } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { harness } = require('./harness');
 
 const [tidemark, viewer, examples] = process.argv.slice(2);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-click-'));
+const h = harness('tidemark-click-');
+const { tmp, dump, fail, cleanup, sleep, state, waitFor, xdo } = h;
 const trace = path.join(tmp, 'incident.tidemark');
-const dump = path.join(tmp, 'state.json');
-let child = null;
-
-function fail(msg) {
-  console.error('FAIL: ' + msg);
-  try { console.error(fs.readFileSync(dump, 'utf8').slice(0, 3000)); } catch (_) {}
-  cleanup();
-  process.exit(1);
-}
-function cleanup() {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-function sleep(ms) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }
-function state() {
-  try { return JSON.parse(fs.readFileSync(dump, 'utf8')); } catch (_) { return null; }
-}
-function waitFor(what, pred, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = state();
-    if (s && pred(s)) return s;
-    if (child && child.exitCode !== null) fail(`viewer exited (${child.exitCode}) while waiting for ${what}`);
-    if (Date.now() > end) fail('timed out waiting for ' + what);
-    sleep(100);
-  }
-}
-function xdo(...args) { return execFileSync('xdotool', args, { encoding: 'utf8', timeout: 10000 }).trim(); }
 
 // 0. A random file is refused: exit 2 and a message naming the problem.
 const junk = path.join(tmp, 'random.bin');
@@ -59,7 +32,7 @@ const rec = spawnSync(tidemark, ['run', '--out', trace, '--', 'node', path.join(
 if (rec.status !== 0) fail('tidemark run exited ' + rec.status + ': ' + (rec.stderr || '').toString().slice(-500));
 
 // 2. Open it in a real window.
-child = spawn(viewer, [trace, '--state-dump', dump, '--width', '1600', '--height', '900',
+h.child = spawn(viewer, [trace, '--state-dump', dump, '--width', '1600', '--height', '900',
   '--recent-file', path.join(tmp, 'recent')], { stdio: ['ignore', 'inherit', 'inherit'] });
 let s = waitFor('the analysis and the findings to be drawn', (st) => {
   const v = st.sessions && st.sessions[0];
@@ -95,7 +68,7 @@ for (let i = findings.length - 1; i >= 0; --i) {
 
 // 4. Play (clicked at the place it was drawn) moves the cursor on from the last finding's onset.
 function click(what) {
-  const hit = state().sessions[0].hits.find((h) => h.what === what);
+  const hit = state().sessions[0].hits.find((x) => x.what === what);
   if (!hit) fail(what + ' is not on screen');
   const x = Math.round(hit.x + hit.w / 2), y = Math.round(hit.y + hit.h / 2);
   xdo('mousemove', '--window', wid, String(x), String(y));
@@ -125,6 +98,6 @@ for (let k = 0; k < 4; ++k) {
   console.log(`space tap ${k + 1}: ${was ? 'paused' : 'playing'} at ${state().sessions[0].cursor.t.toFixed(3)} s`);
 }
 
-child.kill('SIGTERM');
+h.child.kill('SIGTERM');
 cleanup();
 console.log('PASS');

@@ -7,42 +7,19 @@
 // has a timeout; the viewer is killed at the end whatever happens.
 //   node native_view.js TIDEMARK TIDEMARK_VIEWER REQUEST_LOOP
 'use strict';
-const { spawn, spawnSync, execFileSync } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { harness } = require('./harness');
 
 const [tidemark, viewer, requestLoop] = process.argv.slice(2);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-native-view-'));
+const h = harness('tidemark-native-view-');
+const { tmp, dump, fail, cleanup, sleep, state, xdo } = h;
 const trace = path.join(tmp, 'leak.tidemark');
-const dump = path.join(tmp, 'state.json');
-let child = null;
-
-function fail(msg) {
-  console.error('FAIL: ' + msg);
-  try { console.error(fs.readFileSync(dump, 'utf8').slice(0, 4000)); } catch (_) {}
-  cleanup();
-  process.exit(1);
-}
-function cleanup() {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-function sleep(ms) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); }
-function state() {
-  try { return JSON.parse(fs.readFileSync(dump, 'utf8')); } catch (_) { return null; }
-}
+// The first session of the dump once pred(session) holds.
 function waitFor(what, pred, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = state();
-    if (s && s.sessions && s.sessions[0] && pred(s.sessions[0])) return s.sessions[0];
-    if (child && child.exitCode !== null) fail(`viewer exited (${child.exitCode}) while waiting for ${what}`);
-    if (Date.now() > end) fail('timed out waiting for ' + what);
-    sleep(100);
-  }
+  return h.waitFor(what, (s) => s.sessions && s.sessions[0] && pred(s.sessions[0]), timeoutMs).sessions[0];
 }
-function xdo(...args) { return execFileSync('xdotool', args, { encoding: 'utf8', timeout: 10000 }).trim(); }
 
 // 1. Record the leak with native tracking.
 const rec = spawnSync(tidemark, ['run', '--native', 'full', '--out', trace, '--', requestLoop, 'leak', '3'],
@@ -51,14 +28,14 @@ if (rec.status !== 0) fail('tidemark run exited ' + rec.status + ': ' + (rec.std
 
 // 2. Open it: a native program's trace (no streams) opens on the Native tab. At t = 0 nothing was
 // allocated yet: move the cursor to 70 % of the trace by clicking the scrub slider there.
-child = spawn(viewer, [trace, '--state-dump', dump, '--width', '1600', '--height', '900',
+h.child = spawn(viewer, [trace, '--state-dump', dump, '--width', '1600', '--height', '900',
   '--recent-file', path.join(tmp, 'recent')], { stdio: ['ignore', 'inherit', 'inherit'] });
 let v = waitFor('the Native tab to open', (s) => s.panel === 'native' && s.native && s.analysis && s.analysis.done &&
   s.hits.some((h) => h.what === 'scrub'), 30000);
 const wid = xdo('search', '--sync', '--name', '^tidemark$').split('\n')[0];
 if (!wid) fail('no window named tidemark');
 function click(what, fraction) {
-  const hit = state().sessions[0].hits.find((h) => h.what === what);
+  const hit = state().sessions[0].hits.find((x) => x.what === what);
   if (!hit) fail(what + ' is not on screen');
   const x = Math.round(hit.x + (fraction === undefined ? Math.min(hit.w / 2, 30) : fraction * hit.w));
   const y = Math.round(hit.y + hit.h / 2);
@@ -90,8 +67,8 @@ const sel = v.native.selected;
 if (!sel.frames.some((f) => f.startsWith('remember_session'))) fail('its stack lacks remember_session: ' + sel.frames.join(' | '));
 if (!(sel.points > 5)) fail('its series has ' + sel.points + ' points');
 console.log(`clicked site ${top.site} at (${x}, ${y}): ${sel.frames.length} frames (${sel.frames.slice(0, 3).join(' <- ')}), ${sel.points} points`);
-child.kill('SIGTERM');
-child = null;
+h.child.kill('SIGTERM');
+h.child = null;
 
 // 5. A screenshot of the moment t = 2 s renders.
 const png = path.join(tmp, 'native.png');

@@ -154,7 +154,8 @@ BudgetResult native_growth_budget(const Timeline& t, const RateBudget& b, const 
     uint32_t worst_pid = 0;
     bool tracked = false;
     for (const ProcessInfo& p : t.processes()) {
-        if (!t.native_process(p.proc)) continue;
+        const NativeProcessInfo* np = t.native_process(p.proc);
+        if (!np) continue;
         tracked = true;
         std::vector<stats::TimePoint> pts;
         for (const ProcessPoint& x : p.samples)
@@ -162,10 +163,9 @@ BudgetResult native_growth_budget(const Timeline& t, const RateBudget& b, const 
         if (pts.size() < 8 || pts.back().t_s - pts.front().t_s < 1.0) continue;
         const auto est = stats::theil_sen(pts, budgets.confidence, 400);
         if (!est) continue;
-        const NativeProcessInfo* np = t.native_process(p.proc);
         const double span = pts.back().t_s - pts.front().t_s;
         double band = 0;
-        if (np && np->mode == proto::NativeMode::Sampled && np->sample_interval_bytes > 0) {
+        if (np->mode == proto::NativeMode::Sampled && np->sample_interval_bytes > 0) {
             const double interval = static_cast<double>(np->sample_interval_bytes);
             const double l0 = est->intercept + est->slope * pts.front().t_s, l1 = est->intercept + est->slope * pts.back().t_s;
             band = 2.0 * std::hypot(sampled_sigma(l0, interval), sampled_sigma(l1, interval));
