@@ -353,10 +353,14 @@ napi_value flush(napi_env env, napi_callback_info info) {
         const double* base = nullptr;
         const size_t rows = typed_rows(env, argv[0], count, kRowWidth, base);
         in->sink->begin();
+        // Collections first: the agent judges as records arrive, and a process sample taken
+        // after a collection (showing the drop) must not be judged before the collection's
+        // record — with the drop and no record of a major collection, a cache that filled
+        // and was then collected back to its level looked like retained growth for one tick.
+        drain_gc(in);
         proto::Record rec;
         for (size_t i = 0; i < rows; ++i)
             if (row_to_record(base + i * kRowWidth, rec)) in->sink->add(rec);
-        drain_gc(in);
         in->sink->commit();
         return make_bool(env, in->transport->alive());
     } catch (...) {

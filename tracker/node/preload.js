@@ -25,10 +25,12 @@ function removeIsolateLogs() {
   try {
     const env = process.env;
     if (!env.TIDEMARK_SOCKET) return;
+    // Before any rule that leaves this process untracked: a child the claim rule skips (a node
+    // the tracked program spawns) inherits --perf-basic-prof through NODE_OPTIONS and opens a log too.
+    if (env.TIDEMARK_NATIVE) removeIsolateLogs();
     const loaded = Symbol.for('tidemark.tracker');
     if (process[loaded]) return;  // preloaded twice (-r and NODE_OPTIONS)
     Object.defineProperty(process, loaded, { value: true });
-    if (env.TIDEMARK_NATIVE) removeIsolateLogs();
     // node 20 wraps process.chdir on the main thread only; loading worker_threads costs ~8 ms, so
     // the main thread is recognised by that first.
     const chdirName = typeof process.chdir === 'function' ? process.chdir.name : '';
