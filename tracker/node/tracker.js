@@ -242,26 +242,39 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // Per constructor: its name, capture budget, last captured site and its aggregates by site.
   const types = new Map();
   let aggregateCount = 0;
+  // The last two constructors seen, before the Map: a service makes its streams in a few kinds,
+  // often alternating (IncomingMessage, ServerResponse), and a Map lookup is the costlier part.
+  let ctorA = null, tiA = null, ctorB = null, tiB = null;
   function typeOf(ctor, s) {
+    if (ctor === ctorA) return tiA;
+    if (ctor === ctorB) { const c = ctorA, t = tiA; ctorA = ctorB; tiA = tiB; ctorB = c; tiB = t; return tiA; }
     let ti = types.get(ctor);
     if (ti === undefined) {  // the prototype and name are read on a constructor's first stream only
       const proto = Object.getPrototypeOf(s), name = ctor.name;
       ti = { nameId: str(name || 'Stream'), classes: classNames(proto), sites: bucket(CTOR_SITE_BURST, CTOR_SITE_CAPTURES_PER_S),
-        lastSite: 0, lastInternal: false, internalRun: 0, capture: true, userland: wrapUserland(proto), aggs: new Map() };
+        lastSite: 0, lastInternal: false, internalRun: 0, capture: true, userland: wrapUserland(proto), aggs: new Map(), lastAgg: null, prevAgg: null };
       types.set(ctor, ti);
     }
+    ctorB = ctorA; tiB = tiA; ctorA = ctor; tiA = ti;
     return ti;
   }
   let dirtyAggs = [];
   function markAgg(a) { if (!a.dirty) { a.dirty = true; dirtyAggs.push(a); } }
   function aggFor(ti, siteId, rec) {
-    let a = ti.aggs.get(siteId);
+    // Most streams of a type come from the site its last one came from; two are cached, as a
+    // request's streams are registered under node's site and settled under their server's.
+    let a = ti.lastAgg;
+    if (a !== null && a.siteId === siteId) return a;
+    a = ti.prevAgg;
+    if (a !== null && a.siteId === siteId) { ti.prevAgg = ti.lastAgg; ti.lastAgg = a; return a; }
+    a = ti.aggs.get(siteId);
     if (a === undefined) {
       if (aggregateCount >= MAX_AGGREGATES && siteId !== 0) return aggFor(ti, 0, rec);
       a = new Agg(ti, siteId, rec.kind & ~K_SITE_INFERRED, rec.rhwm, rec.whwm);
       ti.aggs.set(siteId, a);
       aggregateCount++;
     }
+    ti.prevAgg = ti.lastAgg; ti.lastAgg = a;
     return a;
   }
 
@@ -642,7 +655,12 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       if (rec === undefined || rec.state === RETIRED) return orig.call(this, chunk, encoding, cb);
       try {
         const ws = this._writableState;
-        countWrite(rec, this, chunkBytes(chunk, encoding), ws !== undefined ? ws.needDrain : this.writableNeedDrain, write);
+        // A string is counted in the unit the stream buffers it in: where it is kept as a string
+        // (sockets: decodeStrings false; the OutgoingMessage family) node counts its length in
+        // characters, and so does this — measuring its UTF-8 size would flatten and scan every
+        // header-plus-body string an http response writes (~1 % of a busy service's CPU).
+        countWrite(rec, this, typeof chunk === 'string' && (ws === undefined || ws.decodeStrings === false)
+          ? chunk.length : chunkBytes(chunk, encoding), ws !== undefined ? ws.needDrain : this.writableNeedDrain, write);
       } catch (_) { /* ignore */ }
       const r = orig.call(this, chunk, encoding, cb);
       if (rec.state === YOUNG) {
