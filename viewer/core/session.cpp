@@ -59,6 +59,8 @@ ProcessView process_view(const model::ProcessInfo& p) {
         v.array_buffers.push(s.t_s, d(s.array_buffers_bytes), d(ab_hi), d(s.array_buffers_bytes));
         v.loop_delay_max_ms.push(s.t_s, d(s.loop_delay_max_us) / 1000.0);
         v.stream_buffered.push(s.t_s, d(s.stream_buffered_bytes));
+        v.native_live.push(s.t_s, d(s.native_live_bytes));
+        v.native = v.native || s.native_live_bytes > 0;
     }
     for (const model::GcPoint& g : p.majors) v.major_gcs.push_back(g.t_s);
     return v;

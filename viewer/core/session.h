@@ -53,6 +53,8 @@ struct ProcessView {
     std::string cmdline;
     std::string runtime_version;
     Series rss, heap_used, heap_total, external, array_buffers, loop_delay_max_ms, stream_buffered;
+    Series native_live;   // live bytes the native tracker sees (tidemark run --native; estimates when sampled)
+    bool native = false;  // some sample carried native live bytes
     std::vector<double> major_gcs;  // times of major collections
     std::optional<int> exit_code, exit_signal;
 };

@@ -40,7 +40,7 @@ enum class Panel { Streams, Native };
 
 // Which memory series the timeline shows, and for which process.
 struct MemoryOptions {
-    bool rss = true, heap_used = true, heap_total = false, external = true, array_buffers = false, streams = true;
+    bool rss = true, heap_used = true, heap_total = false, external = true, array_buffers = false, streams = true, native_live = true;
     int proc_index = 0;
 };
 

@@ -1,5 +1,5 @@
-// The memory timeline: rss, heapUsed, heapTotal, external, arrayBuffers and the bytes buffered in
-// streams, with the event-loop delay below; zoom (wheel), pan (right drag), hover readouts,
+// The memory timeline: rss, heapUsed, heapTotal, external, arrayBuffers, the bytes buffered in
+// streams and (under --native) the native tracker's live bytes, with the event-loop delay below; zoom (wheel), pan (right drag), hover readouts,
 // finding markers (click one to go to it) and the cursor (click or drag to move it).
 #include <algorithm>
 #include <string>
@@ -37,9 +37,13 @@ void memory_timeline(ViewState& vs, EventBus& bus) {
         ImGui::Checkbox(label, on);
         ImGui::SameLine();
     }
+    const ProcessView* p = procs.empty() ? nullptr : procs[static_cast<size_t>(std::min<int>(tg.proc_index, int(procs.size()) - 1))];
+    if (p && p->native) {  // only when the process was run with --native
+        ImGui::Checkbox("native live", &tg.native_live);
+        ImGui::SameLine();
+    }
     if (ImGui::SmallButton("all")) vs.reset_view();
 
-    const ProcessView* p = procs.empty() ? nullptr : procs[static_cast<size_t>(std::min<int>(tg.proc_index, int(procs.size()) - 1))];
     std::vector<widgets::PlotLine> lines;
     if (p) {
         if (tg.rss) lines.push_back({&p->rss, IM_COL32(120, 200, 255, 255), "rss"});
@@ -48,6 +52,7 @@ void memory_timeline(ViewState& vs, EventBus& bus) {
         if (tg.external) lines.push_back({&p->external, IM_COL32(240, 140, 60, 255), "external"});
         if (tg.array_buffers) lines.push_back({&p->array_buffers, IM_COL32(220, 100, 200, 255), "arrayBuffers"});
         if (tg.streams) lines.push_back({&p->stream_buffered, IM_COL32(240, 230, 90, 255), "stream buffers"});
+        if (p->native && tg.native_live) lines.push_back({&p->native_live, IM_COL32(250, 110, 110, 255), "native live"});
     }
     std::vector<widgets::PlotMarker> markers;
     if (a)
