@@ -648,49 +648,78 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     for (let p = proto; p !== null && d === undefined; p = Object.getPrototypeOf(p)) d = Object.getOwnPropertyDescriptor(p, name);
     patch(proto, name, fn, d !== undefined ? d.enumerable : false);
   }
-  function makeWrite(orig) {
-    const write = function write(chunk, encoding, cb) {
-      // .call with the named parameters rather than apply(arguments): every write passes here.
-      const rec = enabled ? Stamp.of(this) : undefined;
-      if (rec === undefined || rec.state === RETIRED) return orig.call(this, chunk, encoding, cb);
+  // The write, push and destroy wrappers are kept tiny: V8 inlines them into node's own hot
+  // callers (onStreamRead, write_, destroy…), and every byte of bytecode inlined there spends the
+  // caller's inlining budget — with the counting inline (~250-330 bytes a wrapper, plus helpers),
+  // node's callers stopped inlining emit() and its kin, and a busy service lost more to that than
+  // to the counting itself. The work is in note(), one function for both sides of all three
+  // operations and too big for V8 to inline (over its 460-byte limit): a plain call.
+  const OP_WRITE = 0, OP_PUSH = 1, OP_DESTROY = 2;
+  // Before the call (young === undefined): counts it and returns the stream's Rec when it is
+  // tracked by this install, else undefined. After the call (young: that Rec, still young): a
+  // write or push may have left it pending or overfull (afterYoung); a destroy folds it.
+  function note(op, s, chunk, encoding, fn, young) {
+    if (young !== undefined) {
       try {
-        const ws = this._writableState;
+        if (op === OP_WRITE) {
+          const ws = s._writableState;
+          // The OutgoingMessage family counts its socket's pending bytes as its own: pending
+          // only once it asks for drain.
+          if (ws !== undefined) afterYoung(young, s, 0, ws.length, ws.writing);
+          else if (s.writableNeedDrain) afterYoung(young, s, 0, s.writableLength || 0, true);
+          else afterYoung(young, s, 0, 0, false);
+        } else if (op === OP_PUSH) {
+          afterYoung(young, s, s._readableState.length, 0, false);
+        } else {
+          fold(young, s);
+        }
+      } catch (_) { /* ignore */ }
+      return young;
+    }
+    const rec = Stamp.of(s);
+    if (rec === undefined || rec.state === RETIRED) return undefined;
+    try {
+      if (op === OP_WRITE) {
+        const ws = s._writableState;
         // A string is counted in the unit the stream buffers it in: where it is kept as a string
         // (sockets: decodeStrings false; the OutgoingMessage family) node counts its length in
         // characters, and so does this — measuring its UTF-8 size would flatten and scan every
         // header-plus-body string an http response writes (~1 % of a busy service's CPU).
-        countWrite(rec, this, typeof chunk === 'string' && (ws === undefined || ws.decodeStrings === false)
-          ? chunk.length : chunkBytes(chunk, encoding), ws !== undefined ? ws.needDrain : this.writableNeedDrain, write);
-      } catch (_) { /* ignore */ }
-      const r = orig.call(this, chunk, encoding, cb);
-      if (rec.state === YOUNG) {
-        try {
-          const ws = this._writableState;
-          // The OutgoingMessage family counts its socket's pending bytes as its own: pending only
-          // once it asks for drain.
-          if (ws !== undefined) afterYoung(rec, this, 0, ws.length, ws.writing);
-          else if (this.writableNeedDrain) afterYoung(rec, this, 0, this.writableLength || 0, true);
-          else afterYoung(rec, this, 0, 0, false);
-        } catch (_) { /* ignore */ }
+        countWrite(rec, s, typeof chunk === 'string' && (ws === undefined || ws.decodeStrings === false)
+          ? chunk.length : chunkBytes(chunk, encoding), ws !== undefined ? ws.needDrain : s.writableNeedDrain, fn);
+      } else if (op === OP_PUSH) {
+        const rs = s._readableState;
+        const len = rs.length;
+        // Pushed while full, and not from a _read() that asked for more (read() calls _read()
+        // before it takes data out, so a pull-driven push may see a full buffer legitimately).
+        countPush(rec, s, chunkBytes(chunk, encoding),
+          len > 0 && len >= rs.highWaterMark && !rs.ended && !rs.reading, fn);
+      } else {
+        if (rec.state === YOUNG && chunk) promote(rec, s);  // destroy(err): an error is notable
+        if (rec.state === TRACKED && !rec.destroySent) {
+          rec.destroySent = true;
+          event(rec.id, EV_DESTROY, 0, 0);
+          touch(rec);
+        }
       }
+    } catch (_) { /* ignore */ }
+    return rec;
+  }
+  function makeWrite(orig) {
+    const write = function write(chunk, encoding, cb) {
+      // .call with the named parameters rather than apply(arguments): every write passes here.
+      const rec = enabled ? note(OP_WRITE, this, chunk, encoding, write, undefined) : undefined;
+      const r = orig.call(this, chunk, encoding, cb);
+      if (rec !== undefined && rec.state === YOUNG) note(OP_WRITE, this, undefined, undefined, null, rec);
       return r;
     };
     return write;
   }
   function makePush(orig) {
     const push = function push(chunk, encoding) {
-      const rec = enabled ? Stamp.of(this) : undefined;
-      if (rec === undefined || rec.state === RETIRED || chunk === null) return orig.call(this, chunk, encoding);
-      const rs = this._readableState;
-      try {
-        const len = rs.length;
-        // Pushed while full, and not from a _read() that asked for more (read() calls _read()
-        // before it takes data out, so a pull-driven push may see a full buffer legitimately).
-        countPush(rec, this, chunkBytes(chunk, encoding),
-          len > 0 && len >= rs.highWaterMark && !rs.ended && !rs.reading, push);
-      } catch (_) { /* ignore */ }
+      const rec = enabled && chunk !== null ? note(OP_PUSH, this, chunk, encoding, push, undefined) : undefined;
       const r = orig.call(this, chunk, encoding);
-      if (rec.state === YOUNG) try { afterYoung(rec, this, rs.length, 0, false); } catch (_) { /* ignore */ }
+      if (rec !== undefined && rec.state === YOUNG) note(OP_PUSH, this, undefined, undefined, null, rec);
       return r;
     };
     return push;
@@ -726,18 +755,9 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   }
   function makeDestroy(orig) {
     return function destroy(err, cb) {
-      const rec = enabled ? Stamp.of(this) : undefined;
-      if (rec === undefined || rec.state === RETIRED) return orig.call(this, err, cb);
-      try {
-        if (rec.state === YOUNG && err) promote(rec, this);  // an error is notable
-        if (rec.state === TRACKED && !rec.destroySent) {
-          rec.destroySent = true;
-          event(rec.id, EV_DESTROY, 0, 0);
-          touch(rec);
-        }
-      } catch (_) { /* ignore */ }
+      const rec = enabled ? note(OP_DESTROY, this, err, undefined, null, undefined) : undefined;
       const r = orig.call(this, err, cb);
-      if (rec.state === YOUNG) try { fold(rec, this); } catch (_) { /* ignore */ }
+      if (rec !== undefined && rec.state === YOUNG) note(OP_DESTROY, this, undefined, undefined, null, rec);
       return r;
     };
   }
