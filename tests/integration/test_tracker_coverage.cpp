@@ -76,6 +76,18 @@ TEST_CASE("coverage: a WritableStream written without awaiting writer.ready", "[
     CHECK(ws[0].value("writable_high_water_mark", 0) == 8);  // the CountQueuingStrategy's, in chunks
 }
 
+TEST_CASE("coverage: a WritableStream from require('stream/web'), made before web streams are hooked", "[coverage][integration]") {
+    // The tracker hooks web streams once the app uses them; this one is made through the module at
+    // start-up, before that, so its creation site is unknown — but its writes are still counted
+    // and the one that ignores writer.ready is named.
+    const Judged j = run_fixture(kNpm, "web_writer_module");
+    expect_finding(kNpm, j, "web_writer_module", "ignored-backpressure", "error", "WritableStream", "@site", "");
+    const auto ws = streams_of_type(j.report, "WritableStream");
+    REQUIRE(ws.size() == 1);
+    CHECK(ws[0].value("api", "") == "web");
+    CHECK(ws[0].value("writable_high_water_mark", 0) == 64 * 1024);  // bytes: a ByteLengthQueuingStrategy
+}
+
 TEST_CASE("coverage: healthy — a WritableStream producer that awaits writer.ready", "[coverage][integration]") {
     expect_healthy(kNpm, "web_writer_ok");
 }

@@ -177,14 +177,20 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     const own = Object.getOwnPropertyDescriptor(obj, key);
     Object.defineProperty(obj, key, { value, writable: true, configurable: true,
       enumerable: enumerable !== undefined ? enumerable : own !== undefined ? own.enumerable : false });
-    patches.push({ obj, key, own, value });
+    patches.push({ obj, key, own, value, accessor: false });
+  }
+  // The same for an accessor (value is its getter).
+  function patchAccessor(obj, key, get, set, enumerable) {
+    const own = Object.getOwnPropertyDescriptor(obj, key);
+    Object.defineProperty(obj, key, { get, set, configurable: true, enumerable });
+    patches.push({ obj, key, own, value: get, accessor: true });
   }
   function unpatchAll() {
     for (let i = patches.length - 1; i >= 0; i--) {
-      const { obj, key, own, value } = patches[i];
+      const { obj, key, own, value, accessor } = patches[i];
       try {
         const cur = Object.getOwnPropertyDescriptor(obj, key);
-        if (cur === undefined || cur.value !== value) continue;
+        if (cur === undefined || (accessor ? cur.get : cur.value) !== value) continue;
         if (own !== undefined) Object.defineProperty(obj, key, own);
         else delete obj[key];
       } catch (_) { /* ignore */ }
@@ -982,21 +988,70 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   patch(streamPromises, 'pipeline', pipelineP);  // also stream.promises.pipeline (same object)
   patch(stream, 'pipeline', pipelineCb);
 
-  // ---- WHATWG streams (web.js) -------------------------------------------------------------
-  const web = require('./web.js').install({
-    register, recOf, promote, countWrite, countPush, afterYoung, noteEdge, chunkBytes,
-    K_READABLE, K_WRITABLE, K_R_OBJ, K_W_OBJ, K_WEB, YOUNG, TRACKED, RETIRED,
-    F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
-    enabled: () => enabled, patch,
-  });
   require('module').syncBuiltinESMExports();
+
+  // ---- WHATWG streams (web.js), hooked once the app uses them ----------------------------------
+  // node loads its web streams lazily (the globals are accessors until first read), and most
+  // services never use them: hooking them at start would load them into every tracked process
+  // (~0.3 MiB of heap, and start-up time). Until then the three constructor globals are accessors
+  // of ours that hook web streams and hand over, and each tick looks for node having loaded them
+  // another way (require('stream/web'), an import, fetch); streams made before that are
+  // registered when a hooked method first touches them, their creation site unknown.
+  const WEB_GLOBALS = ['ReadableStream', 'WritableStream', 'TransformStream'];
+  const WEB_MODULES = new Set(['NativeModule internal/webstreams/readablestream',
+    'NativeModule internal/webstreams/writablestream', 'NativeModule internal/webstreams/transformstream']);
+  const NO_WEB = { readState: (s, st) => { st.flags = 0; st.rlen = 0; st.wlen = 0; st.err = null; return st; } };
+  let web = null;  // web.js's API once hooked (NO_WEB if that failed)
+  const webAccessors = [];  // [name, node's own descriptor, our getter]
+  let loadListSeen = 0;
+  function webModulesLoaded() {
+    const list = process.moduleLoadList;
+    if (!Array.isArray(list)) return false;
+    for (let i = loadListSeen; i < list.length; i++) if (WEB_MODULES.has(list[i])) return true;
+    loadListSeen = list.length;
+    return false;
+  }
+  function hookWeb() {
+    if (web !== null) return;
+    web = NO_WEB;
+    for (const [name, own, get] of webAccessors) {  // node's lazy globals back first
+      try {
+        const cur = Object.getOwnPropertyDescriptor(globalThis, name);
+        if (cur !== undefined && cur.get === get) Object.defineProperty(globalThis, name, own);
+      } catch (_) { /* ignore */ }
+    }
+    webAccessors.length = 0;
+    try {
+      web = require('./web.js').install({
+        register, recOf, promote, countWrite, countPush, afterYoung, noteEdge, chunkBytes,
+        K_READABLE, K_WRITABLE, K_R_OBJ, K_W_OBJ, K_WEB, YOUNG, TRACKED, RETIRED,
+        F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
+        enabled: () => enabled, patch,
+      });
+      require('module').syncBuiltinESMExports();
+    } catch (_) { web = NO_WEB; }
+  }
+  if (webModulesLoaded()) {
+    hookWeb();
+  } else {
+    for (const name of WEB_GLOBALS) {
+      const own = Object.getOwnPropertyDescriptor(globalThis, name);
+      if (own === undefined || !own.configurable) continue;
+      const get = function get() { hookWeb(); return globalThis[name]; };
+      const set = function set(v) { hookWeb(); globalThis[name] = v; };
+      try {
+        patchAccessor(globalThis, name, get, set, own.enumerable);
+        webAccessors.push([name, own, get]);
+      } catch (_) { /* ignore */ }
+    }
+  }
 
   // ---- sampling --------------------------------------------------------------------------
   // The state of a stream as flags and lengths, from its state objects (public getters only for
   // the OutgoingMessage family; web.js for WHATWG streams). err is set when it has errored.
   const st = { flags: 0, rlen: 0, wlen: 0, err: null };
   function readState(rec, s) {
-    if (rec.kind & K_WEB) return web.readState(s, st);
+    if (rec.kind & K_WEB) return (web !== null ? web : NO_WEB).readState(s, st);
     const rs = s._readableState, ws = s._writableState;
     let flags = 0, rlen = 0, wlen = 0, err = null;
     if (rs) {
@@ -1155,6 +1210,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       const t = nowUs();
       epoch++;
       refillBuckets();
+      if (web === null && webModulesLoaded()) hookWeb();
       sampleProcess(t);
       settleYoung(final === true);
       const current = hot;
