@@ -85,7 +85,11 @@ TEST_CASE("coverage: a WritableStream from require('stream/web'), made before we
     const auto ws = streams_of_type(j.report, "WritableStream");
     REQUIRE(ws.size() == 1);
     CHECK(ws[0].value("api", "") == "web");
-    CHECK(ws[0].value("writable_high_water_mark", 0) == 64 * 1024);  // bytes: a ByteLengthQueuingStrategy
+    CHECK(ws[0].value("writable_high_water_mark", 0) == 64 * 1024);
+    // Bytes, though the strategy argument was never seen: read from the stream's size function.
+    CHECK(ws[0].at("kind") == nlohmann::json::array({"writable"}));
+    // Not seen being made, and said so (not the line of the first write).
+    CHECK(ws[0].value("created_at", "").find("not seen being made") != std::string::npos);
 }
 
 TEST_CASE("coverage: healthy — a WritableStream producer that awaits writer.ready", "[coverage][integration]") {

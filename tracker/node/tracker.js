@@ -1002,6 +1002,11 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     'NativeModule internal/webstreams/writablestream', 'NativeModule internal/webstreams/transformstream']);
   const NO_WEB = { readState: (s, st) => { st.flags = 0; st.rlen = 0; st.wlen = 0; st.err = null; return st; } };
   let web = null;  // web.js's API once hooked (NO_WEB if that failed)
+  let unseenSiteId = 0;
+  function unseenSite() {  // the creation site of a web stream first met after it was made
+    if (unseenSiteId === 0) unseenSiteId = str('(not seen being made: made inside node, or before web streams were hooked)');
+    return unseenSiteId;
+  }
   const webAccessors = [];  // [name, node's own descriptor, our getter]
   let loadListSeen = 0;
   function webModulesLoaded() {
@@ -1026,7 +1031,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
         register, recOf, promote, countWrite, countPush, afterYoung, noteEdge, chunkBytes,
         K_READABLE, K_WRITABLE, K_R_OBJ, K_W_OBJ, K_WEB, YOUNG, TRACKED, RETIRED,
         F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
-        enabled: () => enabled, patch,
+        enabled: () => enabled, patch, unseenSite,
       });
       require('module').syncBuiltinESMExports();
     } catch (_) { web = NO_WEB; }

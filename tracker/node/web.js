@@ -30,6 +30,10 @@ exports.install = function install(api) {
   } catch (_) { return none; }
   const OrigRS = g.ReadableStream, OrigWS = g.WritableStream, OrigTS = g.TransformStream;
   const ByteLength = g.ByteLengthQueuingStrategy, Count = g.CountQueuingStrategy;
+  // node's strategies hand out one shared size function each.
+  let byteSize = null, countSize = null;
+  try { byteSize = ByteLength ? new ByteLength({ highWaterMark: 1 }).size : null; } catch (_) { /* ignore */ }
+  try { countSize = Count ? new Count({ highWaterMark: 1 }).size : null; } catch (_) { /* ignore */ }
 
   function controllerState(s) {
     const st = s[kState];
@@ -40,18 +44,32 @@ exports.install = function install(api) {
     if (readable && s[kState] && s[kState].controller && s[kState].controller.constructor &&
         s[kState].controller.constructor.name === 'ReadableByteStreamController') return 0;
     const objects = readable ? K_R_OBJ : K_W_OBJ;
+    // The size function the stream was made with, from its controller: known even for a stream
+    // first met after it was made (its strategy argument never seen).
+    const cs = controllerState(s), size = cs !== undefined ? cs.sizeAlgorithm : undefined;
+    if (typeof size === 'function') {
+      if (size === byteSize) return 0;
+      if (size === countSize) return objects;
+      try { if (String(size) === '() => 1') return objects; } catch (_) { /* ignore */ }  // no strategy: node's default counts chunks
+      return 0;  // a custom size: its own units
+    }
     if (strategy === undefined || strategy === null) return objects;  // the default counts chunks
     if (ByteLength && strategy instanceof ByteLength) return 0;
     if (Count && strategy instanceof Count) return objects;
     return typeof strategy.size === 'function' ? 0 : objects;  // a custom size: its own units
   }
-  function track(s, readable, strategy, skipFn) {
+  // made: called from a constructor's trap (the stream is being made: its site is captured).
+  // Otherwise the stream is met at its first hooked call — node made it internally, or the app
+  // made it before web streams were hooked — and its creation site is reported as not seen
+  // rather than as that call's line (the call's own site is still recorded when it matters).
+  function track(s, readable, strategy, skipFn, made) {
     let rec = api.recOf(s);
     if (rec !== undefined) return rec;
     const cs = controllerState(s);
     const hwm = cs && typeof cs.highWaterMark === 'number' && Number.isFinite(cs.highWaterMark) ? cs.highWaterMark : 0;
     const kind = K_WEB | (readable ? K_READABLE : K_WRITABLE) | objectKind(s, readable, strategy);
-    rec = api.register(s, kind, readable ? hwm : 0, readable ? 0 : hwm, skipFn);
+    rec = made === true ? api.register(s, kind, readable ? hwm : 0, readable ? 0 : hwm, skipFn)
+      : api.register(s, kind, readable ? hwm : 0, readable ? 0 : hwm, skipFn, api.unseenSite(), true);
     return rec;
   }
 
@@ -67,11 +85,11 @@ exports.install = function install(api) {
     return p;
   }
   let RS = OrigRS, WS = OrigWS, TS = OrigTS;
-  RS = proxied(OrigRS, true, (s, args) => track(s, true, args[1], RS));
-  WS = proxied(OrigWS, false, (s, args) => track(s, false, args[1], WS));
+  RS = proxied(OrigRS, true, (s, args) => track(s, true, args[1], RS, true));
+  WS = proxied(OrigWS, false, (s, args) => track(s, false, args[1], WS, true));
   if (typeof OrigTS === 'function') {
     TS = proxied(OrigTS, false, (t, args) => {
-      const w = track(t.writable, false, args[1], TS), r = track(t.readable, true, args[2], TS);
+      const w = track(t.writable, false, args[1], TS, true), r = track(t.readable, true, args[2], TS, true);
       if (w !== undefined && r !== undefined) api.noteEdge(w, r, t.readable);
     });
   }
