@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -370,6 +371,14 @@ int main(int argc, char** argv) {
     bool headless = !args.screenshot.empty() || args.scrub_bench_s > 0;
     if (app.failed_open && headless) return 2;
 
+    // Mesa's software renderer (llvmpipe, what runs under Xvfb and on machines without a GPU)
+    // rasterises on its own threads, one per core by default. On two cores those two threads, the
+    // UI thread and the viewer's readers then wait for each other: scrubbing the 1 h × 10,000-
+    // stream trace, frames waited 15 ms p50 for a CPU and took 17.7-18.7 ms p50; rasterising on
+    // the calling thread (LP_NUM_THREADS=0), 0.9 ms and 14.5-16.0 ms (docs/VIEWER.md, "Scale").
+    // Only where that was measured (≤ 2 cores) and only when the user has not chosen; GPU drivers
+    // ignore the variable.
+    if (sysconf(_SC_NPROCESSORS_ONLN) <= 2) setenv("LP_NUM_THREADS", "0", 0);
     glfwSetErrorCallback([](int code, const char* what) { std::fprintf(stderr, "tidemark-viewer: GLFW %d: %s\n", code, what); });
     if (!glfwInit()) {
         std::fprintf(stderr, "tidemark-viewer: cannot open a window (no display? run under xvfb-run for headless use)\n");
