@@ -124,6 +124,21 @@ std::string temp_path(const std::string& name) {
     return (std::filesystem::temp_directory_path() / ("tidemark_viewer_native_" + std::to_string(getpid()) + "_" + name)).string();
 }
 
+// Writes the records as a trace at path and opens it in a Session whose analysis has read it all.
+std::unique_ptr<Session> open_written(const std::vector<proto::Record>& records, const std::string& path) {
+    {
+        auto created = model::TraceWriter::create(path, kStartUs, {});
+        REQUIRE(created.status.ok());
+        for (const proto::Record& r : records) REQUIRE(created.writer->append(r).ok());
+        REQUIRE(created.writer->close().ok());
+    }
+    std::string error;
+    auto session = Session::open(path, error);
+    REQUIRE(session);
+    REQUIRE(session->wait_analysis(20));
+    return session;
+}
+
 }  // namespace
 
 TEST_CASE("viewer native: rows at the cursor, symbolized once per site, sorted by live bytes and growth", "[viewer][native]") {
@@ -307,17 +322,7 @@ TEST_CASE("viewer native: a clicked native-leak finding selects its site and sho
     x.t_us = us(8.1);
     records.emplace_back(x);
     const std::string path = temp_path("leak.tidemark");
-    {
-        auto created = model::TraceWriter::create(path, kStartUs, {});
-        REQUIRE(created.status.ok());
-        for (const proto::Record& r : records) REQUIRE(created.writer->append(r).ok());
-        REQUIRE(created.writer->close().ok());
-    }
-    std::string error;
-    auto session = Session::open(path, error);
-    REQUIRE(session);
-    REQUIRE(session->wait_analysis(20));
-    ViewState vs(std::move(session));
+    ViewState vs(open_written(records, path));
     vs.update(0);
     auto a = vs.analysis();
     REQUIRE(a->native);  // the analysis's native series are published
@@ -381,17 +386,7 @@ TEST_CASE("viewer native: the memory timeline gets the native live bytes of a pr
     x.t_us = us(4.1);
     records.emplace_back(x);
     const std::string path = temp_path("native_live.tidemark");
-    {
-        auto created = model::TraceWriter::create(path, kStartUs, {});
-        REQUIRE(created.status.ok());
-        for (const proto::Record& r : records) REQUIRE(created.writer->append(r).ok());
-        REQUIRE(created.writer->close().ok());
-    }
-    std::string error;
-    auto session = Session::open(path, error);
-    REQUIRE(session);
-    REQUIRE(session->wait_analysis(20));
-    ViewState vs(std::move(session));
+    ViewState vs(open_written(records, path));
     vs.update(0);
     auto a = vs.analysis();
     REQUIRE(a->processes.size() == 1);
@@ -422,17 +417,7 @@ TEST_CASE("viewer native: a process without native tracking has no native live s
         records.emplace_back(s);
     }
     const std::string path = temp_path("no_native.tidemark");
-    {
-        auto created = model::TraceWriter::create(path, kStartUs, {});
-        REQUIRE(created.status.ok());
-        for (const proto::Record& r : records) REQUIRE(created.writer->append(r).ok());
-        REQUIRE(created.writer->close().ok());
-    }
-    std::string error;
-    auto session = Session::open(path, error);
-    REQUIRE(session);
-    REQUIRE(session->wait_analysis(20));
-    ViewState vs(std::move(session));
+    ViewState vs(open_written(records, path));
     vs.update(0);
     auto a = vs.analysis();
     REQUIRE(a->processes.size() == 1);

@@ -179,22 +179,24 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       enumerable: enumerable !== undefined ? enumerable : own !== undefined ? own.enumerable : false });
     patches.push({ obj, key, own, value, accessor: false });
   }
-  // The same for an accessor (value is its getter).
+  // The same for an accessor (value is its getter); returns the patch, for restore().
   function patchAccessor(obj, key, get, set, enumerable) {
     const own = Object.getOwnPropertyDescriptor(obj, key);
     Object.defineProperty(obj, key, { get, set, configurable: true, enumerable });
-    patches.push({ obj, key, own, value: get, accessor: true });
+    const p = { obj, key, own, value: get, accessor: true };
+    patches.push(p);
+    return p;
+  }
+  function restore({ obj, key, own, value, accessor }) {
+    try {
+      const cur = Object.getOwnPropertyDescriptor(obj, key);
+      if (cur === undefined || (accessor ? cur.get : cur.value) !== value) return;
+      if (own !== undefined) Object.defineProperty(obj, key, own);
+      else delete obj[key];
+    } catch (_) { /* ignore */ }
   }
   function unpatchAll() {
-    for (let i = patches.length - 1; i >= 0; i--) {
-      const { obj, key, own, value, accessor } = patches[i];
-      try {
-        const cur = Object.getOwnPropertyDescriptor(obj, key);
-        if (cur === undefined || (accessor ? cur.get : cur.value) !== value) continue;
-        if (own !== undefined) Object.defineProperty(obj, key, own);
-        else delete obj[key];
-      } catch (_) { /* ignore */ }
-    }
+    for (let i = patches.length - 1; i >= 0; i--) restore(patches[i]);
     patches.length = 0;
   }
 
@@ -1000,14 +1002,14 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   const WEB_GLOBALS = ['ReadableStream', 'WritableStream', 'TransformStream'];
   const WEB_MODULES = new Set(['NativeModule internal/webstreams/readablestream',
     'NativeModule internal/webstreams/writablestream', 'NativeModule internal/webstreams/transformstream']);
-  const NO_WEB = { readState: (s, st) => { st.flags = 0; st.rlen = 0; st.wlen = 0; st.err = null; return st; } };
-  let web = null;  // web.js's API once hooked (NO_WEB if that failed)
+  const webJs = require('./web.js');  // loads nothing of node's until install()
+  let web = null;  // web.js's API once hooked (webJs.NONE if that failed); K_WEB streams exist only then
   let unseenSiteId = 0;
   function unseenSite() {  // the creation site of a web stream first met after it was made
     if (unseenSiteId === 0) unseenSiteId = str('(not seen being made: made inside node, or before web streams were hooked)');
     return unseenSiteId;
   }
-  const webAccessors = [];  // [name, node's own descriptor, our getter]
+  const webAccessors = [];  // our patches of the constructor globals, undone when web streams are hooked
   let loadListSeen = 0;
   function webModulesLoaded() {
     const list = process.moduleLoadList;
@@ -1018,23 +1020,18 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   }
   function hookWeb() {
     if (web !== null) return;
-    web = NO_WEB;
-    for (const [name, own, get] of webAccessors) {  // node's lazy globals back first
-      try {
-        const cur = Object.getOwnPropertyDescriptor(globalThis, name);
-        if (cur !== undefined && cur.get === get) Object.defineProperty(globalThis, name, own);
-      } catch (_) { /* ignore */ }
-    }
+    web = webJs.NONE;
+    for (const p of webAccessors) restore(p);  // node's lazy globals back first
     webAccessors.length = 0;
     try {
-      web = require('./web.js').install({
+      web = webJs.install({
         register, recOf, promote, countWrite, countPush, afterYoung, noteEdge, chunkBytes,
         K_READABLE, K_WRITABLE, K_R_OBJ, K_W_OBJ, K_WEB, YOUNG, TRACKED, RETIRED,
         F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
         enabled: () => enabled, patch, unseenSite,
       });
       require('module').syncBuiltinESMExports();
-    } catch (_) { web = NO_WEB; }
+    } catch (_) { web = webJs.NONE; }
   }
   if (webModulesLoaded()) {
     hookWeb();
@@ -1044,10 +1041,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       if (own === undefined || !own.configurable) continue;
       const get = function get() { hookWeb(); return globalThis[name]; };
       const set = function set(v) { hookWeb(); globalThis[name] = v; };
-      try {
-        patchAccessor(globalThis, name, get, set, own.enumerable);
-        webAccessors.push([name, own, get]);
-      } catch (_) { /* ignore */ }
+      try { webAccessors.push(patchAccessor(globalThis, name, get, set, own.enumerable)); } catch (_) { /* ignore */ }
     }
   }
 
@@ -1056,7 +1050,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // the OutgoingMessage family; web.js for WHATWG streams). err is set when it has errored.
   const st = { flags: 0, rlen: 0, wlen: 0, err: null };
   function readState(rec, s) {
-    if (rec.kind & K_WEB) return (web !== null ? web : NO_WEB).readState(s, st);
+    if (rec.kind & K_WEB) return web.readState(s, st);
     const rs = s._readableState, ws = s._writableState;
     let flags = 0, rlen = 0, wlen = 0, err = null;
     if (rs) {

@@ -12,8 +12,11 @@
 // if node's internals are not where they are expected, web streams are simply not tracked.
 'use strict';
 
+// What install() returns when web streams cannot be tracked here.
+const none = { readState: (s, st) => { st.flags = 0; st.rlen = 0; st.wlen = 0; st.err = null; return st; } };
+exports.NONE = none;
+
 exports.install = function install(api) {
-  const none = { readState: (s, st) => { st.flags = 0; st.rlen = 0; st.wlen = 0; st.err = null; return st; } };
   const g = globalThis;
   if (typeof g.ReadableStream !== 'function' || typeof g.WritableStream !== 'function') return none;
   const webMod = require('stream/web');
@@ -63,14 +66,13 @@ exports.install = function install(api) {
   // made it before web streams were hooked — and its creation site is reported as not seen
   // rather than as that call's line (the call's own site is still recorded when it matters).
   function track(s, readable, strategy, skipFn, made) {
-    let rec = api.recOf(s);
-    if (rec !== undefined) return rec;
+    const known = api.recOf(s);
+    if (known !== undefined) return known;
     const cs = controllerState(s);
     const hwm = cs && typeof cs.highWaterMark === 'number' && Number.isFinite(cs.highWaterMark) ? cs.highWaterMark : 0;
     const kind = K_WEB | (readable ? K_READABLE : K_WRITABLE) | objectKind(s, readable, strategy);
-    rec = made === true ? api.register(s, kind, readable ? hwm : 0, readable ? 0 : hwm, skipFn)
-      : api.register(s, kind, readable ? hwm : 0, readable ? 0 : hwm, skipFn, api.unseenSite(), true);
-    return rec;
+    return api.register(s, kind, readable ? hwm : 0, readable ? 0 : hwm, skipFn,
+      made === true ? undefined : api.unseenSite(), made !== true);
   }
 
   // Constructors: Proxies whose construct trap registers the new stream.

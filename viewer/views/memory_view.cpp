@@ -1,6 +1,7 @@
 // The memory timeline: rss, heapUsed, heapTotal, external, arrayBuffers, the bytes buffered in
-// streams and (under --native) the native tracker's live bytes, with the event-loop delay below; zoom (wheel), pan (right drag), hover readouts,
-// finding markers (click one to go to it) and the cursor (click or drag to move it).
+// streams and (under --native) the native tracker's live bytes, with the event-loop delay below;
+// zoom (wheel), pan (right drag), hover readouts, finding markers (click one to go to it) and the
+// cursor (click or drag to move it).
 #include <algorithm>
 #include <string>
 
