@@ -1,6 +1,7 @@
 // `tidemark attach PID [--out FILE] [--duration S] [--interval MS] [--live ADDR] [--existing]
-// [--streams] [--check [BUDGET OPTIONS]]`: records a process that is already running, then leaves it
-// as it was. A node target gets the stream tracker through its inspector (node_inject.cpp); the
+// [--streams] [--no-workers] [--check [BUDGET OPTIONS]]`: records a process that is already running,
+// then leaves it as it was. A node target gets the stream tracker through its inspector, on its
+// main thread and the worker threads running then (node_inject.cpp); the
 // connection's end is the detach (the tracker then restores everything it patched). Any other
 // process is recorded from /proc only (memory samples, no injection). Ends after --duration, on
 // Ctrl-C / SIGTERM, or when the target exits. Exit status: 0, 1 when --check fails, 2 when it
@@ -31,6 +32,7 @@ struct AttachArgs {
     std::string gc_probe = "on";
     bool existing = false;
     bool streams = false;
+    bool no_workers = false;
     bool check = false;
     CheckOptions check_options;
     std::string memory_budget;
@@ -98,6 +100,7 @@ int run_attach(const AttachArgs& args) {
             req.interval_ms = args.interval_ms;
             req.gc_probe = config.gc_probe;
             req.existing = args.existing;
+            req.workers = !args.no_workers;
             req.inspector_port = target.inspector_port;
             if (!inject_node_tracker(req, report, err)) return false;
             std::cerr << "tidemark: attached to pid " << target.pid << " (node " << report.node_version << ")";
@@ -109,10 +112,22 @@ int run_attach(const AttachArgs& args) {
                           << (report.closed_again ? " and is closed again" : " and did NOT close; check it");
             }
             std::cerr << "\n";
+            if (!report.worker_threads.empty()) {
+                std::cerr << "tidemark: " << report.worker_threads.size()
+                          << (report.worker_threads.size() == 1 ? " worker thread" : " worker threads")
+                          << " tracked too (threadId";
+                for (size_t i = 0; i < report.worker_threads.size(); ++i)
+                    std::cerr << (i == 0 ? " " : ", ") << report.worker_threads[i];
+                std::cerr << "); workers started from now on are not\n";
+            }
+            for (const std::string& e : report.worker_errors) std::cerr << "tidemark: not tracked: " << e << "\n";
             if (args.existing) {
                 if (report.adopted >= 0) {
-                    std::cerr << "tidemark: --existing: the heap walk paused the process for " << fmt_ms(report.pause_ms)
-                              << "; " << report.adopted << " streams that existed before are tracked\n";
+                    std::cerr << "tidemark: --existing: the heap walk paused the process for " << fmt_ms(report.pause_ms);
+                    if (!report.worker_threads.empty())
+                        std::cerr << " (and its worker threads, each walking its own heap, for " << fmt_ms(report.worker_pause_ms)
+                                  << " in all)";
+                    std::cerr << "; " << report.adopted << " streams that existed before are tracked\n";
                 } else {
                     std::cerr << "tidemark: --existing: the heap walk failed; only streams created from now on are seen\n";
                 }
@@ -169,6 +184,9 @@ Command add_attach_command(CLI::App& parent) {
     cmd->add_flag("--streams", args->streams,
                   "Require stream tracking: refuse (exit 2) when the process is not node, instead of recording "
                   "its memory only");
+    cmd->add_flag("--no-workers", args->no_workers,
+                  "Track the main thread only. By default the worker threads running at the attach get the "
+                  "tracker too (each on a connection of its own); workers started later are not tracked");
     add_live_option(*cmd, args->live);
     add_check_flag(*cmd, args->check, args->check_options, "attach");
     return {cmd, [args] { return run_attach(*args); }, nullptr};

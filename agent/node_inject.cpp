@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -35,13 +37,71 @@ double ms_since(Clock::time_point t) {
 
 bool contains(const std::vector<uint16_t>& v, uint16_t p) { return std::find(v.begin(), v.end(), p) != v.end(); }
 
+// One protocol session: the main thread's (the WebSocket's own) or a worker thread's, whose
+// messages travel inside NodeWorker.sendMessageToWorker and come back as
+// NodeWorker.receivedMessageFromWorker events.
+using Call = std::function<bool(const std::string& method, const std::string& params_json, std::string& result_json,
+                                milliseconds timeout, std::string& error)>;
+
+Call main_session(inspector::Client& c) {
+    return [&c](const std::string& method, const std::string& params_json, std::string& result_json,
+                milliseconds timeout, std::string& error) {
+        return c.call(method, params_json, result_json, timeout, error);
+    };
+}
+
+Call worker_session(inspector::Client& c, const std::string& session_id) {
+    auto next_id = std::make_shared<int64_t>(1);
+    return [&c, session_id, next_id](const std::string& method, const std::string& params_json,
+                                     std::string& result_json, milliseconds timeout, std::string& error) {
+        const int64_t id = (*next_id)++;
+        const nlohmann::json inner = {{"id", id}, {"method", method},
+                                      {"params", nlohmann::json::parse(params_json, nullptr, false)}};
+        std::string ignored;
+        if (!c.call("NodeWorker.sendMessageToWorker",
+                    nlohmann::json{{"sessionId", session_id}, {"message", inner.dump()}}.dump(), ignored, timeout, error))
+            return false;
+        nlohmann::json reply;
+        std::string event, params;
+        const bool got = c.wait_event(
+            [&](const std::string& name, const std::string& p) {
+                const auto j = nlohmann::json::parse(p, nullptr, false);
+                if (!j.is_object() || j.value("sessionId", std::string()) != session_id) return false;
+                if (name == "NodeWorker.detachedFromWorker") return true;
+                if (name != "NodeWorker.receivedMessageFromWorker" || !j.contains("message") || !j["message"].is_string())
+                    return false;
+                auto r = nlohmann::json::parse(j["message"].get<std::string>(), nullptr, false);
+                if (!r.is_object() || !r.contains("id") || r["id"] != id) return false;
+                reply = std::move(r);
+                return true;
+            },
+            event, params, timeout, error);
+        if (!got) {
+            error = method + " got no reply from the worker thread (" + error + ")";
+            return false;
+        }
+        if (event == "NodeWorker.detachedFromWorker") {
+            error = "the worker thread ended";
+            return false;
+        }
+        if (reply.contains("error")) {
+            const auto& e = reply["error"];
+            error = e.is_object() && e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>()
+                                                                                      : e.dump();
+            return false;
+        }
+        result_json = reply.contains("result") ? reply["result"].dump() : "{}";
+        return true;
+    };
+}
+
 // Runtime.evaluate returning a primitive by value; value_json is the JSON of result.value.
-bool evaluate(inspector::Client& c, const std::string& expression, bool command_line_api, std::string& value_json,
+bool evaluate(const Call& c, const std::string& expression, bool command_line_api, std::string& value_json,
               std::string& error, milliseconds timeout = kCallTimeout) {
     nlohmann::json params = {{"expression", expression}, {"returnByValue", true},
                              {"includeCommandLineAPI", command_line_api}, {"silent", true}};
     std::string result;
-    if (!c.call("Runtime.evaluate", params.dump(), result, timeout, error)) return false;
+    if (!c("Runtime.evaluate", params.dump(), result, timeout, error)) return false;
     const auto r = nlohmann::json::parse(result, nullptr, false);
     if (!r.is_object() || !r.contains("result")) {
         error = "unexpected reply to Runtime.evaluate";
@@ -61,11 +121,11 @@ std::string js_string(const std::string& s) { return nlohmann::json(s).dump(); }
 
 // Streams created before the attach: Runtime.queryObjects on Stream.prototype (a stop-the-world
 // heap walk), then the array handed to the tracker. Returns false when a step failed.
-bool adopt_existing(inspector::Client& c, InjectReport& report, std::string& error) {
+bool adopt_existing(const Call& c, double& pause_ms, int64_t& adopted, std::string& error) {
     nlohmann::json params = {{"expression", "require('stream').Stream.prototype"}, {"includeCommandLineAPI", true},
                              {"objectGroup", "tidemark"}, {"silent", true}};
     std::string result;
-    if (!c.call("Runtime.evaluate", params.dump(), result, kCallTimeout, error)) return false;
+    if (!c("Runtime.evaluate", params.dump(), result, kCallTimeout, error)) return false;
     auto r = nlohmann::json::parse(result, nullptr, false);
     if (!r.is_object() || !r["result"].contains("objectId")) {
         error = "could not reach Stream.prototype";
@@ -73,10 +133,10 @@ bool adopt_existing(inspector::Client& c, InjectReport& report, std::string& err
     }
     const std::string proto_id = r["result"]["objectId"].get<std::string>();
     const auto t0 = Clock::now();
-    const bool walked = c.call("Runtime.queryObjects",
-                               nlohmann::json{{"prototypeObjectId", proto_id}, {"objectGroup", "tidemark"}}.dump(),
-                               result, kWalkTimeout, error);
-    report.pause_ms = ms_since(t0);
+    const bool walked = c("Runtime.queryObjects",
+                          nlohmann::json{{"prototypeObjectId", proto_id}, {"objectGroup", "tidemark"}}.dump(), result,
+                          kWalkTimeout, error);
+    pause_ms = ms_since(t0);
     if (!walked) return false;
     r = nlohmann::json::parse(result, nullptr, false);
     if (!r.is_object() || !r.contains("objects") || !r["objects"].contains("objectId")) {
@@ -88,14 +148,80 @@ bool adopt_existing(inspector::Client& c, InjectReport& report, std::string& err
                "function () { const h = process[Symbol.for('tidemark.tracker')];"
                " return h && h.tracker ? h.tracker.adopt(this) : -1; }"},
               {"returnByValue", true}, {"silent", true}};
-    const bool ok = c.call("Runtime.callFunctionOn", params.dump(), result, kWalkTimeout, error);
+    const bool ok = c("Runtime.callFunctionOn", params.dump(), result, kWalkTimeout, error);
     std::string ignored, ignored_error;
-    c.call("Runtime.releaseObjectGroup", R"({"objectGroup":"tidemark"})", ignored, kCallTimeout, ignored_error);
+    c("Runtime.releaseObjectGroup", R"({"objectGroup":"tidemark"})", ignored, kCallTimeout, ignored_error);
     if (!ok) return false;
     r = nlohmann::json::parse(result, nullptr, false);
-    report.adopted = r.is_object() && r["result"].contains("value") && r["result"]["value"].is_number()
+    adopted = r.is_object() && r["result"].contains("value") && r["result"]["value"].is_number()
                          ? r["result"]["value"].get<int64_t>() : -1;
     return true;
+}
+
+// Evaluates attach.js's attach() in one thread's session. "busy": an attach that just ended may
+// not have detached yet (its tracker notices within a tick); asked again a few times first.
+// false with error: the tracker's own refusal, or (evaluated false) why the evaluation failed.
+bool load_tracker(const Call& c, const std::string& expr, std::string& error, bool& evaluated) {
+    nlohmann::json status;
+    std::string value;
+    evaluated = true;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(milliseconds(150));
+        if (!evaluate(c, expr, true, value, error)) {
+            evaluated = false;
+            return false;
+        }
+        const auto answer = nlohmann::json::parse(value, nullptr, false);
+        status = answer.is_string() ? nlohmann::json::parse(answer.get<std::string>(), nullptr, false) : nlohmann::json();
+        if (!status.is_object() || !status.value("busy", false)) break;
+    }
+    if (status.is_object() && status.value("ok", false)) return true;
+    error = status.is_object() && status.contains("error") && status["error"].is_string()
+                ? status["error"].get<std::string>() : "the tracker did not answer as expected (" + value + ")";
+    return false;
+}
+
+// The worker threads running now, through the main session: NodeWorker.enable announces each
+// (attachedToWorker, before its reply) without pausing it; each gets the tracker (and, with
+// --existing, its own heap walk). A worker that cannot be loaded is reported, not fatal: the main
+// thread is tracked already. Workers started after this moment are not seen (the inspector closes).
+void attach_workers(inspector::Client& c, const InjectRequest& req, const std::string& expr, InjectReport& report) {
+    std::string result, error;
+    if (!c.call("NodeWorker.enable", R"({"waitForDebuggerOnStart":false})", result, kCallTimeout, error)) {
+        report.worker_errors.push_back("its worker threads could not be listed: " + error);
+        return;
+    }
+    std::vector<std::pair<std::string, std::string>> workers;  // (sessionId, threadId)
+    std::string method, params;
+    while (c.wait_event([](const std::string& m, const std::string&) { return m == "NodeWorker.attachedToWorker"; },
+                        method, params, milliseconds(0), error)) {
+        const auto p = nlohmann::json::parse(params, nullptr, false);
+        if (!p.is_object() || !p.contains("sessionId") || !p["sessionId"].is_string()) continue;
+        std::string thread = "?";
+        if (p.contains("workerInfo") && p["workerInfo"].is_object() && p["workerInfo"].contains("workerId") &&
+            p["workerInfo"]["workerId"].is_string())
+            thread = p["workerInfo"]["workerId"].get<std::string>();
+        workers.emplace_back(p["sessionId"].get<std::string>(), thread);
+    }
+    for (const auto& [session, thread] : workers) {
+        const Call w = worker_session(c, session);
+        bool evaluated = false;
+        if (!load_tracker(w, expr, error, evaluated)) {
+            report.worker_errors.push_back("worker thread " + thread + ": " + error);
+            continue;
+        }
+        report.worker_threads.push_back(thread);
+        if (req.existing) {
+            double pause = 0;
+            int64_t adopted = -1;
+            std::string walk_error;
+            if (adopt_existing(w, pause, adopted, walk_error) && adopted >= 0) {
+                report.worker_pause_ms += pause;
+                report.adopted = std::max<int64_t>(report.adopted, 0) + adopted;
+            }
+        }
+    }
+    c.call("NodeWorker.disable", "{}", result, milliseconds(1000), error);  // detaches the worker sessions
 }
 
 }  // namespace
@@ -180,7 +306,7 @@ bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::st
         // inspector.close() waits for every session to end, so it runs a little after this
         // session has closed rather than inside it (which would block the target's event loop).
         if (c)
-            evaluate(*c, "(() => { const i = require('inspector'); setTimeout(() => { try { i.close(); } catch (_) {} }, 20); })()",
+            evaluate(main_session(*c), "(() => { const i = require('inspector'); setTimeout(() => { try { i.close(); } catch (_) {} }, 20); })()",
                      true, v, e, milliseconds(1000));
         if (c) c->close(milliseconds(300));
         const auto until = Clock::now() + kCloseWait;
@@ -206,43 +332,31 @@ bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::st
         close_ours(nullptr);
         return false;
     }
+    const Call main = main_session(client);
     std::string value;
-    if (!evaluate(client, "process.pid", false, value, error) || value != std::to_string(req.pid)) {
+    if (!evaluate(main, "process.pid", false, value, error) || value != std::to_string(req.pid)) {
         error = "the inspector on 127.0.0.1:" + std::to_string(port) + " belongs to another process (pid " +
                 (value.empty() ? "?" : value) + ", not " + std::to_string(req.pid) + "); nothing was loaded";
         client.close();
         return false;  // not ours to close
     }
-    if (evaluate(client, "process.version", false, value, error)) {
+    if (evaluate(main, "process.version", false, value, error)) {
         const auto v = nlohmann::json::parse(value, nullptr, false);
         if (v.is_string()) report.node_version = v.get<std::string>();
     }
     const std::string expr = "require(" + js_string(req.attach_js) + ").attach(" + js_string(req.socket_path) + ", " +
                              std::to_string(req.interval_ms) + ", " + (req.gc_probe ? "true" : "false") + ")";
-    nlohmann::json status;
-    // "busy": an attach that just ended may not have detached yet (its tracker notices within a
-    // tick); asked again a few times before giving up.
-    for (int attempt = 0; attempt < 4; ++attempt) {
-        if (attempt > 0) std::this_thread::sleep_for(milliseconds(150));
-        if (!evaluate(client, expr, true, value, error)) {
-            error = "loading the tracker into " + who + " failed: " + error;
-            close_ours(&client);
-            return false;
-        }
-        const auto answer = nlohmann::json::parse(value, nullptr, false);
-        status = answer.is_string() ? nlohmann::json::parse(answer.get<std::string>(), nullptr, false) : nlohmann::json();
-        if (!status.is_object() || !status.value("busy", false)) break;
-    }
-    if (!status.is_object() || !status.value("ok", false)) {
-        error = status.is_object() && status.contains("error") ? status["error"].get<std::string>()
-                                                               : "the tracker did not answer as expected (" + value + ")";
+    bool evaluated = false;
+    if (!load_tracker(main, expr, error, evaluated)) {
+        if (!evaluated) error = "loading the tracker into " + who + " failed: " + error;
         close_ours(&client);
         return false;
     }
     if (req.existing) {
         std::string walk_error;
-        if (!adopt_existing(client, report, walk_error)) report.adopted = -1;
+        if (!adopt_existing(main, report.pause_ms, report.adopted, walk_error)) report.adopted = -1;
     }
+    if (req.workers) attach_workers(client, req, expr, report);
     close_ours(&client);
     if (report.inspector_was_open) client.close();
     return true;

@@ -4,13 +4,16 @@
 // require (CJS and ESM services alike), optionally hands the streams that already exist to the
 // tracker (a heap walk that pauses the process: --existing), and closes the inspector again —
 // unless it was open before we came, in which case it is left as it was. The window in which the
-// inspector listens is measured and reported.
+// inspector listens is measured and reported. The worker threads running at that moment get the
+// tracker too, through the same session (NodeWorker.sendMessageToWorker), each on a connection of
+// its own tagged with its threadId.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tidemark::agent {
 
@@ -21,6 +24,7 @@ struct InjectRequest {
     uint32_t interval_ms = 100;
     bool gc_probe = true;
     bool existing = false;    // adopt streams created before the attach (pauses the process)
+    bool workers = true;      // also load the tracker into the worker threads running now
     uint16_t inspector_port = 9229;  // where SIGUSR1 opens it (TargetInfo::inspector_port); 0: any free port
 };
 
@@ -29,8 +33,11 @@ struct InjectReport {
     bool inspector_was_open = false;  // open before the attach: left open
     double window_ms = 0;             // SIGUSR1 until the inspector stopped listening (ours only)
     bool closed_again = false;        // the port is no longer listening
-    double pause_ms = -1;             // --existing: how long the heap walk paused the process
-    int64_t adopted = -1;             // --existing: streams handed to the tracker
+    double pause_ms = -1;             // --existing: how long the heap walk paused the main thread
+    double worker_pause_ms = 0;       // --existing: the worker threads' own heap walks, in all
+    int64_t adopted = -1;             // --existing: streams handed to the tracker (all threads)
+    std::vector<std::string> worker_threads;  // threadIds of the worker threads now tracked
+    std::vector<std::string> worker_errors;   // a sentence per worker thread that could not be
     std::string node_version;
 };
 

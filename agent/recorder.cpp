@@ -307,7 +307,7 @@ bool Recorder::on_record(ConnectionId conn, const uint8_t* data, size_t size, ui
         rec);
 }
 
-void Recorder::close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us) {
+void Recorder::close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us, bool ended) {
     auto it = conns_.find(conn);
     if (it == conns_.end()) return;
     Connection& c = *it->second;
@@ -324,7 +324,7 @@ void Recorder::close_connection(ConnectionId conn, const std::string& reason, ui
             if (p != open_procs_.end() && p->second == c.share) open_procs_.erase(p);
         }
     }
-    if (c.hello_seen && !c.is_root && reason.empty() && last) {
+    if (ended && c.hello_seen && !c.is_root && reason.empty() && last) {
         // The root's end comes from waitpid; other processes only tell us through the socket
         // (a dropped connection says nothing about whether its process lives on).
         proto::ProcessExit e;

@@ -50,7 +50,10 @@ public:
                    std::string& error);
     // The connection ended (EOF) or is being dropped (reason non-empty). Records how a process
     // other than the root ended: its Goodbye's code, or unknown when it vanished without one.
-    void close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us);
+    void close_connection(ConnectionId conn, const std::string& reason, uint64_t now_us, bool ended = true);
+    // The agent ends an attach: the connection goes, but its process or worker thread lives on
+    // (no ProcessExit, no note; the tracker at the other end undoes its changes).
+    void detach_connection(ConnectionId conn, uint64_t now_us) { close_connection(conn, "", now_us, false); }
 
     void note(const std::string& text, uint64_t t_us);
 

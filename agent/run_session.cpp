@@ -381,8 +381,10 @@ SessionOutcome Session::run() {
         recorder_.note(msg, wall_us());
     }
     for (auto& c : conns_) {
-        recorder_.close_connection(c->id, attaching_ ? "" : "still running when the target exited; recording of it stopped",
-                                   wall_us());
+        if (attaching_)
+            recorder_.detach_connection(c->id, wall_us());
+        else
+            recorder_.close_connection(c->id, "still running when the target exited; recording of it stopped", wall_us());
         ::close(c->fd);
     }
     conns_.clear();

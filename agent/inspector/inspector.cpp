@@ -126,7 +126,15 @@ struct Client::Impl {
     bool open = false, failed = false, closed = false;
     std::string fail_reason;
     std::deque<std::string> inbox;
+    std::deque<std::pair<std::string, std::string>> events;  // (method, params) seen during calls
     int64_t next_id = 1;
+
+    // Keeps an event (a message without an id) for wait_event: the last 1,024.
+    void keep_event(const nlohmann::json& m) {
+        if (!m.contains("method") || !m["method"].is_string()) return;
+        if (events.size() >= 1024) events.pop_front();
+        events.emplace_back(m["method"].get<std::string>(), m.contains("params") ? m["params"].dump() : "{}");
+    }
 
     Impl() {
         ws.clear_access_channels(websocketpp::log::alevel::all);
@@ -211,7 +219,12 @@ bool Client::call(const std::string& method, const std::string& params_json, std
         while (!im.inbox.empty()) {
             const auto reply = nlohmann::json::parse(im.inbox.front(), nullptr, false);
             im.inbox.pop_front();
-            if (!reply.is_object() || !reply.contains("id") || reply["id"] != id) continue;  // an event
+            if (!reply.is_object()) continue;
+            if (!reply.contains("id")) {
+                im.keep_event(reply);
+                continue;
+            }
+            if (reply["id"] != id) continue;  // a late reply to an earlier call
             if (reply.contains("error")) {
                 const auto& e = reply["error"];
                 error = e.is_object() && e.contains("message") && e["message"].is_string()
@@ -231,6 +244,35 @@ bool Client::call(const std::string& method, const std::string& params_json, std
         }
     }
     return false;
+}
+
+bool Client::wait_event(const EventMatch& match, std::string& method, std::string& params_json,
+                        std::chrono::milliseconds timeout, std::string& error) {
+    Impl& im = *impl_;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        while (!im.inbox.empty()) {
+            const auto m = nlohmann::json::parse(im.inbox.front(), nullptr, false);
+            im.inbox.pop_front();
+            if (m.is_object() && !m.contains("id")) im.keep_event(m);
+        }
+        for (auto it = im.events.begin(); it != im.events.end(); ++it) {
+            if (!match(it->first, it->second)) continue;
+            method = it->first;
+            params_json = it->second;
+            im.events.erase(it);
+            return true;
+        }
+        if (im.closed || !im.open) {
+            error = "the inspector connection is closed";
+            return false;
+        }
+        if (Clock::now() >= deadline) {
+            error = "no such event within " + std::to_string(timeout.count()) + " ms";
+            return false;
+        }
+        im.pump(deadline, [&] { return !im.inbox.empty() || im.closed; });
+    }
 }
 
 void Client::close(std::chrono::milliseconds timeout) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,11 +28,18 @@ public:
     // or the inspector already serves another client.
     bool connect(const std::string& ws_url, std::chrono::milliseconds timeout, std::string& error);
 
-    // Sends {"id": N, "method": method, "params": params_json} and waits for the reply with that id
-    // (events in between are ignored). true: result_json is the reply's "result" object; false:
-    // error is the protocol's error message, or a timeout, or the connection closing.
+    // Sends {"id": N, "method": method, "params": params_json} and waits for the reply with that id.
+    // Events that arrive meanwhile are kept (the last 1,024) for wait_event. true: result_json is
+    // the reply's "result" object; false: error is the protocol's error message, or a timeout, or
+    // the connection closing.
     bool call(const std::string& method, const std::string& params_json, std::string& result_json,
               std::chrono::milliseconds timeout, std::string& error);
+
+    // The first event, kept or arriving within the timeout (0: kept ones only), for which
+    // match(method, params_json) is true; it is removed from those kept. false on timeout or close.
+    using EventMatch = std::function<bool(const std::string& method, const std::string& params_json)>;
+    bool wait_event(const EventMatch& match, std::string& method, std::string& params_json,
+                    std::chrono::milliseconds timeout, std::string& error);
 
     // Closes the WebSocket (waits up to the timeout for the close handshake).
     void close(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));

@@ -4,7 +4,8 @@
 // process recorded from /proc; and the refusals (no such process, another user's process, a
 // non-node process asked for streams), each exit 2 with a message. An ES-module service with
 // --existing (streams made before the attach, found by a heap walk). And 20 attach/detach cycles
-// in one process restore every patched property and keep no install (restore_check.js).
+// in one process restore every patched property and keep no install (restore_check.js). A service
+// whose streams live in a worker thread: the attach reaches the workers running then.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -117,6 +118,60 @@ TEST_CASE("attach --existing to an ES-module service finds the sink made before 
     CHECK(sinks.front()["created_at"] == "(created before tidemark attached)");
     CHECK(flagged_at(report, "periodic_job.mjs", line_of(svc_js, "@site ignored false")) == 1);
     CHECK(kill(svc.pid(), 0) == 0);
+}
+
+TEST_CASE("attach reaches the worker threads running then: the worker's gzip stream is flagged at its line, twice, and --no-workers leaves them alone",
+          "[attach]") {
+    TempDir dir;
+    const std::string svc_js = attach_fixture("worker_export.js");
+    BackgroundProcess svc({"node", svc_js, "--seconds", "40"});
+    const int port = start_service(svc);
+    const pid_t pid = svc.pid();
+    const auto ports_before = sorted_ports(pid);
+    const int line = line_of(svc_js, "@site worker ignores false");
+    auto worker_streams = [](const nlohmann::json& report) {
+        std::vector<nlohmann::json> out;
+        for (const auto& s : report["streams"])
+            if (s["thread"].get<int>() != 0) out.push_back(s);
+        return out;
+    };
+    for (int round = 0; round < 2; ++round) {
+        INFO("attach " << round + 1);
+        const std::string trace = dir.file("worker" + std::to_string(round) + ".tidemark");
+        const auto r = run_cli({"attach", std::to_string(pid), "--duration", "4", "--out", trace}, timeout(40));
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.err.find("1 worker thread tracked too (threadId 1)") != std::string::npos);
+        CHECK(r.err.find("not tracked:") == std::string::npos);
+        const auto report = report_json(trace);
+        const auto ws = worker_streams(report);
+        REQUIRE_FALSE(ws.empty());
+        bool gzip = false;
+        for (const auto& s : ws) gzip = gzip || (s["type"] == "Gzip" && s["thread"] == 1);
+        CHECK(gzip);
+        CHECK(flagged_at(report, "worker_export.js", line) == 1);
+        // The worker thread was detached, not ended: no exit recorded for it, no note saying it vanished.
+        const auto dump = run_cli({"dump", trace});
+        CHECK(dump.out.find("without a Goodbye") == std::string::npos);
+        CHECK(sorted_ports(pid) == ports_before);
+    }
+    const std::string main_only = dir.file("main-only.tidemark");
+    const auto r = run_cli({"attach", std::to_string(pid), "--no-workers", "--duration", "1", "--out", main_only},
+                           timeout(40));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("worker thread") == std::string::npos);
+    const auto report = report_json(main_only);
+    CHECK(worker_streams(report).empty());
+    CHECK(flagged_at(report, "worker_export.js", line) == 0);
+    // The service still answers, and its worker still runs its job.
+    BackgroundProcess status({"node", "-e",
+                              "require('http').get('http://127.0.0.1:" + std::to_string(port) +
+                                  "/', (r) => r.pipe(process.stdout))"});
+    CHECK(status.wait_exit(10) == 0);
+    CHECK(status.out().find("\"batches\":") != std::string::npos);
+    CHECK(kill(pid, 0) == 0);
+    CHECK(sorted_ports(pid) == ports_before);
 }
 
 TEST_CASE("attach waits while another process holds the inspector's port, then attaches once it is free", "[attach]") {

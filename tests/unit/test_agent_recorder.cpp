@@ -97,7 +97,7 @@ TEST_CASE("recorder: a worker thread of the target gets its own proc — never t
     CHECK(out.size() == before_main);
 }
 
-TEST_CASE("recorder: two worker threads and children each get a proc", "[model][agent]") {
+TEST_CASE("recorder: two worker threads and children each get a proc; one detached at an attach's end has not ended", "[model][agent]") {
     std::vector<proto::Record> out;
     Recorder rec([&](const proto::Record& r) { out.push_back(r); });
     rec.root_launched(100, 1, "node app.js", kT);
@@ -117,6 +117,16 @@ TEST_CASE("recorder: two worker threads and children each get a proc", "[model][
     // A second Hello on a connection is still refused.
     CHECK_FALSE(wires[1].send(rec, conns[1], hello(kT + 5, 100, 1), error));
     CHECK_THAT(error, Catch::Contains("second Hello"));
+    // The end of an attach: a worker thread's connection detached is not its end (no ProcessExit,
+    // no note: the thread runs on); one that closed by itself is.
+    const size_t before = out.size();
+    rec.detach_connection(conns[2], kT + 50);
+    CHECK(out.size() == before);
+    rec.close_connection(conns[3], "", kT + 60);
+    bool exit_seen = false;
+    for (size_t i = before; i < out.size(); ++i)
+        if (const auto* e = std::get_if<proto::ProcessExit>(&out[i])) exit_seen = e->proc == 3;  // pid 101
+    CHECK(exit_seen);
 }
 
 TEST_CASE("recorder: a node process's JS and native trackers are one proc", "[model][agent][native]") {

@@ -1,10 +1,11 @@
 // tidemark tracker, attach entry: `tidemark attach PID` loads this file into a running node process
-// through its inspector (Runtime.evaluate with the command-line API's require, on the main
-// thread), and calls attach(). It connects the addon to the agent's socket and installs the same
-// tracker preload.js installs, in attached mode: when the agent closes the connection (the attach
-// ended: duration, Ctrl-C, the agent died), the tracker undoes every change it made and closes
-// the connection, so the process is left as it was and a later attach starts afresh.
-// Returns a JSON string the agent reads: {"ok":true,"pid":N,"version":"v20…"} or
+// through its inspector (Runtime.evaluate with the command-line API's require, on the main thread
+// and in each worker thread running then), and calls attach(). It connects the addon to the
+// agent's socket and installs the same tracker preload.js installs, in attached mode: when the
+// agent closes the connection (the attach ended: duration, Ctrl-C, the agent died), the tracker
+// undoes every change it made and closes the connection, so the process is left as it was and a
+// later attach starts afresh.
+// Returns a JSON string the agent reads: {"ok":true,"pid":N,"thread":T,"version":"v20…"} or
 // {"ok":false,"error":"…"}. Never throws into the app.
 'use strict';
 
@@ -26,20 +27,21 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe) {
       try { current.value.tracker.uninstall(); } catch (_) { /* ignore */ }
       try { delete process[KEY]; } catch (_) { /* ignore */ }
     }
-    if (require('worker_threads').isMainThread !== true)
-      return JSON.stringify({ ok: false, error: 'not on the main thread' });
+    // On a worker thread (reached through NodeWorker.sendMessageToWorker) the tracker connects on a
+    // connection of its own, tagged with the thread's id, as `run` tracks workers.
+    const threadId = require('worker_threads').threadId;
     let interval = Number(intervalMs);
     if (!(interval >= 10 && interval <= 60000)) interval = 100;
-    if (!addon.start(String(socketPath), interval, process.version, 0, 0))
+    if (!addon.start(String(socketPath), interval, process.version, 0, threadId))
       return JSON.stringify({ ok: false, error: 'the tracker could not connect to the agent socket' });
     const handle = { attachedAt: Date.now(), tracker: null };
     Object.defineProperty(process, KEY, { value: handle, configurable: true, enumerable: false });
-    handle.tracker = require(path.join(__dirname, 'tracker.js')).install(addon, interval, 0, {
+    handle.tracker = require(path.join(__dirname, 'tracker.js')).install(addon, interval, threadId, {
       attached: true,
       gcProbe: gcProbe !== false,
       onUninstall() { delete process[KEY]; },
     });
-    return JSON.stringify({ ok: true, pid: process.pid, version: process.version });
+    return JSON.stringify({ ok: true, pid: process.pid, thread: threadId, version: process.version });
   } catch (e) {
     try { delete process[KEY]; } catch (_) { /* ignore */ }
     return JSON.stringify({ ok: false, error: 'the tracker failed to load: ' + String(e && e.message || e) });
