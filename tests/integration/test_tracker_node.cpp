@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <poll.h>
@@ -558,4 +559,36 @@ TEST_CASE("node tracker: streams the app released are collected", "[tracker][nod
     REQUIRE(r);
     CHECK(w->created == 2000);
     CHECK(r->created == 2000);
+}
+
+// The tracker's JS is installed with its full-line comments blanked (strip_comments.cmake): V8
+// keeps a loaded script's source in the target's heap, as a one-byte string only if every
+// character is ASCII (one dash in a comment doubles it). The lines stay, so a stack trace's line
+// numbers are the source's; code and strings must stay ASCII.
+TEST_CASE("tracker: the installed JS files are ASCII, keep the source's line numbers and have no comment lines",
+          "[tracker]") {
+    const std::string source_dir = std::string(TIDEMARK_FIXTURES) + "/../../tracker/node/";
+    for (const char* name : {"preload.js", "tracker.js", "sites.js", "web.js", "attach.js"}) {
+        INFO(name);
+        auto read = [](const std::string& path) {
+            std::ifstream in(path, std::ios::binary);
+            return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        };
+        const std::string installed = read(std::string(TIDEMARK_LIB_DIR) + "/" + name);
+        const std::string source = read(source_dir + name);
+        REQUIRE_FALSE(installed.empty());
+        REQUIRE_FALSE(source.empty());
+        const auto non_ascii = std::find_if(installed.begin(), installed.end(),
+                                            [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+        CHECK(non_ascii == installed.end());
+        CHECK(std::count(installed.begin(), installed.end(), '\n') == std::count(source.begin(), source.end(), '\n'));
+        std::istringstream lines(installed);
+        size_t comment_lines = 0;
+        for (std::string line; std::getline(lines, line);) {
+            const size_t first = line.find_first_not_of(" \t");
+            if (first != std::string::npos && line.compare(first, 2, "//") == 0) ++comment_lines;
+        }
+        CHECK(comment_lines == 0);
+        CHECK(installed.size() < source.size());
+    }
 }

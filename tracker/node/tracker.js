@@ -34,10 +34,10 @@ const YOUNG = 0, TRACKED = 1, RETIRED = 2;
 const W = 12, ROWS = 2048;
 const MAX_SITES_PER_STREAM = 4;
 const COLD_PERIOD_MS = 2000;    // every tracked stream is looked at at least this often
-const MIN_SWEEP_PER_TICK = 64;  // ~15 µs: small sets are swept quickly
+const MIN_SWEEP_PER_TICK = 64;  // ~15 us: small sets are swept quickly
 const HOT_IDLE_TICKS = 10;      // unchanged ticks before a buffered stream goes cold
 const WATCH_TURNS = 3;          // event-loop turns a pending young stream is held before a WeakRef
-const OVERFILL_FACTOR = 2;      // a young stream buffering past this × its highWaterMark is promoted
+const OVERFILL_FACTOR = 2;      // a young stream buffering past this times its highWaterMark is promoted
 const MAX_YOUNG = 200000;       // past this many unsettled streams new ones are counted, not watched
 const MAX_AGGREGATES = 10000;   // past this many (type, site) keys new sites fold into site 0
 // Stack captures cost ~10-40 µs each. A global token bucket caps the sustained rate, and each
@@ -1118,7 +1118,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     if (terminal(rec, flags) && !(flags & F_ERRORED)) { untrack(rec, t); return false; }
     return (rlen > 0 || wlen > 0 || (flags & (F_WRITING | F_NEED_DRAIN)) !== 0) && rec.idle < HOT_IDLE_TICKS;
   }
-  function sampleSafely(rec, t) {  // one odd stream (throwing getters…) must not stop the sweep
+  function sampleSafely(rec, t) {  // one odd stream (throwing getters...) must not stop the sweep
     try { return sampleStream(rec, t); } catch (_) { return false; }
   }
   // Collected, or retired: a Gone event ends its record; the Rec stays on a live stream (RETIRED)
