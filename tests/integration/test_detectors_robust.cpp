@@ -119,6 +119,19 @@ TEST_CASE("robust: healthy — waiting for drain only when write() returned fals
     expect_healthy(kRobust, "stall_drain_not_needed_ok");
 }
 
+// The same bug on a duplex side stream, waited for with events.once(): the listener reaches the
+// tracker through Readable's own on() and several node:events frames.
+TEST_CASE("robust: an indexer waiting with events.once() for a side Transform's 'drain' that cannot come", "[detectors][robust][stall]") {
+    const Judged j = run("stall_drain_duplex_side");
+    const auto f = expect_finding(kRobust, j, "stall_drain_duplex_side", "stalled-pipeline", "error", "Indexer", "@site", "@created indexer");
+    CHECK(message(f).find("not in needDrain") != std::string::npos);
+    CHECK(message(f).find("Tokenizer") != std::string::npos);
+}
+
+TEST_CASE("robust: healthy — the indexer waits for the tokenizer's drain only after false", "[detectors][robust][stall]") {
+    expect_healthy(kRobust, "stall_drain_duplex_side_ok");
+}
+
 TEST_CASE("robust: a write through a library names the user's send() line, via the library's", "[detectors][robust][sites]") {
     const Judged j = run("lib_write");
     const auto f = expect_finding(kRobust, j, "lib_write", "ignored-backpressure", "error", "TelemetryLink", "@site", "@created");

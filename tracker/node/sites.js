@@ -59,13 +59,17 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
   // '' when it is node's or a library's, null when the budget is spent.
   function captureDirectSite(skipFn) {
     if (!take(globalSites)) return null;
-    const fs = frames(skipFn, 6);
+    const fs = frames(skipFn, 8);  // events.once() alone is five frames of node:events and a Promise
     if (fs === null) return '';
     for (let i = 0; i < fs.length; i++) {
       let file = fs[i].getFileName();
       const line = fs[i].getLineNumber();
       if (typeof file !== 'string' || !file) continue;
       if (file.startsWith('node:events') || file.startsWith(selfDir)) continue;
+      // Readable's own on/addListener (node's and readable-stream's) pass the listener on to
+      // EventEmitter's: the code that called them is the one adding it.
+      const fn = fs[i].getFunctionName();
+      if (fn === 'Readable.on' || fn === 'Readable.addListener') continue;
       if (file.startsWith('node:') || file.startsWith('<') || file.includes('/node_modules/')) return '';
       if (file.startsWith('file://')) file = file.slice(7);
       return file + ':' + line;

@@ -823,14 +823,12 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     };
     return on;
   }
-  // Listener methods are wrapped only where they are defined (EventEmitter.prototype, Readable's
-  // own on/addListener): a prototype that inherits them gains no own key.
-  function wrapListenerMethods(proto) {
-    for (const name of ['on', 'addListener', 'prependListener'])
-      if (Object.prototype.hasOwnProperty.call(proto, name)) wrapMethod(proto, name, makeOn);
-  }
+  // Listener methods are wrapped on EventEmitter.prototype only. Readable's own on/addListener
+  // (node's, and every readable-stream version's) add the listener through
+  // Stream.prototype.on, which is EventEmitter's: wrapping them too ran the wrapper twice for every
+  // listener a readable, duplex or socket gained. The capture of who added a 'drain' listener
+  // skips their frames (sites.js, captureDirectSite).
   function wrapPrototype(proto) {
-    wrapListenerMethods(proto);
     wrapMethod(proto, 'write', makeWrite);
     wrapMethod(proto, 'push', makePush);
     wrapMethod(proto, 'pipe', makePipe);
@@ -851,8 +849,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   }
   // on/addListener/prependListener (once and prependOnceListener call them): EventEmitter's own,
   // which Writable, OutgoingMessage and sockets inherit, and Readable's (Duplex inherits those).
-  wrapListenerMethods(EE.prototype);
-  wrapListenerMethods(Readable.prototype);
+  for (const name of ['on', 'addListener', 'prependListener']) wrapMethod(EE.prototype, name, makeOn);
   // ServerResponse is not destroyed when it finishes; its socket is detached then.
   const SR = http.ServerResponse.prototype;
   wrapMethod(SR, 'detachSocket', (orig) => function detachSocket(socket) {
