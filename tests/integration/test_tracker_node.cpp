@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <poll.h>
@@ -572,7 +571,9 @@ TEST_CASE("tracker: the installed JS files are ASCII, keep the source's line num
         INFO(name);
         auto read = [](const std::string& path) {
             std::ifstream in(path, std::ios::binary);
-            return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            std::ostringstream text;
+            text << in.rdbuf();
+            return text.str();
         };
         const std::string installed = read(std::string(TIDEMARK_LIB_DIR) + "/" + name);
         const std::string source = read(source_dir + name);
