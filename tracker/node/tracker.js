@@ -746,20 +746,30 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   }
   function makeUnpipe(orig) {
     return function unpipe(dest) {
-      try {
-        const a = enabled ? recOf(this) : undefined;
-        const pipes = this._readableState && this._readableState.pipes;
-        if (a !== undefined && a.state === TRACKED && Array.isArray(pipes)) {
-          for (const d of pipes) {
-            if (dest !== undefined && d !== dest) continue;
-            const b = recOf(d);
-            event(a.id, EV_UNPIPE, b !== undefined && b.state === TRACKED ? b.id : 0, 0);
-          }
-          touch(a);
-        }
-      } catch (_) { /* ignore */ }
-      return orig.apply(this, arguments);
+      const r = unpipeBefore(this, dest);
+      const out = orig.apply(this, arguments);
+      // A young source left holding data and no longer flowing (pipe() unpipes it when its
+      // destination errors) gets no further push to look at it: watched like a write left pending.
+      if (r !== undefined && r.state === YOUNG) {
+        try { const rs = this._readableState; if (rs !== undefined) afterYoung(r, this, rs.length, 0, false); } catch (_) { /* ignore */ }
+      }
+      return out;
     };
+  }
+  function unpipeBefore(s, dest) {  // the source's Rec; an unpipe edge if it is tracked
+    try {
+      const a = enabled ? recOf(s) : undefined;
+      const pipes = s._readableState && s._readableState.pipes;
+      if (a !== undefined && a.state === TRACKED && Array.isArray(pipes)) {
+        for (const d of pipes) {
+          if (dest !== undefined && d !== dest) continue;
+          const b = recOf(d);
+          event(a.id, EV_UNPIPE, b !== undefined && b.state === TRACKED ? b.id : 0, 0);
+        }
+        touch(a);
+      }
+      return a;
+    } catch (_) { return undefined; }
   }
   function makeDestroy(orig) {
     return function destroy(err, cb) {
