@@ -858,7 +858,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     wrapMethod(p, 'destroy', makeDestroy);
   }
   // on/addListener/prependListener (once and prependOnceListener call them): EventEmitter's own,
-  // which Writable, OutgoingMessage and sockets inherit, and Readable's (Duplex inherits those).
+  // which every stream reaches (see wrapPrototype).
   for (const name of ['on', 'addListener', 'prependListener']) wrapMethod(EE.prototype, name, makeOn);
   // ServerResponse is not destroyed when it finishes; its socket is detached then.
   const SR = http.ServerResponse.prototype;
