@@ -141,7 +141,7 @@ TEST_CASE("a C++ leak through new and a growing std::map that starts late is fou
     CHECK_THAT(gate.out, Catch::Contains("FAIL max-native-growth"));
 }
 
-TEST_CASE("8 threads of malloc/calloc/realloc/free with cross-thread frees complete; live bytes return to the start",
+TEST_CASE("8 threads of malloc/calloc/realloc/free with cross-thread frees complete, and live bytes return to the start",
           "[native][integration]") {
     const std::string mode = GENERATE(std::string("full"), std::string("sampled"));
     TempDir dir;

@@ -97,7 +97,7 @@ TEST_CASE("recorder: a worker thread of the target gets its own proc — never t
     CHECK(out.size() == before_main);
 }
 
-TEST_CASE("recorder: two worker threads and children each get a proc; one detached at an attach's end has not ended", "[model][agent]") {
+TEST_CASE("recorder: two worker threads and children each get a proc, and one detached at an attach's end has not ended", "[model][agent]") {
     std::vector<proto::Record> out;
     Recorder rec([&](const proto::Record& r) { out.push_back(r); });
     rec.root_launched(100, 1, "node app.js", kT);

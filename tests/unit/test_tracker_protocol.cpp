@@ -213,7 +213,7 @@ TEST_CASE("a Hello without the trailing field decodes with thread_id 0", "[model
     CHECK(encode(enc, same) == bytes);
 }
 
-TEST_CASE("GcEvent round trip keeps every field; a bad kind or a truncated record is refused", "[model][protocol]") {
+TEST_CASE("GcEvent round trip keeps every field, and a bad kind or a truncated record is refused", "[model][protocol]") {
     proto::Codec enc, dec;
     proto::GcEvent major{1'700'000'000'000'000, 3, proto::GcKind::Major, 1, 12'345, 40u << 20, 31u << 20, 9u << 20, 7u << 20, true};
     proto::GcEvent minor{1'700'000'000'100'000, 3, proto::GcKind::Minor, 17, 2'000, 33u << 20, 30u << 20, 50u << 20, 7u << 20, false};

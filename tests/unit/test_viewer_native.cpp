@@ -250,7 +250,7 @@ TEST_CASE("viewer native: the growth figure over the trailing window", "[viewer]
     CHECK(native_series(spiky, 50.0, 0).size() == 5001);  // up to t = 50 s
 }
 
-TEST_CASE("viewer native: a selected site's series and whole stack; sampled figures are estimates", "[viewer][native]") {
+TEST_CASE("viewer native: a selected site's series and whole stack, and sampled figures are estimates", "[viewer][native]") {
     FakeResolver resolver;
     NativeSymbolCache cache(resolver);
     const auto records = native_records(proto::NativeMode::Sampled, 6.0);
