@@ -118,8 +118,13 @@ int run_attach(const AttachArgs& args) {
                           << " tracked too (threadId";
                 for (size_t i = 0; i < report.worker_threads.size(); ++i)
                     std::cerr << (i == 0 ? " " : ", ") << report.worker_threads[i];
-                std::cerr << "); workers started from now on are not\n";
+                std::cerr << ")\n";
             }
+            if (!args.no_workers)
+                std::cerr << (report.follows_new_workers
+                                  ? "tidemark: worker threads started from now on are tracked as they start\n"
+                                  : "tidemark: worker threads started from now on are not tracked (the process's "
+                                    "inspector module is unavailable)\n");
             for (const std::string& e : report.worker_errors) std::cerr << "tidemark: not tracked: " << e << "\n";
             if (args.existing) {
                 if (report.adopted >= 0) {
@@ -186,7 +191,8 @@ Command add_attach_command(CLI::App& parent) {
                   "its memory only");
     cmd->add_flag("--no-workers", args->no_workers,
                   "Track the main thread only. By default the worker threads running at the attach get the "
-                  "tracker too (each on a connection of its own); workers started later are not tracked");
+                  "tracker too (each on a connection of its own), and so do the workers started while attached, "
+                  "as they start");
     add_live_option(*cmd, args->live);
     add_check_flag(*cmd, args->check, args->check_options, "attach");
     return {cmd, [args] { return run_attach(*args); }, nullptr};

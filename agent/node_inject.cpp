@@ -161,7 +161,8 @@ bool adopt_existing(const Call& c, double& pause_ms, int64_t& adopted, std::stri
 // Evaluates attach.js's attach() in one thread's session. "busy": an attach that just ended may
 // not have detached yet (its tracker notices within a tick); asked again a few times first.
 // false with error: the tracker's own refusal, or (evaluated false) why the evaluation failed.
-bool load_tracker(const Call& c, const std::string& expr, std::string& error, bool& evaluated) {
+bool load_tracker(const Call& c, const std::string& expr, std::string& error, bool& evaluated,
+                 nlohmann::json* answer = nullptr) {
     nlohmann::json status;
     std::string value;
     evaluated = true;
@@ -171,10 +172,11 @@ bool load_tracker(const Call& c, const std::string& expr, std::string& error, bo
             evaluated = false;
             return false;
         }
-        const auto answer = nlohmann::json::parse(value, nullptr, false);
-        status = answer.is_string() ? nlohmann::json::parse(answer.get<std::string>(), nullptr, false) : nlohmann::json();
+        const auto reply = nlohmann::json::parse(value, nullptr, false);
+        status = reply.is_string() ? nlohmann::json::parse(reply.get<std::string>(), nullptr, false) : nlohmann::json();
         if (!status.is_object() || !status.value("busy", false)) break;
     }
+    if (answer != nullptr) *answer = status;
     if (status.is_object() && status.value("ok", false)) return true;
     error = status.is_object() && status.contains("error") && status["error"].is_string()
                 ? status["error"].get<std::string>() : "the tracker did not answer as expected (" + value + ")";
@@ -184,7 +186,8 @@ bool load_tracker(const Call& c, const std::string& expr, std::string& error, bo
 // The worker threads running now, through the main session: NodeWorker.enable announces each
 // (attachedToWorker, before its reply) without pausing it; each gets the tracker (and, with
 // --existing, its own heap walk). A worker that cannot be loaded is reported, not fatal: the main
-// thread is tracked already. Workers started after this moment are not seen (the inspector closes).
+// thread is tracked already. Workers started after this moment are the main thread's tracker's
+// to load (attach.js followNewWorkers: an in-process session, no port), as the inspector closes.
 void attach_workers(inspector::Client& c, const InjectRequest& req, const std::string& expr, InjectReport& report) {
     std::string result, error;
     if (!c.call("NodeWorker.enable", R"({"waitForDebuggerOnStart":false})", result, kCallTimeout, error)) {
@@ -345,13 +348,16 @@ bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::st
         if (v.is_string()) report.node_version = v.get<std::string>();
     }
     const std::string expr = "require(" + js_string(req.attach_js) + ").attach(" + js_string(req.socket_path) + ", " +
-                             std::to_string(req.interval_ms) + ", " + (req.gc_probe ? "true" : "false") + ")";
+                             std::to_string(req.interval_ms) + ", " + (req.gc_probe ? "true" : "false") + ", " +
+                             (req.workers ? "true" : "false") + ")";
     bool evaluated = false;
-    if (!load_tracker(main, expr, error, evaluated)) {
+    nlohmann::json answer;
+    if (!load_tracker(main, expr, error, evaluated, &answer)) {
         if (!evaluated) error = "loading the tracker into " + who + " failed: " + error;
         close_ours(&client);
         return false;
     }
+    report.follows_new_workers = answer.is_object() && answer.value("followsWorkers", false);
     if (req.existing) {
         std::string walk_error;
         if (!adopt_existing(main, report.pause_ms, report.adopted, walk_error)) report.adopted = -1;

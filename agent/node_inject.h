@@ -1,12 +1,13 @@
 // Loading the tracker into a running node process for `tidemark attach`, by the inspector route:
 // SIGUSR1 opens node's inspector on loopback, one WebSocket session evaluates
-// `require(<libdir>/attach.js).attach(socket, interval, gcProbe)` with the command-line API's
+// `require(<libdir>/attach.js).attach(socket, interval, gcProbe, followWorkers)` with the command-line API's
 // require (CJS and ESM services alike), optionally hands the streams that already exist to the
 // tracker (a heap walk that pauses the process: --existing), and closes the inspector again —
 // unless it was open before we came, in which case it is left as it was. The window in which the
 // inspector listens is measured and reported. The worker threads running at that moment get the
 // tracker too, through the same session (NodeWorker.sendMessageToWorker), each on a connection of
-// its own tagged with its threadId.
+// its own tagged with its threadId; the workers started later get it from the main thread's
+// tracker as they start (attach.js: an in-process inspector session, which opens no port).
 #pragma once
 
 #include <sys/types.h>
@@ -24,7 +25,7 @@ struct InjectRequest {
     uint32_t interval_ms = 100;
     bool gc_probe = true;
     bool existing = false;    // adopt streams created before the attach (pauses the process)
-    bool workers = true;      // also load the tracker into the worker threads running now
+    bool workers = true;      // also load the tracker into the worker threads running now and later
     uint16_t inspector_port = 9229;  // where SIGUSR1 opens it (TargetInfo::inspector_port); 0: any free port
 };
 
@@ -38,6 +39,7 @@ struct InjectReport {
     int64_t adopted = -1;             // --existing: streams handed to the tracker (all threads)
     std::vector<std::string> worker_threads;  // threadIds of the worker threads now tracked
     std::vector<std::string> worker_errors;   // a sentence per worker thread that could not be
+    bool follows_new_workers = false;  // the main thread's tracker loads workers started from now on
     std::string node_version;
 };
 

@@ -5,7 +5,8 @@
 // non-node process asked for streams), each exit 2 with a message. An ES-module service with
 // --existing (streams made before the attach, found by a heap walk). And 20 attach/detach cycles
 // in one process restore every patched property and keep no install (restore_check.js). A service
-// whose streams live in a worker thread: the attach reaches the workers running then.
+// whose streams live in a worker thread: the attach reaches the workers running then, and those
+// started while it is attached.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -170,6 +171,57 @@ TEST_CASE("attach reaches the worker threads running then: the worker's gzip str
                                   "/', (r) => r.pipe(process.stdout))"});
     CHECK(status.wait_exit(10) == 0);
     CHECK(status.out().find("\"batches\":") != std::string::npos);
+    CHECK(kill(pid, 0) == 0);
+    CHECK(sorted_ports(pid) == ports_before);
+}
+
+TEST_CASE("attach reaches a worker thread started after it (an ES-module export job): its encoder is flagged at the job's line, and --no-workers leaves it alone",
+          "[attach]") {
+    TempDir dir;
+    const std::string svc_js = attach_fixture("late_worker.js");
+    const std::string job_js = attach_fixture("late_job.mjs");
+    BackgroundProcess svc({"node", svc_js, "--seconds", "40", "--job-seconds", "3"});
+    const int port = start_service(svc);
+    const pid_t pid = svc.pid();
+    const auto ports_before = sorted_ports(pid);
+    const int line = line_of(job_js, "@site late job ignores false");
+    auto start_job = [&] {
+        BackgroundProcess get({"node", "-e",
+                               "require('http').get('http://127.0.0.1:" + std::to_string(port) +
+                                   "/export', (r) => r.pipe(process.stdout))"});
+        REQUIRE(get.wait_exit(10) == 0);
+        return get.out();
+    };
+    for (const bool follow : {true, false}) {
+        INFO((follow ? "attach" : "attach --no-workers"));
+        const std::string trace = dir.file(follow ? "late.tidemark" : "late-main-only.tidemark");
+        std::vector<std::string> argv{TIDEMARK_BIN, "attach", std::to_string(pid), "--duration", "5", "--out", trace};
+        if (!follow) argv.push_back("--no-workers");
+        BackgroundProcess attach(argv);
+        REQUIRE(attach.wait_for_err("tidemark: attached to pid", 20));
+        // No worker runs yet: the job starts one now, while attached.
+        CHECK(start_job().find("started ") == 0);
+        REQUIRE(attach.wait_exit(30) == 0);
+        INFO(attach.err());
+        const auto report = report_json(trace);
+        bool encoder = false;
+        for (const auto& st : report["streams"])
+            encoder = encoder || (st["type"] == "CsvEncoder" && st["thread"].get<int>() != 0);
+        if (follow) {
+            CHECK(attach.err().find("worker threads started from now on are tracked as they start") != std::string::npos);
+            CHECK(encoder);
+            CHECK(flagged_at(report, "late_job.mjs", line) == 1);
+            // The job's worker ended while attached: its end is recorded, not a missing Goodbye.
+            const auto dump = run_cli({"dump", trace});
+            CHECK(dump.out.find("without a Goodbye") == std::string::npos);
+        } else {
+            CHECK_FALSE(encoder);
+            CHECK(flagged_at(report, "late_job.mjs", line) == 0);
+        }
+        CHECK(sorted_ports(pid) == ports_before);
+    }
+    // After the detach a new job's worker runs untracked, and the service still answers.
+    CHECK(start_job().find("started ") == 0);
     CHECK(kill(pid, 0) == 0);
     CHECK(sorted_ports(pid) == ports_before);
 }

@@ -11,7 +11,94 @@
 
 const KEY = Symbol.for('tidemark.tracker');
 
-exports.attach = function attach(socketPath, intervalMs, gcProbe) {
+// Worker threads started while attached. An in-process inspector session on this thread (it opens
+// no port) has NodeWorker announce each new worker without pausing it (waitForDebuggerOnStart
+// false: a worker never waits on this thread). The worker is loaded once it is also online (its
+// Worker object, from the 'worker_threads' diagnostics channel, says so): an evaluation that
+// arrives during the worker's bootstrap would run inside node's own start-up code, where require()
+// does not work yet. The same attach() is evaluated in it, following its own new workers in turn,
+// and its session is detached once it answers. Workers announced while NodeWorker.enable is
+// dispatched (before its reply: they were running already) are left to the agent, which reaches
+// them itself. Returns { stop() }, or null if the inspector is unavailable.
+function followNewWorkers(expression) {
+  let inspector, dc;
+  try { inspector = require('inspector'); dc = require('diagnostics_channel'); } catch (_) { return null; }
+  if (typeof inspector.Session !== 'function' || typeof dc.channel !== 'function') return null;
+  const session = new inspector.Session();
+  session.connect();
+  let enabled = false;
+  let nextId = 1;
+  const announced = new Map();  // threadId -> worker sessionId, announced and not yet online
+  const online = new Set();     // threadIds online before their announcement
+  const pending = new Map();    // evaluation id -> worker sessionId
+  const ignore = () => {};
+  const MAX_WAITING = 1024;     // a worker seen on one side only (it failed to start) is forgotten
+  function load(sessionId) {
+    const id = nextId++;
+    pending.set(id, sessionId);
+    const message = JSON.stringify({ id, method: 'Runtime.evaluate',
+      params: { expression, includeCommandLineAPI: true, returnByValue: true, silent: true } });
+    session.post('NodeWorker.sendMessageToWorker', { sessionId, message }, ignore);
+  }
+  session.on('NodeWorker.attachedToWorker', (m) => {
+    try {
+      if (!enabled) return;  // running before the attach: the agent loads it
+      const sessionId = m.params.sessionId, thread = Number(m.params.workerInfo.workerId);
+      if (online.delete(thread)) return load(sessionId);
+      if (announced.size >= MAX_WAITING) announced.clear();
+      announced.set(thread, sessionId);
+    } catch (_) { /* ignore */ }
+  });
+  session.on('NodeWorker.receivedMessageFromWorker', (m) => {
+    try {
+      const reply = JSON.parse(m.params.message);
+      const sessionId = pending.get(reply.id);
+      if (sessionId === undefined || sessionId !== m.params.sessionId) return;
+      pending.delete(reply.id);
+      session.post('NodeWorker.detach', { sessionId }, ignore);
+    } catch (_) { /* ignore */ }
+  });
+  session.on('NodeWorker.detachedFromWorker', (m) => {
+    try {
+      const sessionId = m.params.sessionId;
+      for (const [id, sid] of pending) if (sid === sessionId) pending.delete(id);
+      for (const [thread, sid] of announced) if (sid === sessionId) announced.delete(thread);
+    } catch (_) { /* ignore */ }
+  });
+  function onOnline() {
+    try {
+      const thread = this.threadId, sessionId = announced.get(thread);
+      if (sessionId !== undefined) {
+        announced.delete(thread);
+        load(sessionId);
+      } else {
+        if (online.size >= MAX_WAITING) online.clear();
+        online.add(thread);
+      }
+    } catch (_) { /* ignore */ }
+  }
+  const onWorker = (msg) => { try { if (enabled) msg.worker.once('online', onOnline); } catch (_) { /* ignore */ } };
+  const channel = dc.channel('worker_threads');
+  let ok = false;
+  session.post('NodeWorker.enable', { waitForDebuggerOnStart: false }, (err) => { ok = !err; });
+  // The in-process dispatch is synchronous: the reply came before post returned.
+  if (!ok) {
+    try { session.disconnect(); } catch (_) { /* ignore */ }
+    return null;
+  }
+  enabled = true;
+  channel.subscribe(onWorker);
+  return {
+    stop() {
+      enabled = false;
+      try { channel.unsubscribe(onWorker); } catch (_) { /* ignore */ }
+      session.disconnect();  // detaches every worker session it still has open
+    },
+  };
+}
+
+// followWorkers: also load the tracker into every worker thread this thread starts from now on.
+exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers) {
   try {
     const path = require('path');
     const addon = require(path.join(__dirname, 'tidemark_node.node'));
@@ -34,14 +121,24 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe) {
     if (!(interval >= 10 && interval <= 60000)) interval = 100;
     if (!addon.start(String(socketPath), interval, process.version, 0, threadId))
       return JSON.stringify({ ok: false, error: 'the tracker could not connect to the agent socket' });
-    const handle = { attachedAt: Date.now(), tracker: null };
+    const handle = { attachedAt: Date.now(), tracker: null, workers: null };
     Object.defineProperty(process, KEY, { value: handle, configurable: true, enumerable: false });
     handle.tracker = require(path.join(__dirname, 'tracker.js')).install(addon, interval, threadId, {
       attached: true,
       gcProbe: gcProbe !== false,
-      onUninstall() { delete process[KEY]; },
+      onUninstall() {
+        if (handle.workers !== null) try { handle.workers.stop(); } catch (_) { /* ignore */ }
+        handle.workers = null;
+        delete process[KEY];
+      },
     });
-    return JSON.stringify({ ok: true, pid: process.pid, thread: threadId, version: process.version });
+    if (followWorkers === true) {
+      const expression = 'require(' + JSON.stringify(path.join(__dirname, 'attach.js')) + ').attach(' +
+        JSON.stringify(String(socketPath)) + ', ' + interval + ', ' + (gcProbe !== false) + ', true)';
+      try { handle.workers = followNewWorkers(expression); } catch (_) { handle.workers = null; }
+    }
+    return JSON.stringify({ ok: true, pid: process.pid, thread: threadId, version: process.version,
+      followsWorkers: handle.workers !== null });
   } catch (e) {
     try { delete process[KEY]; } catch (_) { /* ignore */ }
     return JSON.stringify({ ok: false, error: 'the tracker failed to load: ' + String(e && e.message || e) });
