@@ -788,11 +788,14 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // Listener functions whose adding was seen from node's own code (http's per-socket handlers…):
   // the same function objects come back, and are skipped without another capture.
   const internalDrainHandlers = new WeakSet();
+  // Ordered cheapest first: most listeners added are node's own handlers seen before (http's
+  // client adds its socket's drain handler at every request), which the WeakSet answers before the
+  // name (a native accessor) or the stream's record is read.
   function noteDrainListener(s, fn, skipFn) {
+    const f = typeof fn === 'function' && typeof fn.listener === 'function' ? fn.listener : fn;
+    if (typeof f !== 'function' || internalDrainHandlers.has(f) || f.name === 'pipeOnDrainFunctionResult') return;
     const rec = Stamp.of(s);
     if (rec === undefined || rec.state === RETIRED) return;
-    const f = typeof fn === 'function' && typeof fn.listener === 'function' ? fn.listener : fn;
-    if (typeof f !== 'function' || f.name === 'pipeOnDrainFunctionResult' || internalDrainHandlers.has(f)) return;
     const ws = s._writableState;
     const needDrain = ws !== undefined ? ws.needDrain : s.writableNeedDrain;
     // Inside its own _write/_transform (waiting on its own drain while its callback is pending can
