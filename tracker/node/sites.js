@@ -63,7 +63,6 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
     if (fs === null) return '';
     for (let i = 0; i < fs.length; i++) {
       let file = fs[i].getFileName();
-      const line = fs[i].getLineNumber();
       if (typeof file !== 'string' || !file) continue;
       if (file.startsWith('node:events') || file.startsWith(selfDir)) continue;
       // Readable's own on/addListener (node's and readable-stream's) pass the listener on to
@@ -72,42 +71,55 @@ exports.create = function create(selfDir, intervalMs, siteCapturesPerS, siteBurs
       if (fn === 'Readable.on' || fn === 'Readable.addListener') continue;
       if (file.startsWith('node:') || file.startsWith('<') || file.includes('/node_modules/')) return '';
       if (file.startsWith('file://')) file = file.slice(7);
-      return file + ':' + line;
+      return file + ':' + fs[i].getLineNumber();
     }
     return '';
   }
   function structuredFrames(_, callSites) { return callSites; }
+  // "file:line" of a frame, '' without a line. A line number is asked for only of the frame that
+  // is reported: V8 computes a script's line table (kept for the script's lifetime, ~4 bytes a
+  // line) the first time one of its lines is asked for, and the frames passed over are mostly
+  // node's own big modules, which the app itself may never put in a stack trace.
+  function at(cs, file) {
+    const line = cs !== null ? cs.getLineNumber() : 0;
+    return line ? file + ':' + line : '';
+  }
   // ownClasses: constructor names of the stream's own classes. Their `new X` frames are the
   // super() chain of a user subclass; the site is where `new` was called, one frame further.
   function firstUserFrame(frames, ownClasses) {
-    let internal = '', library = '', ownCtor = '', via = '';
+    let internal = null, internalFile = '', library = null, libraryFile = '', ownCtor = null, ownCtorFile = '';
+    let via = null, viaFile = '';
     for (let i = 0; i < frames.length; i++) {
       const cs = frames[i];
       let file = cs.getFileName();
-      const line = cs.getLineNumber();
-      if (typeof file !== 'string' || !file || !line) continue;
+      if (typeof file !== 'string' || !file) continue;
       if (file.startsWith('file://')) file = file.slice(7);
-      const loc = file + ':' + line;
       if (file.startsWith('node:')) {  // fallback: first internal frame past the stream machinery
-        if (!internal || (internal.startsWith('node:events') || internal.startsWith('node:internal/streams/') ||
-            internal.startsWith('node:internal/webstreams/')))
-          internal = loc;
+        if (internal === null || (internalFile.startsWith('node:events') || internalFile.startsWith('node:internal/streams/') ||
+            internalFile.startsWith('node:internal/webstreams/'))) {
+          internal = cs;
+          internalFile = file;
+        }
         continue;
       }
       if (file.startsWith(selfDir) || file.startsWith('<')) continue;
       if (ownClasses !== undefined && cs.isConstructor() && ownClasses.includes(cs.getFunctionName())) {
-        ownCtor = loc;
+        ownCtor = cs;
+        ownCtorFile = file;
         continue;
       }
       const nm = file.lastIndexOf('/node_modules/');
       if (nm >= 0) {
-        if (!library) library = loc;
-        if (!via) via = file.slice(nm + 14) + ':' + line;
+        if (library === null) { library = cs; libraryFile = file; }
+        if (via === null) { via = cs; viaFile = file.slice(nm + 14); }
         continue;
       }
-      return via ? loc + ' via ' + via : loc;
+      const loc = at(cs, file);
+      if (!loc) continue;
+      const v = via !== null ? at(via, viaFile) : '';
+      return v ? loc + ' via ' + v : loc;
     }
-    return ownCtor || library || internal;
+    return at(ownCtor, ownCtorFile) || at(library, libraryFile) || at(internal, internalFile);
   }
   function classNames(proto) {  // constructor names along the prototype chain (a few levels)
     const names = [];

@@ -829,11 +829,17 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     const ws = s._writableState;
     return ws !== undefined && ws.writing === true && ws.sync === true;
   }
+  // One wrapper per original: EventEmitter's on and addListener are one function, and stay one
+  // (emitter.on === emitter.addListener, as without the tracker).
+  const onWrappers = new Map();
   function makeOn(orig) {
-    const on = function on(ev, fn) {
+    let on = onWrappers.get(orig);
+    if (on !== undefined) return on;
+    on = function on(ev, fn) {
       if (ev === 'drain' && enabled) { try { noteDrainListener(this, fn, on); } catch (_) { /* ignore */ } }
       return arguments.length > 2 ? orig.apply(this, arguments) : orig.call(this, ev, fn);
     };
+    onWrappers.set(orig, on);
     return on;
   }
   // Listener methods are wrapped on EventEmitter.prototype only. Readable's own on/addListener
