@@ -564,6 +564,31 @@ TEST_CASE("node tracker: streams the app released are collected", "[tracker][nod
 // keeps a loaded script's source in the target's heap, as a one-byte string only if every
 // character is ASCII (one dash in a comment doubles it). The lines stay, so a stack trace's line
 // numbers are the source's; code and strings must stay ASCII.
+TEST_CASE("node tracker: net and http are not loaded before the app loads them, and a server made later still names its line", "[tracker][node]") {
+    const Run run = run_node("no_sockets.js", {});
+    REQUIRE(run.exit_code == 0);
+    // ~360 KB of node's heap that an app without sockets never loads.
+    CHECK(run.output.find("before: none rows 3") != std::string::npos);
+    CHECK(run.output.find("answered") != std::string::npos);
+    int line = 0;
+    {
+        std::ifstream in(std::string(TIDEMARK_FIXTURES) + "/tracker/no_sockets.js");
+        std::string text;
+        for (int n = 1; line == 0 && std::getline(in, text); ++n)
+            if (text.find("@site server") != std::string::npos) line = n;
+    }
+    REQUIRE(line > 0);
+    bool request_at_server = false, response_at_server = false;
+    for (const auto& r : run.records) {
+        const auto* a = std::get_if<proto::StreamAggregate>(&r);
+        if (a == nullptr || !ends_with(run.text(a->site_str), "no_sockets.js:" + std::to_string(line))) continue;
+        request_at_server = request_at_server || run.text(a->type_str) == "IncomingMessage";
+        response_at_server = response_at_server || run.text(a->type_str) == "ServerResponse";
+    }
+    CHECK(request_at_server);
+    CHECK(response_at_server);
+}
+
 TEST_CASE("tracker: the installed JS files are ASCII, keep the source's line numbers and have no comment lines",
           "[tracker]") {
     const std::string source_dir = std::string(TIDEMARK_FIXTURES) + "/../../tracker/node/";

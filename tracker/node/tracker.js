@@ -157,8 +157,9 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   const { performance } = require('perf_hooks');
   const EE = require('events');
   const stream = require('stream');
-  const { OutgoingMessage } = require('_http_outgoing');
-  const http = require('http');
+  // http and net are hooked once the app loads them (hookNet, hookHttp): requiring them here
+  // would load ~360 KB of node's heap into every tracked process that never opens a socket.
+  let OutgoingMessage = null;
   const { Readable, Writable, Duplex } = stream;
   const selfDir = __dirname + '/';
   const timeOrigin = performance.timeOrigin;
@@ -490,7 +491,8 @@ exports.install = function install(addon, intervalMs, threadId, options) {
 
   // ---- node stream hooks -----------------------------------------------------------------
   function isStream(s) {
-    return s._readableState !== undefined || s._writableState !== undefined || s instanceof OutgoingMessage;
+    return s._readableState !== undefined || s._writableState !== undefined ||
+      (OutgoingMessage !== null && s instanceof OutgoingMessage);
   }
   function registerNode(s, skipFn, knownSite, lateOne) {
     const rs = s._readableState, ws = s._writableState;
@@ -528,7 +530,10 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     const r = origInit.call(this, opts);
     try {
       // A second init of the same object fails to stamp it again and is ignored (register()).
-      if (enabled && isStream(this)) registerNode(this, initWrapper);
+      if (enabled) {
+        if (isStream(this)) registerNode(this, initWrapper);
+        else if (!httpHooked) netOrHttpMade(this);
+      }
     } catch (_) { /* ignore */ }
     return r;
   }
@@ -855,33 +860,19 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     wrapMethod(proto, 'destroy', makeDestroy);
   }
   // node's own: Duplex copies Writable's methods at load time; OutgoingMessage has its own write.
-  const nodeProtos = new Set([Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype,
+  const nodeProtos = new Set([Readable.prototype, Writable.prototype, Duplex.prototype,
     stream.Transform.prototype, stream.PassThrough.prototype, stream.Stream.prototype, EE.prototype, Object.prototype]);
   wrapMethod(Writable.prototype, 'write', makeWrite);
   wrapMethod(Duplex.prototype, 'write', makeWrite);
-  wrapMethod(OutgoingMessage.prototype, 'write', makeWrite);
   wrapMethod(Readable.prototype, 'push', makePush);
   wrapMethod(Readable.prototype, 'pipe', makePipe);
   wrapMethod(Readable.prototype, 'unpipe', makeUnpipe);
-  for (const p of [Readable.prototype, Writable.prototype, Duplex.prototype, OutgoingMessage.prototype]) {
+  for (const p of [Readable.prototype, Writable.prototype, Duplex.prototype]) {
     wrapMethod(p, 'destroy', makeDestroy);
   }
   // on/addListener/prependListener (once and prependOnceListener call them): EventEmitter's own,
   // which every stream reaches (see wrapPrototype).
   for (const name of ['on', 'addListener', 'prependListener']) wrapMethod(EE.prototype, name, makeOn);
-  // ServerResponse is not destroyed when it finishes; its socket is detached then.
-  const SR = http.ServerResponse.prototype;
-  wrapMethod(SR, 'detachSocket', (orig) => function detachSocket(socket) {
-    const r = orig.apply(this, arguments);
-    try {
-      const rec = enabled ? Stamp.of(this) : undefined;
-      if (rec !== undefined) {
-        if (rec.state === YOUNG && this.writableFinished) fold(rec, this);
-        else if (rec.state === TRACKED) touch(rec);
-      }
-    } catch (_) { /* ignore */ }
-    return r;
-  });
 
   // Userland streams (the readable-stream package, any version and copy): their base classes
   // carry their own write/push/pipe/destroy. Found on the prototype chain of a constructor's
@@ -908,26 +899,79 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     const site = captureNow(skipFn);
     if (site && !site.startsWith('node:')) serverSites.set(server, str(site));
   }
-  // (https.createServer is not wrapped: requiring https would initialise OpenSSL's certificate
-  // store in every tracked process; an https server's site comes from its listen() call.)
-  for (const mod of [http]) {
-    const orig = mod.createServer;
-    if (typeof orig !== 'function') continue;
+  // net and http are hooked when the app loads them: at install if they are loaded already (an
+  // attach), else the moment the first server or outgoing message is made (initWrapper: a
+  // non-stream EventEmitter with a listen() method, or with OutgoingMessage's _implicitHeader),
+  // else at a tick that finds them in node's module list.
+  let netHooked = false, httpHooked = false;
+  function loaded(name) {
+    const list = process.moduleLoadList;
+    return Array.isArray(list) && list.includes('NativeModule ' + name);
+  }
+  function hookNet() {
+    if (netHooked || !loaded('net')) return;
+    const net = require('net');
+    if (typeof net.Server !== 'function') return;  // still loading
+    netHooked = true;
+    wrapMethod(net.Server.prototype, 'listen', (orig) => {
+      const listen = function listen() {
+        try { if (enabled) noteServer(this, listen); } catch (_) { /* ignore */ }
+        return orig.apply(this, arguments);
+      };
+      return listen;
+    });
+  }
+  function hookHttp() {
+    if (httpHooked || !loaded('http') || !loaded('_http_outgoing')) return;
+    const om = require('_http_outgoing').OutgoingMessage, http = require('http');
+    if (typeof om !== 'function' || typeof http.ServerResponse !== 'function' || typeof http.createServer !== 'function') return;
+    httpHooked = true;
+    hookNet();
+    OutgoingMessage = om;
+    nodeProtos.add(om.prototype);
+    wrapMethod(om.prototype, 'write', makeWrite);
+    wrapMethod(om.prototype, 'destroy', makeDestroy);
+    // ServerResponse is not destroyed when it finishes; its socket is detached then.
+    wrapMethod(http.ServerResponse.prototype, 'detachSocket', (orig) => function detachSocket(socket) {
+      const r = orig.apply(this, arguments);
+      try {
+        const rec = enabled ? Stamp.of(this) : undefined;
+        if (rec !== undefined) {
+          if (rec.state === YOUNG && this.writableFinished) fold(rec, this);
+          else if (rec.state === TRACKED) touch(rec);
+        }
+      } catch (_) { /* ignore */ }
+      return r;
+    });
+    // (https.createServer is not wrapped: requiring https would initialise OpenSSL's certificate
+    // store in every tracked process; an https server's site comes from its listen() call.)
+    const origCreate = http.createServer;
     const createServer = function createServer() {
-      const srv = orig.apply(this, arguments);
+      const srv = origCreate.apply(this, arguments);
       try { if (enabled) noteServer(srv, createServer); } catch (_) { /* ignore */ }
       return srv;
     };
-    patch(mod, 'createServer', createServer);
+    patch(http, 'createServer', createServer);
+    syncESM();
   }
-  const net = require('net');
-  wrapMethod(net.Server.prototype, 'listen', (orig) => {
-    const listen = function listen() {
-      try { if (enabled) noteServer(this, listen); } catch (_) { /* ignore */ }
-      return orig.apply(this, arguments);
-    };
-    return listen;
-  });
+  // From initWrapper, for an EventEmitter that is not a stream, until http is hooked.
+  function netOrHttpMade(o) {
+    if (typeof o.listen === 'function') {  // a server (net's, http's, https'), being constructed
+      hookNet();
+      hookHttp();
+      if (netHooked) noteServer(o, initWrapper);
+    } else if (typeof o._implicitHeader === 'function') {  // an OutgoingMessage (a ClientRequest, say)
+      hookHttp();
+      if (httpHooked && o instanceof OutgoingMessage) registerNode(o, initWrapper);
+    }
+  }
+  // Builtins patched after an ES module imported them: its bindings are node's ESM facades, which
+  // copy the exports when made, so they are synced (only if the ESM loader is in use: a facade
+  // made later copies the patched exports).
+  function syncESM() {
+    if (!loaded('internal/modules/esm/translators')) return;
+    try { require('module').syncBuiltinESMExports(); } catch (_) { /* ignore */ }
+  }
   function serverSite(s) {
     try {
       if (s.server !== undefined && s.server !== null && typeof s.server === 'object') {  // a server's socket
@@ -1006,7 +1050,9 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   patch(streamPromises, 'pipeline', pipelineP);  // also stream.promises.pipeline (same object)
   patch(stream, 'pipeline', pipelineCb);
 
-  require('module').syncBuiltinESMExports();
+  hookNet();
+  hookHttp();
+  syncESM();
 
   // ---- WHATWG streams (web.js), hooked once the app uses them ----------------------------------
   // node loads its web streams lazily (the globals are accessors until first read), and most
@@ -1046,7 +1092,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
         F_NEED_DRAIN, F_R_ENDED, F_FINISHED, F_ERRORED, F_WRITING, F_CLOSED, F_DESTROYED,
         enabled: () => enabled, patch, unseenSite,
       });
-      require('module').syncBuiltinESMExports();
+      syncESM();
     } catch (_) { web = webJs.NONE; }
   }
   if (webModulesLoaded()) {
@@ -1226,6 +1272,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       epoch++;
       refillBuckets();
       if (web === null && webModulesLoaded()) hookWeb();
+      if (!httpHooked) { hookNet(); hookHttp(); }
       sampleProcess(t);
       settleYoung(final === true);
       const current = hot;
@@ -1308,7 +1355,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     stopTracking();
     unpatchAll();
     process.removeListener('exit', onExit);
-    try { require('module').syncBuiltinESMExports(); } catch (_) { /* ignore */ }
+    syncESM();
     try { if (typeof addon.stop === 'function') addon.stop(); } catch (_) { /* ignore */ }
     if (options !== undefined && typeof options.onUninstall === 'function') try { options.onUninstall(); } catch (_) { /* ignore */ }
   }
