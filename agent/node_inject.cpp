@@ -200,10 +200,18 @@ void attach_workers(inspector::Client& c, const InjectRequest& req, const std::s
                         method, params, milliseconds(0), error)) {
         const auto p = nlohmann::json::parse(params, nullptr, false);
         if (!p.is_object() || !p.contains("sessionId") || !p["sessionId"].is_string()) continue;
+        // The thread's id is in the title ("[worker N] name"); workerInfo.workerId is only the
+        // session's own counter (equal to the id in a process whose workers never exited).
         std::string thread = "?";
-        if (p.contains("workerInfo") && p["workerInfo"].is_object() && p["workerInfo"].contains("workerId") &&
-            p["workerInfo"]["workerId"].is_string())
-            thread = p["workerInfo"]["workerId"].get<std::string>();
+        if (p.contains("workerInfo") && p["workerInfo"].is_object() && p["workerInfo"].contains("title") &&
+            p["workerInfo"]["title"].is_string()) {
+            const std::string title = p["workerInfo"]["title"].get<std::string>();
+            const std::string prefix = "[worker ";
+            if (title.rfind(prefix, 0) == 0) {
+                const size_t end = title.find(']', prefix.size());
+                if (end != std::string::npos && end > prefix.size()) thread = title.substr(prefix.size(), end - prefix.size());
+            }
+        }
         workers.emplace_back(p["sessionId"].get<std::string>(), thread);
     }
     for (const auto& [session, thread] : workers) {

@@ -29,6 +29,7 @@ function followNewWorkers(expression) {
   let enabled = false;
   let nextId = 1;
   const announced = new Map();  // threadId -> worker sessionId, announced and not yet online
+  const waiting = [];           // WeakRefs of the Workers given an 'online' listener, for stop()
   const online = new Set();     // threadIds online before their announcement
   const pending = new Map();    // evaluation id -> worker sessionId
   const ignore = () => {};
@@ -43,7 +44,12 @@ function followNewWorkers(expression) {
   session.on('NodeWorker.attachedToWorker', (m) => {
     try {
       if (!enabled) return;  // running before the attach: the agent loads it
-      const sessionId = m.params.sessionId, thread = Number(m.params.workerInfo.workerId);
+      // workerInfo.workerId is this session's own counter, not the thread's id: that is in the
+      // title, "[worker N]" then the worker's name.
+      const sessionId = m.params.sessionId;
+      const id = /^\[worker (\d+)\]/.exec(String(m.params.workerInfo.title));
+      if (id === null) return;
+      const thread = Number(id[1]);
       if (online.delete(thread)) return load(sessionId);
       if (announced.size >= MAX_WAITING) announced.clear();
       announced.set(thread, sessionId);
@@ -77,7 +83,14 @@ function followNewWorkers(expression) {
       }
     } catch (_) { /* ignore */ }
   }
-  const onWorker = (msg) => { try { if (enabled) msg.worker.once('online', onOnline); } catch (_) { /* ignore */ } };
+  const onWorker = (msg) => {
+    try {
+      if (!enabled) return;
+      msg.worker.once('online', onOnline);
+      if (waiting.length >= MAX_WAITING) waiting.splice(0, waiting.length >> 1);
+      waiting.push(new WeakRef(msg.worker));  // weak: a worker the app dropped before it started is not kept
+    } catch (_) { /* ignore */ }
+  };
   const channel = dc.channel('worker_threads');
   let ok = false;
   session.post('NodeWorker.enable', { waitForDebuggerOnStart: false }, (err) => { ok = !err; });
@@ -92,6 +105,13 @@ function followNewWorkers(expression) {
     stop() {
       enabled = false;
       try { channel.unsubscribe(onWorker); } catch (_) { /* ignore */ }
+      for (const ref of waiting) {  // the 'online' listeners of workers not yet online
+        const w = ref.deref();
+        if (w !== undefined) try { w.removeListener('online', onOnline); } catch (_) { /* ignore */ }
+      }
+      waiting.length = 0;
+      announced.clear();
+      online.clear();
       session.disconnect();  // detaches every worker session it still has open
     },
   };
@@ -109,6 +129,10 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers)
       // An earlier attach whose agent has gone but whose tracker has not yet noticed (it does at
       // its next tick): finish its detach now. One still connected is another live attach.
       if (addon.connected()) {
+        // This very attach reached it already: a worker started between the main thread's load
+        // (which follows new workers from then on) and the agent's own round of the workers.
+        if (current.value.socket === String(socketPath))
+          return JSON.stringify({ ok: true, pid: process.pid, thread: require('worker_threads').threadId, version: process.version, already: true });
         return JSON.stringify({ ok: false, busy: true, error: 'the process is already tracked by another `tidemark attach` that is still running' });
       }
       try { current.value.tracker.uninstall(); } catch (_) { /* ignore */ }
@@ -121,7 +145,7 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers)
     if (!(interval >= 10 && interval <= 60000)) interval = 100;
     if (!addon.start(String(socketPath), interval, process.version, 0, threadId))
       return JSON.stringify({ ok: false, error: 'the tracker could not connect to the agent socket' });
-    const handle = { attachedAt: Date.now(), tracker: null, workers: null };
+    const handle = { attachedAt: Date.now(), tracker: null, workers: null, socket: String(socketPath) };
     Object.defineProperty(process, KEY, { value: handle, configurable: true, enumerable: false });
     handle.tracker = require(path.join(__dirname, 'tracker.js')).install(addon, interval, threadId, {
       attached: true,
@@ -136,6 +160,12 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers)
       const expression = 'require(' + JSON.stringify(path.join(__dirname, 'attach.js')) + ').attach(' +
         JSON.stringify(String(socketPath)) + ', ' + interval + ', ' + (gcProbe !== false) + ', true)';
       try { handle.workers = followNewWorkers(expression); } catch (_) { handle.workers = null; }
+      // The tracker may have gone already (its first flush found the agent gone): then so does this.
+      const now = Object.getOwnPropertyDescriptor(process, KEY);
+      if (handle.workers !== null && (now === undefined || now.value !== handle)) {
+        try { handle.workers.stop(); } catch (_) { /* ignore */ }
+        handle.workers = null;
+      }
     }
     return JSON.stringify({ ok: true, pid: process.pid, thread: threadId, version: process.version,
       followsWorkers: handle.workers !== null });

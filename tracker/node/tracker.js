@@ -894,16 +894,16 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // http(s) servers: where the app created (or started) them, so the streams node makes for each
   // request are attributed to that line rather than to node:_http_server.
   const serverSites = new WeakMap();
-  function noteServer(server, skipFn) {
+  function noteServer(server, skipFn, ownClasses) {
     if (server === null || typeof server !== 'object' || serverSites.has(server)) return;
-    const site = captureNow(skipFn);
+    const site = captureNow(skipFn, ownClasses);
     if (site && !site.startsWith('node:')) serverSites.set(server, str(site));
   }
   // net and http are hooked when the app loads them: at install if they are loaded already (an
   // attach), else the moment the first server or outgoing message is made (initWrapper: a
   // non-stream EventEmitter with a listen() method, or with OutgoingMessage's _implicitHeader),
   // else at a tick that finds them in node's module list.
-  let netHooked = false, httpHooked = false;
+  let netHooked = false, outgoingHooked = false, serverHooked = false, httpHooked = false;
   function loaded(name) {
     const list = process.moduleLoadList;
     return Array.isArray(list) && list.includes('NativeModule ' + name);
@@ -921,48 +921,66 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       return listen;
     });
   }
+  // Each of http's modules as it is loaded: https loads _http_outgoing, _http_server and
+  // _http_client but never http itself.
   function hookHttp() {
-    if (httpHooked || !loaded('http') || !loaded('_http_outgoing')) return;
-    const om = require('_http_outgoing').OutgoingMessage, http = require('http');
-    if (typeof om !== 'function' || typeof http.ServerResponse !== 'function' || typeof http.createServer !== 'function') return;
-    httpHooked = true;
-    hookNet();
-    OutgoingMessage = om;
-    nodeProtos.add(om.prototype);
-    wrapMethod(om.prototype, 'write', makeWrite);
-    wrapMethod(om.prototype, 'destroy', makeDestroy);
-    // ServerResponse is not destroyed when it finishes; its socket is detached then.
-    wrapMethod(http.ServerResponse.prototype, 'detachSocket', (orig) => function detachSocket(socket) {
-      const r = orig.apply(this, arguments);
-      try {
-        const rec = enabled ? Stamp.of(this) : undefined;
-        if (rec !== undefined) {
-          if (rec.state === YOUNG && this.writableFinished) fold(rec, this);
-          else if (rec.state === TRACKED) touch(rec);
-        }
-      } catch (_) { /* ignore */ }
-      return r;
-    });
+    let changed = false;
+    if (!outgoingHooked && loaded('_http_outgoing')) {
+      const om = require('_http_outgoing').OutgoingMessage;
+      if (typeof om === 'function') {
+        outgoingHooked = changed = true;
+        OutgoingMessage = om;
+        nodeProtos.add(om.prototype);
+        wrapMethod(om.prototype, 'write', makeWrite);
+        wrapMethod(om.prototype, 'destroy', makeDestroy);
+      }
+    }
+    if (!serverHooked && loaded('_http_server')) {
+      const sr = require('_http_server').ServerResponse;
+      if (typeof sr === 'function') {
+        serverHooked = changed = true;
+        // ServerResponse is not destroyed when it finishes; its socket is detached then.
+        wrapMethod(sr.prototype, 'detachSocket', (orig) => function detachSocket(socket) {
+          const r = orig.apply(this, arguments);
+          try {
+            const rec = enabled ? Stamp.of(this) : undefined;
+            if (rec !== undefined) {
+              if (rec.state === YOUNG && this.writableFinished) fold(rec, this);
+              else if (rec.state === TRACKED) touch(rec);
+            }
+          } catch (_) { /* ignore */ }
+          return r;
+        });
+      }
+    }
     // (https.createServer is not wrapped: requiring https would initialise OpenSSL's certificate
-    // store in every tracked process; an https server's site comes from its listen() call.)
-    const origCreate = http.createServer;
-    const createServer = function createServer() {
-      const srv = origCreate.apply(this, arguments);
-      try { if (enabled) noteServer(srv, createServer); } catch (_) { /* ignore */ }
-      return srv;
-    };
-    patch(http, 'createServer', createServer);
-    syncESM();
+    // store in every tracked process; an https server's site comes from its construction or its
+    // listen() call.)
+    if (!httpHooked && loaded('http')) {
+      const http = require('http');
+      if (typeof http.createServer === 'function') {
+        httpHooked = changed = true;
+        const origCreate = http.createServer;
+        const createServer = function createServer() {
+          const srv = origCreate.apply(this, arguments);
+          try { if (enabled) noteServer(srv, createServer); } catch (_) { /* ignore */ }
+          return srv;
+        };
+        patch(http, 'createServer', createServer);
+      }
+    }
+    if (changed) syncESM();
   }
   // From initWrapper, for an EventEmitter that is not a stream, until http is hooked.
   function netOrHttpMade(o) {
     if (typeof o.listen === 'function') {  // a server (net's, http's, https'), being constructed
       hookNet();
       hookHttp();
-      if (netHooked) noteServer(o, initWrapper);
-    } else if (typeof o._implicitHeader === 'function') {  // an OutgoingMessage (a ClientRequest, say)
+      // A subclass's own constructors are skipped: the site is where it is made.
+      if (netHooked) noteServer(o, initWrapper, classNames(Object.getPrototypeOf(o)));
+    } else if (!outgoingHooked && typeof o._implicitHeader === 'function') {  // an OutgoingMessage (a ClientRequest, say)
       hookHttp();
-      if (httpHooked && o instanceof OutgoingMessage) registerNode(o, initWrapper);
+      if (outgoingHooked && o instanceof OutgoingMessage) registerNode(o, initWrapper);
     }
   }
   // Builtins patched after an ES module imported them: its bindings are node's ESM facades, which
