@@ -589,6 +589,30 @@ TEST_CASE("node tracker: net and http are not loaded before the app loads them, 
     CHECK(response_at_server);
 }
 
+TEST_CASE("node tracker: an https service that never loads http still has its request streams at the line that makes its server", "[tracker][node]") {
+    const Run run = run_node("https_only.js", {});
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.output.find("http loaded: false") != std::string::npos);
+    CHECK(run.output.find("answered 20") != std::string::npos);
+    int line = 0;
+    {
+        std::ifstream in(std::string(TIDEMARK_FIXTURES) + "/tracker/https_only.js");
+        std::string text;
+        for (int n = 1; line == 0 && std::getline(in, text); ++n)
+            if (text.find("@site server") != std::string::npos) line = n;
+    }
+    REQUIRE(line > 0);
+    uint64_t responses = 0, requests = 0;
+    for (const auto& r : run.records) {
+        const auto* a = std::get_if<proto::StreamAggregate>(&r);
+        if (a == nullptr || !ends_with(run.text(a->site_str), "https_only.js:" + std::to_string(line))) continue;
+        if (run.text(a->type_str) == "ServerResponse") responses = std::max<uint64_t>(responses, a->created);
+        if (run.text(a->type_str) == "IncomingMessage") requests = std::max<uint64_t>(requests, a->created);
+    }
+    CHECK(responses == 20);
+    CHECK(requests == 20);
+}
+
 TEST_CASE("tracker: the installed JS files are ASCII, keep the source's line numbers and have no comment lines",
           "[tracker]") {
     const std::string source_dir = std::string(TIDEMARK_FIXTURES) + "/../../tracker/node/";
