@@ -765,6 +765,13 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     try {
       const a = enabled ? recOf(s) : undefined;
       const pipes = s._readableState && s._readableState.pipes;
+      // A young source unpiped from a tracked destination that errored or was destroyed (pipe()'s
+      // own error handling): promoted now, while its pipes still name that destination, so the
+      // chain the error broke keeps its first link (a source that outlives it is the finding).
+      if (a !== undefined && a.state === YOUNG && dest !== undefined && dest !== null) {
+        const b = recOf(dest);
+        if (b !== undefined && announced(b) && (dest.destroyed === true || dest.errored != null)) promote(a, s);
+      }
       if (a !== undefined && a.state === TRACKED && Array.isArray(pipes)) {
         for (const d of pipes) {
           if (dest !== undefined && d !== dest) continue;
