@@ -37,6 +37,7 @@ struct AttachArgs {
     CheckOptions check_options;
     std::string memory_budget;
     std::string live;
+    std::string route = "inspector";
 };
 
 std::string fmt_ms(double ms) {
@@ -64,10 +65,17 @@ int run_attach(const AttachArgs& args) {
                      "to record its memory from /proc\n";
         return kExitUsage;
     }
-    if (node && !target.catches_sigusr1) {
+    const bool ptrace_route = args.route == "ptrace";
+    if (ptrace_route && args.existing) {
+        std::cerr << "tidemark attach: --existing needs the inspector route (the heap walk is an inspector "
+                     "call); drop --route ptrace or --existing\n";
+        return kExitUsage;
+    }
+    if (node && !ptrace_route && !target.catches_sigusr1) {
         std::cerr << "tidemark attach: pid " << target.pid << " is node but does not handle SIGUSR1, so its "
                      "inspector cannot be opened (started with --disable-sigusr1, or it replaced the signal's "
-                     "handler); sending it would kill the process, so nothing was done\n";
+                     "handler); sending it would kill the process, so nothing was done. --route ptrace needs "
+                     "no inspector\n";
         return kExitUsage;
     }
     if (!node && args.existing) {
@@ -102,23 +110,36 @@ int run_attach(const AttachArgs& args) {
             req.existing = args.existing;
             req.workers = !args.no_workers;
             req.inspector_port = target.inspector_port;
-            if (!inject_node_tracker(req, report, err)) return false;
-            std::cerr << "tidemark: attached to pid " << target.pid << " (node " << report.node_version << ")";
-            if (report.inspector_was_open) {
-                std::cerr << " through its inspector on 127.0.0.1:" << report.port << ", which was open before and is left open";
+            if (ptrace_route) {
+                if (!inject_node_tracker_ptrace(req, report, err)) return false;
+                std::cerr << "tidemark: attached to pid " << target.pid << " (node " << report.node_version
+                          << ") by ptrace, no port opened; its main thread was stopped for " << fmt_ms(report.stopped_ms)
+                          << " in all, twice in epoll"
+                          << (report.library_unloaded ? "" : " (the loader library could not be unloaded again: it stays mapped, inert)")
+                          << "\n";
+                if (!args.no_workers && report.running_workers_asked > 0)
+                    std::cerr << "tidemark: " << report.running_workers_asked
+                              << (report.running_workers_asked == 1 ? " worker thread" : " worker threads")
+                              << " running now asked to load the tracker (each connects on its own)\n";
             } else {
-                std::cerr << "; its inspector listened on 127.0.0.1:" << report.port << " for "
-                          << fmt_ms(report.window_ms)
-                          << (report.closed_again ? " and is closed again" : " and did NOT close; check it");
-            }
-            std::cerr << "\n";
-            if (!report.worker_threads.empty()) {
-                std::cerr << "tidemark: " << report.worker_threads.size()
-                          << (report.worker_threads.size() == 1 ? " worker thread" : " worker threads")
-                          << " tracked too (threadId";
-                for (size_t i = 0; i < report.worker_threads.size(); ++i)
-                    std::cerr << (i == 0 ? " " : ", ") << report.worker_threads[i];
-                std::cerr << ")\n";
+                if (!inject_node_tracker(req, report, err)) return false;
+                std::cerr << "tidemark: attached to pid " << target.pid << " (node " << report.node_version << ")";
+                if (report.inspector_was_open) {
+                    std::cerr << " through its inspector on 127.0.0.1:" << report.port << ", which was open before and is left open";
+                } else {
+                    std::cerr << "; its inspector listened on 127.0.0.1:" << report.port << " for "
+                              << fmt_ms(report.window_ms)
+                              << (report.closed_again ? " and is closed again" : " and did NOT close; check it");
+                }
+                std::cerr << "\n";
+                if (!report.worker_threads.empty()) {
+                    std::cerr << "tidemark: " << report.worker_threads.size()
+                              << (report.worker_threads.size() == 1 ? " worker thread" : " worker threads")
+                              << " tracked too (threadId";
+                    for (size_t i = 0; i < report.worker_threads.size(); ++i)
+                        std::cerr << (i == 0 ? " " : ", ") << report.worker_threads[i];
+                    std::cerr << ")\n";
+                }
             }
             if (!args.no_workers)
                 std::cerr << (report.follows_new_workers
@@ -126,7 +147,7 @@ int run_attach(const AttachArgs& args) {
                                   : "tidemark: worker threads started from now on are not tracked (the process's "
                                     "inspector module is unavailable)\n");
             for (const std::string& e : report.worker_errors) std::cerr << "tidemark: not tracked: " << e << "\n";
-            if (args.existing) {
+            if (args.existing && !ptrace_route) {
                 if (report.adopted >= 0) {
                     std::cerr << "tidemark: --existing: the heap walk paused the process for " << fmt_ms(report.pause_ms);
                     if (!report.worker_threads.empty())
@@ -193,6 +214,13 @@ Command add_attach_command(CLI::App& parent) {
                   "Track the main thread only. By default the worker threads running at the attach get the "
                   "tracker too (each on a connection of its own), and so do the workers started while attached, "
                   "as they start");
+    cmd->add_option("--route", args->route,
+                    "How a node process gets the tracker. inspector: SIGUSR1 opens its inspector on 127.0.0.1 for "
+                    "a moment (no ptrace permission needed). ptrace: stops its main thread twice where it waits in "
+                    "epoll to load a small library that has the event loop load the tracker; opens no port, needs "
+                    "ptrace permission, x86-64 and the node version tidemark was built with (docs/CLI.md)")
+        ->check(CLI::IsMember({"inspector", "ptrace"}))
+        ->capture_default_str();
     add_live_option(*cmd, args->live);
     add_check_flag(*cmd, args->check, args->check_options, "attach");
     return {cmd, [args] { return run_attach(*args); }, nullptr};

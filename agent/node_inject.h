@@ -41,10 +41,20 @@ struct InjectReport {
     std::vector<std::string> worker_errors;   // a sentence per worker thread that could not be
     bool follows_new_workers = false;  // the main thread's tracker loads workers started from now on
     std::string node_version;
+    // The ptrace route (node_inject_ptrace.cpp):
+    std::string route = "inspector";
+    double stopped_ms = 0;          // how long the main thread was held, both stops together
+    bool library_unloaded = false;  // tidemark_inject.so was dlclose'd again
+    int running_workers_asked = 0;  // worker threads running at the attach that were asked to load
 };
 
 // false with error (a sentence saying what was wrong and what to do) when the tracker could not
 // be loaded; the target is then left as it was (the inspector closed again when we opened it).
 bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::string& error);
+
+// The ptrace route: no port; the main thread is stopped twice where it waits in epoll (to load
+// tidemark_inject.so, which has the event loop run attach(), then to unload it). --existing is not
+// offered on it (the heap walk needs an inspector session). Same contract as above.
+bool inject_node_tracker_ptrace(const InjectRequest& req, InjectReport& report, std::string& error);
 
 }  // namespace tidemark::agent

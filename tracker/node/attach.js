@@ -19,8 +19,10 @@ const KEY = Symbol.for('tidemark.tracker');
 // does not work yet. The same attach() is evaluated in it, following its own new workers in turn,
 // and its session is detached once it answers. Workers announced while NodeWorker.enable is
 // dispatched (before its reply: they were running already) are left to the agent, which reaches
-// them itself. Returns { stop() }, or null if the inspector is unavailable.
-function followNewWorkers(expression) {
+// them itself through its inspector session, unless includeRunning (the ptrace route has no such
+// session): then they are loaded here too, once enable has answered. Returns { stop(), running }
+// (running: how many running workers were asked to load), or null if the inspector is unavailable.
+function followNewWorkers(expression, includeRunning) {
   let inspector, dc;
   try { inspector = require('inspector'); dc = require('diagnostics_channel'); } catch (_) { return null; }
   if (typeof inspector.Session !== 'function' || typeof dc.channel !== 'function') return null;
@@ -32,6 +34,7 @@ function followNewWorkers(expression) {
   const waiting = [];           // WeakRefs of the Workers given an 'online' listener, for stop()
   const online = new Set();     // threadIds online before their announcement
   const pending = new Map();    // evaluation id -> worker sessionId
+  const running = [];           // sessionIds of the workers running before enable answered
   const ignore = () => {};
   const MAX_WAITING = 1024;     // a worker seen on one side only (it failed to start) is forgotten
   function load(sessionId) {
@@ -43,10 +46,14 @@ function followNewWorkers(expression) {
   }
   session.on('NodeWorker.attachedToWorker', (m) => {
     try {
-      if (!enabled) return;  // running before the attach: the agent loads it
+      const sessionId = m.params.sessionId;
+      // Running before the attach: the agent loads it, or this does once enable has answered.
+      if (!enabled) {
+        if (includeRunning === true && running.length < MAX_WAITING) running.push(sessionId);
+        return;
+      }
       // workerInfo.workerId is this session's own counter, not the thread's id: that is in the
       // title, "[worker N]" then the worker's name.
-      const sessionId = m.params.sessionId;
       const id = /^\[worker (\d+)\]/.exec(String(m.params.workerInfo.title));
       if (id === null) return;
       const thread = Number(id[1]);
@@ -101,7 +108,9 @@ function followNewWorkers(expression) {
   }
   enabled = true;
   channel.subscribe(onWorker);
+  for (const sessionId of running) load(sessionId);
   return {
+    running: running.length,
     stop() {
       enabled = false;
       try { channel.unsubscribe(onWorker); } catch (_) { /* ignore */ }
@@ -117,8 +126,10 @@ function followNewWorkers(expression) {
   };
 }
 
-// followWorkers: also load the tracker into every worker thread this thread starts from now on.
-exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers) {
+// followWorkers: also load the tracker into every worker thread this thread starts from now on;
+// runningWorkers: and into those running now (the ptrace route; the inspector route's agent
+// reaches those itself).
+exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers, runningWorkers) {
   try {
     const path = require('path');
     const addon = require(path.join(__dirname, 'tidemark_node.node'));
@@ -159,7 +170,7 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers)
     if (followWorkers === true) {
       const expression = 'require(' + JSON.stringify(path.join(__dirname, 'attach.js')) + ').attach(' +
         JSON.stringify(String(socketPath)) + ', ' + interval + ', ' + (gcProbe !== false) + ', true)';
-      try { handle.workers = followNewWorkers(expression); } catch (_) { handle.workers = null; }
+      try { handle.workers = followNewWorkers(expression, runningWorkers === true); } catch (_) { handle.workers = null; }
       // The tracker may have gone already (its first flush found the agent gone): then so does this.
       const now = Object.getOwnPropertyDescriptor(process, KEY);
       if (handle.workers !== null && (now === undefined || now.value !== handle)) {
@@ -168,7 +179,7 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers)
       }
     }
     return JSON.stringify({ ok: true, pid: process.pid, thread: threadId, version: process.version,
-      followsWorkers: handle.workers !== null });
+      followsWorkers: handle.workers !== null, runningWorkers: handle.workers !== null ? handle.workers.running : 0 });
   } catch (e) {
     try { delete process[KEY]; } catch (_) { /* ignore */ }
     return JSON.stringify({ ok: false, error: 'the tracker failed to load: ' + String(e && e.message || e) });
