@@ -8,7 +8,9 @@
 #   2. throughput attached vs not: PAIRS alternating autocannon runs of SECONDS, one unattached and
 #      one with an attach held across it; the median of the per-pair ratios (target >= 0.95).
 # Usage: tests/bench/attach_cycles.sh [CYCLES=50] [PAIRS=5] [SECONDS=8] [ROUTE=/json] [CONNECTIONS=50]
-# Environment: HOLD=0.5 (s each cycle stays attached), TIDEMARK_BENCH_BIN / TIDEMARK_LIB_DIR as for
+# Environment: HOLD=0.5 (s each cycle stays attached), VIA=inspector|ptrace (attach's --route;
+# inspector by default; with ptrace each cycle reports how long the main thread was stopped, and
+# the listening ports must not change even during an attach), TIDEMARK_BENCH_BIN / TIDEMARK_LIB_DIR as for
 # every tracker benchmark (tracker_bench_env.sh).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +20,7 @@ SECS=${3:-8}
 ROUTE=${4:-/json}
 CONNS=${5:-50}
 HOLD=${HOLD:-0.5}
+VIA=${VIA:-inspector}
 AUTOCANNON=$BENCH_DIR/node_modules/autocannon/autocannon.js
 [[ -f $AUTOCANNON ]] || npm ci --prefix "$BENCH_DIR" --no-audit --no-fund >&2
 source "$BENCH_DIR/tracker_bench_env.sh"
@@ -68,9 +71,10 @@ load_s=$(awk -v c="$CYCLES" -v h="$HOLD" 'BEGIN {printf "%d", c * (h + 0.4) + 5}
 sleep 1
 ok=0 failed=0 windows=()
 for ((i = 1; i <= CYCLES; i++)); do
-  if "$TIDEMARK_BIN" attach "$SVC_PID" --duration "$HOLD" --out "$BENCH_TMP/cycle.tidemark" 2> "$BENCH_TMP/attach.err"; then
+  if "$TIDEMARK_BIN" attach "$SVC_PID" --route "$VIA" --duration "$HOLD" --out "$BENCH_TMP/cycle.tidemark" 2> "$BENCH_TMP/attach.err"; then
     ok=$((ok + 1))
-    w=$(sed -n 's/.*listened on 127.0.0.1:[0-9]* for \([0-9.]*\) ms.*/\1/p' "$BENCH_TMP/attach.err"); [[ -n $w ]] && windows+=("$w")
+    w=$(sed -n -e 's/.*listened on 127.0.0.1:[0-9]* for \([0-9.]*\) ms.*/\1/p' \
+              -e 's/.*main thread was stopped for \([0-9.]*\) ms.*/\1/p' "$BENCH_TMP/attach.err"); [[ -n $w ]] && windows+=("$w")
   else
     failed=$((failed + 1)); echo "cycle $i failed:" >&2; tail -n 3 "$BENCH_TMP/attach.err" >&2
   fi
@@ -83,7 +87,8 @@ rss1=$(rss); ports1=$(ports)
 read -r heap1 ext1 < <(mem)
 win_median=$(printf '%s\n' "${windows[@]}" | median)
 echo "cycles: $ok of $CYCLES attached and detached, $failed failed; under load: $cyc_rps req/s, $cyc_bad failed requests"
-echo "cycles: inspector window median ${win_median} ms; service alive: yes; listening ports before: $ports0, after: $ports1"
+what=$([[ $VIA == ptrace ]] && echo "main thread stopped (both stops)" || echo "inspector window")
+echo "cycles ($VIA): $what median ${win_median} ms, max $(printf '%s\n' "${windows[@]}" | sort -g | tail -1) ms; service alive: yes; listening ports before: $ports0, after: $ports1"
 echo "cycles: after a full GC, heapUsed $heap0 -> $heap1 MiB, external $ext0 -> $ext1 MiB; rss $((rss0 >> 20)) -> $((rss1 >> 20)) MiB (before = after the same load with no attach)"
 
 # 2. throughput attached vs not, alternating. Besides req/s, the CPU per request (the service's,
@@ -95,7 +100,7 @@ for ((i = 1; i <= PAIRS; i++)); do
   read -r bare _ n_bare < <(ac "$SECS")
   c1=$(cpu_us "$SVC_PID")
   hold=$(awk -v s="$SECS" 'BEGIN {print s + 4}')
-  "$TIDEMARK_BIN" attach "$SVC_PID" --duration "$hold" --out "$BENCH_TMP/held.tidemark" 2> "$BENCH_TMP/held.err" & APID=$!
+  "$TIDEMARK_BIN" attach "$SVC_PID" --route "$VIA" --duration "$hold" --out "$BENCH_TMP/held.tidemark" 2> "$BENCH_TMP/held.err" & APID=$!
   sleep 1.5
   c2=$(cpu_us "$SVC_PID"); a2=$(cpu_us "$APID")
   read -r att bad n_att < <(ac "$SECS")
@@ -109,6 +114,6 @@ for ((i = 1; i <= PAIRS; i++)); do
 done
 ratio=$(awk '{print $2 / $1}' "$BENCH_TMP/pairs" | median)
 cpu_ratio=$(awk '{print $3 / $4}' "$BENCH_TMP/pairs" | median)
-printf '%s throughput attached / unattached: median of %d pairs %.3f (target >= 0.95)\n' "$ROUTE" "$PAIRS" "$ratio"
+printf '%s (%s) throughput attached / unattached: median of %d pairs %.3f (target >= 0.95)\n' "$ROUTE" "$VIA" "$PAIRS" "$ratio"
 printf '%s CPU per request unattached / attached (service + agent), as a throughput ratio: median %.3f\n' "$ROUTE" "$cpu_ratio"
 echo "after everything: rss $(( $(rss) >> 20 )) MiB, listening: $(ports)"

@@ -10,11 +10,14 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "attach_target.h"
@@ -340,4 +343,133 @@ TEST_CASE("attach and detach 20 times in one process: every patched property is 
     // few KiB per cycle at most.
     CHECK(j["externalAfter"].get<int64_t>() - j["externalAfterFirst"].get<int64_t>() < 64 * 1024);
     CHECK(j["heapUsedAfter"].get<int64_t>() - j["heapUsedAfterFirst"].get<int64_t>() < 19 * 32 * 1024);
+}
+
+namespace {
+
+// The listening-port sets pid shows while fn runs (polled every few ms), other than `usual`.
+template <typename Fn>
+std::vector<std::vector<uint16_t>> ports_seen_during(pid_t pid, const std::vector<uint16_t>& usual, Fn fn) {
+    std::vector<std::vector<uint16_t>> seen;
+    std::atomic<bool> done{false};
+    std::thread watch([&] {
+        while (!done.load()) {
+            auto p = sorted_ports(pid);
+            if (p != usual && kill(pid, 0) == 0 && std::find(seen.begin(), seen.end(), p) == seen.end()) seen.push_back(p);
+            std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        }
+    });
+    fn();
+    done = true;
+    watch.join();
+    return seen;
+}
+
+bool maps_library(pid_t pid, const std::string& name) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(maps, line))
+        if (line.find(name) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("attach --route ptrace twice to a running upload service: both traces flag the handler's line, no port opens at any moment, and the loader is unloaded",
+          "[attach]") {
+    TempDir dir;
+    const std::string svc_js = attach_fixture("upload_service.js");
+    BackgroundProcess svc({"node", svc_js, "--seconds", "60"});
+    const int port = start_service(svc);
+    const pid_t pid = svc.pid();
+    const auto ports_before = sorted_ports(pid);
+    REQUIRE(ports_before.size() == 1);
+    BackgroundProcess client({"node", attach_fixture("upload_client.js"), std::to_string(port), "15"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+
+    const int line = line_of(svc_js, "@site ignored false");
+    for (int round = 0; round < 2; ++round) {
+        INFO("attach " << round + 1);
+        const std::string trace = dir.file("ptrace" + std::to_string(round) + ".tidemark");
+        ProcessResult r;
+        const auto extra = ports_seen_during(pid, ports_before, [&] {
+            r = run_cli({"attach", std::to_string(pid), "--route", "ptrace", "--duration", "4", "--out", trace}, timeout(40));
+        });
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.err.find("by ptrace, no port opened; its main thread was stopped for") != std::string::npos);
+        CHECK(r.err.find("could not be unloaded") == std::string::npos);
+        CHECK(r.err.find("the tracker removed itself") != std::string::npos);
+        CHECK(extra.empty());  // not even for a moment
+        CHECK_FALSE(maps_library(pid, "tidemark_inject.so"));
+        const auto report = report_json(trace);
+        CHECK(report["process"]["pid"] == pid);
+        CHECK_FALSE(streams_seen(report, "SlowStore").empty());
+        CHECK_FALSE(streams_seen(report, "IncomingMessage").empty());
+        CHECK(flagged_at(report, "upload_service.js", line) >= 1);
+    }
+    REQUIRE(client.wait_exit(30) == 0);
+    const auto result = nlohmann::json::parse(client.out());
+    CHECK(result["failed"] == 0);
+    CHECK(result["uploads"].get<int>() >= 4);
+    CHECK(kill(pid, 0) == 0);
+    CHECK(sorted_ports(pid) == ports_before);
+    // The tracker's own module (the addon) stays in node's module cache; the loader does not.
+    CHECK_FALSE(maps_library(pid, "tidemark_inject.so"));
+}
+
+TEST_CASE("attach --route ptrace reaches a worker thread running at the attach, and an ES-module service", "[attach]") {
+    TempDir dir;
+    SECTION("worker thread") {
+        const std::string svc_js = attach_fixture("worker_export.js");
+        BackgroundProcess svc({"node", svc_js, "--seconds", "40"});
+        start_service(svc);
+        const std::string trace = dir.file("worker.tidemark");
+        const auto r = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--duration", "3", "--out", trace},
+                               timeout(40));
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.err.find("1 worker thread running now asked to load the tracker") != std::string::npos);
+        const auto report = report_json(trace);
+        bool gzip = false;
+        for (const auto& s : report["streams"]) gzip = gzip || (s["type"] == "Gzip" && s["thread"] == 1);
+        CHECK(gzip);
+        CHECK(flagged_at(report, "worker_export.js", line_of(svc_js, "@site worker ignores false")) == 1);
+        CHECK(kill(svc.pid(), 0) == 0);
+    }
+    SECTION("ES module") {
+        const std::string svc_js = attach_fixture("periodic_job.mjs");
+        BackgroundProcess svc({"node", svc_js, "--seconds", "40"});
+        start_service(svc);
+        const std::string trace = dir.file("esm.tidemark");
+        // The job replaces its sink every 6 s: 7 s sees one made while attached.
+        const auto r = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--duration", "7", "--out", trace},
+                               timeout(40));
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(flagged_at(report_json(trace), "periodic_job.mjs", line_of(svc_js, "@site ignored false")) >= 1);
+        CHECK(kill(svc.pid(), 0) == 0);
+    }
+}
+
+TEST_CASE("attach --route ptrace refusals: --existing, and a process another tracer holds, each exit 2 with a message", "[attach]") {
+    TempDir dir;
+    BackgroundProcess svc({"node", attach_fixture("upload_service.js"), "--seconds", "30"});
+    start_service(svc);
+    const auto e = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--existing", "--out", dir.file("e.tidemark")});
+    CHECK(e.exit_code == 2);
+    CHECK(e.err.find("--existing needs the inspector route") != std::string::npos);
+    // A debugger (here: a plain PTRACE_SEIZE by this test) already holds the process.
+    REQUIRE(ptrace(PTRACE_SEIZE, svc.pid(), nullptr, nullptr) == 0);
+    const auto t = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--duration", "1", "--out", dir.file("t.tidemark")},
+                           timeout(30));
+    // Detaching needs a stopped tracee: stop it, then let it go.
+    ptrace(PTRACE_INTERRUPT, svc.pid(), nullptr, nullptr);
+    int status = 0;
+    waitpid(svc.pid(), &status, __WALL);
+    ptrace(PTRACE_DETACH, svc.pid(), nullptr, nullptr);
+    INFO(t.err);
+    CHECK(t.exit_code == 2);
+    CHECK(t.err.find("not permitted to ptrace") != std::string::npos);
+    CHECK(kill(svc.pid(), 0) == 0);
 }
