@@ -473,3 +473,34 @@ TEST_CASE("attach --route ptrace refusals: --existing, and a process another tra
     CHECK(t.err.find("not permitted to ptrace") != std::string::npos);
     CHECK(kill(svc.pid(), 0) == 0);
 }
+
+TEST_CASE("attach --route ptrace to a main thread busy in a synchronous loop refuses after 3 s and the process goes on, its signals all delivered",
+          "[attach]") {
+    TempDir dir;
+    BackgroundProcess svc({"node", attach_fixture("busy_loop.js"), "--busy", "6", "--seconds", "20"});
+    REQUIRE(svc.wait_for_out("busy ", 10));
+    // Signals arrive while the agent steps and waits: each is passed on, none lost or doubled.
+    std::atomic<bool> stop{false};
+    int sent = 0;
+    std::thread signaller([&] {
+        while (!stop.load() && sent < 100) {
+            if (kill(svc.pid(), SIGUSR2) == 0) ++sent;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
+    const auto r = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--duration", "1", "--out",
+                            dir.file("busy.tidemark")}, timeout(30));
+    stop = true;
+    signaller.join();
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("did not wait in epoll within 3000 ms") != std::string::npos);
+    REQUIRE(svc.wait_for_out("done ", 15));
+    const std::string& out = svc.out();
+    // Signals coalesce while one is pending, so node may count fewer than were sent, never more.
+    const int counted = std::stoi(out.substr(out.find("done ") + 5));
+    CHECK(counted >= 1);
+    CHECK(counted <= sent);
+    CHECK(kill(svc.pid(), 0) == 0);
+}
+
