@@ -66,11 +66,6 @@ int run_attach(const AttachArgs& args) {
         return kExitUsage;
     }
     const bool ptrace_route = args.route == "ptrace";
-    if (ptrace_route && args.existing) {
-        std::cerr << "tidemark attach: --existing needs the inspector route (the heap walk is an inspector "
-                     "call); drop --route ptrace or --existing\n";
-        return kExitUsage;
-    }
     if (node && !ptrace_route && !target.catches_sigusr1) {
         std::cerr << "tidemark attach: pid " << target.pid << " is node but does not handle SIGUSR1, so its "
                      "inspector cannot be opened (started with --disable-sigusr1, or it replaced the signal's "
@@ -147,13 +142,17 @@ int run_attach(const AttachArgs& args) {
                                   : "tidemark: worker threads started from now on are not tracked (the process's "
                                     "inspector module is unavailable)\n");
             for (const std::string& e : report.worker_errors) std::cerr << "tidemark: not tracked: " << e << "\n";
-            if (args.existing && !ptrace_route) {
+            if (args.existing) {
                 if (report.adopted >= 0) {
                     std::cerr << "tidemark: --existing: the heap walk paused the process for " << fmt_ms(report.pause_ms);
                     if (!report.worker_threads.empty())
                         std::cerr << " (and its worker threads, each walking its own heap, for " << fmt_ms(report.worker_pause_ms)
                                   << " in all)";
-                    std::cerr << "; " << report.adopted << " streams that existed before are tracked\n";
+                    std::cerr << "; " << report.adopted << " streams that existed before are tracked"
+                              << (ptrace_route && report.running_workers_asked > 0 ? " (the main thread's: on this route the worker "
+                                                                     "threads' heaps are not walked)"
+                                                                   : "")
+                              << "\n";
                 } else {
                     std::cerr << "tidemark: --existing: the heap walk failed; only streams created from now on are seen\n";
                 }

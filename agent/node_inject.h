@@ -53,8 +53,9 @@ struct InjectReport {
 bool inject_node_tracker(const InjectRequest& req, InjectReport& report, std::string& error);
 
 // The ptrace route: no port; the main thread is stopped twice where it waits in epoll (to load
-// tidemark_inject.so, which has the event loop run attach(), then to unload it). --existing is not
-// offered on it (the heap walk needs an inspector session). Same contract as above.
+// tidemark_inject.so, which has the event loop run attach(), then to unload it). --existing walks
+// the main thread's heap through an in-process inspector session (attach.js adoptExisting()).
+// Same contract as above.
 bool inject_node_tracker_ptrace(const InjectRequest& req, InjectReport& report, std::string& error);
 
 }  // namespace tidemark::agent

@@ -91,9 +91,12 @@ bool attempt(const InjectRequest& req, InjectReport& report, std::string& error,
         "(function () { const P = " + js_string(req.attach_js) +
         "; const get = process.getBuiltinModule; if (typeof get !== 'function') return JSON.stringify({ ok: false, "
         "error: 'node ' + process.version + ' has no process.getBuiltinModule (node 20.16 or later has): use --route "
-        "inspector' }); return get('module').createRequire(P)(P).attach(" +
+        "inspector' }); const m = get('module').createRequire(P)(P); const a = m.attach(" +
         js_string(req.socket_path) + ", " + std::to_string(req.interval_ms) + ", " + (req.gc_probe ? "true" : "false") +
-        ", " + (req.workers ? "true, true" : "false, false") + "); })()";
+        ", " + (req.workers ? "true, true" : "false, false") + "); " +
+        (req.existing ? "const r = JSON.parse(a); if (r.ok) { const e = m.adoptExisting(); r.adopted = e.adopted; "
+                        "r.pauseMs = e.pauseMs; if (e.error) r.walkError = e.error; } return JSON.stringify(r); })()"
+                      : "return a; })()");
 
     uint64_t handle = 0, busy_fn = 0;
     {
@@ -181,6 +184,10 @@ bool attempt(const InjectRequest& req, InjectReport& report, std::string& error,
     report.node_version = status.value("version", "");
     report.follows_new_workers = status.value("followsWorkers", false);
     report.running_workers_asked = status.value("runningWorkers", 0);
+    if (req.existing) {
+        report.adopted = status.contains("adopted") && status["adopted"].is_number() ? status["adopted"].get<int64_t>() : -1;
+        report.pause_ms = status.value("pauseMs", 0.0);
+    }
     return true;
 }
 

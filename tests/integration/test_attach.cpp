@@ -486,14 +486,34 @@ TEST_CASE("attach --route ptrace reaches a worker thread running at the attach, 
     }
 }
 
-TEST_CASE("attach --route ptrace refusals: --existing, and a process another tracer holds, each exit 2 with a message", "[attach]") {
+TEST_CASE("attach --route ptrace --existing to an ES-module service finds the sink made before it, through an in-process heap walk",
+          "[attach]") {
+    REQUIRE_PTRACE_OR_RETURN();
+    TempDir dir;
+    const std::string svc_js = attach_fixture("periodic_job.mjs");
+    BackgroundProcess svc({"node", svc_js, "--seconds", "40"});
+    start_service(svc);
+    const std::string trace = dir.file("esm-existing.tidemark");
+    const auto ports_before = sorted_ports(svc.pid());
+    const auto r = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--existing", "--duration", "4",
+                            "--out", trace}, timeout(40));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("the heap walk paused the process for") != std::string::npos);
+    const auto report = report_json(trace);
+    const auto sinks = streams_seen(report, "Sink");
+    REQUIRE_FALSE(sinks.empty());
+    CHECK(sinks.front()["created_at"] == "(created before tidemark attached)");
+    CHECK(flagged_at(report, "periodic_job.mjs", line_of(svc_js, "@site ignored false")) == 1);
+    CHECK(sorted_ports(svc.pid()) == ports_before);
+    CHECK(kill(svc.pid(), 0) == 0);
+}
+
+TEST_CASE("attach --route ptrace refuses a process another tracer holds: exit 2 with a message", "[attach]") {
     REQUIRE_PTRACE_OR_RETURN();
     TempDir dir;
     BackgroundProcess svc({"node", attach_fixture("upload_service.js"), "--seconds", "30"});
     start_service(svc);
-    const auto e = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--existing", "--out", dir.file("e.tidemark")});
-    CHECK(e.exit_code == 2);
-    CHECK(e.err.find("--existing needs the inspector route") != std::string::npos);
     // A debugger (here: a plain PTRACE_SEIZE by this test) already holds the process.
     REQUIRE(ptrace(PTRACE_SEIZE, svc.pid(), nullptr, nullptr) == 0);
     const auto t = run_cli({"attach", std::to_string(svc.pid()), "--route", "ptrace", "--duration", "1", "--out", dir.file("t.tidemark")},

@@ -186,6 +186,44 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers,
   }
 };
 
+// `tidemark attach --route ptrace --existing`: the heap walk the inspector route asks for over its
+// WebSocket, made here through an in-process inspector session (no port; its calls are dispatched
+// synchronously on this thread, which the walk pauses). The streams are those whose prototype chain
+// holds Stream.prototype, as on the inspector route. Returns { adopted, pauseMs } (adopted -1 and
+// error when the walk failed). Called after attach() in the same evaluation.
+exports.adoptExisting = function adoptExisting() {
+  let session = null;
+  try {
+    const inspector = require('inspector');
+    session = new inspector.Session();
+    session.connect();
+    const post = (method, params) => {
+      let out, err, done = false;
+      session.post(method, params, (e, r) => { err = e; out = r; done = true; });
+      if (!done) throw new Error(method + ' did not answer synchronously');
+      if (err) throw err;
+      return out;
+    };
+    const proto = post('Runtime.evaluate', { expression: "process.getBuiltinModule('stream').Stream.prototype",
+      objectGroup: 'tidemark', silent: true });
+    if (!proto.result || !proto.result.objectId) throw new Error('could not reach Stream.prototype');
+    const t0 = process.hrtime.bigint();
+    const found = post('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId, objectGroup: 'tidemark' });
+    const pauseMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (!found.objects || !found.objects.objectId) throw new Error('the heap walk returned no array');
+    const adopted = post('Runtime.callFunctionOn', { objectId: found.objects.objectId,
+      functionDeclaration: "function () { const h = process[Symbol.for('tidemark.tracker')]; return h && h.tracker ? h.tracker.adopt(this) : -1; }",
+      returnByValue: true, silent: true });
+    try { post('Runtime.releaseObjectGroup', { objectGroup: 'tidemark' }); } catch (_) { /* ignore */ }
+    const n = adopted.result && typeof adopted.result.value === 'number' ? adopted.result.value : -1;
+    return { adopted: n, pauseMs };
+  } catch (e) {
+    return { adopted: -1, pauseMs: 0, error: String(e && e.message || e) };
+  } finally {
+    if (session !== null) try { session.disconnect(); } catch (_) { /* ignore */ }
+  }
+};
+
 // Called by `tidemark attach --existing` with the streams a heap walk (Runtime.queryObjects)
 // found: returns how many it now tracks.
 exports.adopt = function adopt(list) {
