@@ -16,6 +16,8 @@
 #include "attach_target.h"
 #include "commands.h"
 #include "memory_budget.h"
+#include "native_inject.h"
+#include "tidemark/model/gate/units.h"
 #include "node_inject.h"
 #include "session_cli.h"
 #include "tracker_location.h"
@@ -38,6 +40,8 @@ struct AttachArgs {
     std::string memory_budget;
     std::string live;
     std::string route = "inspector";
+    std::string native = "off";
+    std::string native_sample_interval = "512KiB";
 };
 
 std::string fmt_ms(double ms) {
@@ -78,9 +82,28 @@ int run_attach(const AttachArgs& args) {
                   << " is not node\n";
         return kExitUsage;
     }
+    const std::string native_mode = args.native.empty() ? "sampled" : args.native;
+    const bool native = native_mode != "off";
+    if (native && node) {
+        std::cerr << "tidemark attach: --native injects the allocator tracker into a native program; pid " << target.pid
+                  << " is node, whose streams and memory `tidemark attach` tracks without it (for node's native "
+                     "allocations, start it under `tidemark run --native`)\n";
+        return kExitUsage;
+    }
     const TrackerLocation tracker = find_tracker();
-    if (node && !tracker.error.empty()) {
+    if ((node || native) && !tracker.error.empty()) {
         std::cerr << "tidemark attach: " << tracker.error << "\n";
+        return kExitUsage;
+    }
+    if (native && tracker.native_path.empty()) {
+        std::cerr << "tidemark attach: --native needs the native tracker " << tracker.lib_dir
+                  << "/libtidemark_native.so, which is missing; rebuild or reinstall tidemark\n";
+        return kExitUsage;
+    }
+    uint64_t sample_interval = 0;
+    if (native && (!model::parse_size(args.native_sample_interval, sample_interval, error) || sample_interval == 0)) {
+        std::cerr << "tidemark attach: --native-sample-interval: " << (error.empty() ? "must be at least 1 byte" : error)
+                  << "\n";
         return kExitUsage;
     }
 
@@ -159,9 +182,30 @@ int run_attach(const AttachArgs& args) {
             }
             return true;
         };
+    } else if (native) {
+        config.attach_inject = [&](const std::string& socket_path, std::string& err) {
+            NativeInjectRequest req;
+            req.pid = target.pid;
+            req.library = tracker.native_path;
+            req.socket_path = socket_path;
+            req.mode = native_mode;
+            req.sample_interval_bytes = sample_interval;
+            req.interval_ms = args.interval_ms;
+            NativeInjectReport nr;
+            if (!inject_native_tracker_ptrace(req, nr, err)) return false;
+            std::cerr << "tidemark: attached to pid " << target.pid << " (" << target.exe << ", not node) by ptrace: "
+                      << (nr.main_thread ? "its main thread" : "thread " + std::to_string(nr.tid)) << " was stopped for "
+                      << fmt_ms(nr.stopped_ms) << " in " << nr.call << "; native allocations tracked ("
+                      << native_mode;
+            if (native_mode == "sampled") std::cerr << ", mean interval " << model::format_bytes(static_cast<double>(sample_interval));
+            std::cerr << "): " << nr.message
+                      << ". Blocks allocated before now are not seen; the slots are put back at the detach\n";
+            return true;
+        };
     } else {
         std::cerr << "tidemark: attached to pid " << target.pid << " (" << target.exe
-                  << ", not node): recording its memory from /proc; nothing is injected\n";
+                  << ", not node): recording its memory from /proc; nothing is injected"
+                  << " (--native tracks its allocations by injection)\n";
     }
 
     model::Timeline::Limits limits;
@@ -178,7 +222,10 @@ int run_attach(const AttachArgs& args) {
     const std::string how = outcome.target_ended
                                 ? "pid " + std::to_string(target.pid) + " ended while attached"
                                 : "detached from pid " + std::to_string(target.pid) + " after " + secs + " s" +
-                                      (node ? " (the tracker removed itself)" : "");
+                                      (node     ? " (the tracker removed itself)"
+                                       : native ? " (the allocator slots are put back; the tracker's library stays "
+                                                  "loaded, inert)"
+                                                : "");
     return finish_recording(analysis, outcome, how, args.check ? &args.check_options : nullptr);
 }
 
@@ -219,6 +266,18 @@ Command add_attach_command(CLI::App& parent) {
                     "epoll to load a small library that has the event loop load the tracker; opens no port, needs "
                     "ptrace permission, x86-64 and the node version tidemark was built with (docs/CLI.md)")
         ->check(CLI::IsMember({"inspector", "ptrace"}))
+        ->capture_default_str();
+    cmd->add_option("--native", args->native,
+                    "A native (not node) process: also track its allocations (malloc family, C++ new) by loading the "
+                    "native tracker into it with ptrace and pointing its allocator calls at it, until the detach. "
+                    "sampled (the default for `--native` alone) or full. Riskier than the /proc-only attach: "
+                    "docs/NATIVE.md, \"Attaching\"")
+        ->expected(0, 1)
+        ->type_name("off|sampled|full")
+        ->check(CLI::IsMember({"", "off", "sampled", "full"}));
+    cmd->add_option("--native-sample-interval", args->native_sample_interval,
+                    "Mean bytes between samples in `--native sampled`, e.g. 512KiB, 64KiB")
+        ->type_name("SIZE")
         ->capture_default_str();
     add_live_option(*cmd, args->live);
     add_check_flag(*cmd, args->check, args->check_options, "attach");

@@ -82,8 +82,14 @@ bool Tracee::wait_stop(int& status, Clock::time_point deadline, std::string& err
 }
 
 bool Tracee::stop_in_epoll(std::chrono::milliseconds timeout, std::string& error) {
+    return stop_in([](long nr, const user_regs_struct&) { return is_epoll(nr); }, "its main thread did not wait in epoll",
+                   timeout, error);
+}
+
+bool Tracee::stop_in(const SafeCall& safe, const std::string& not_found, std::chrono::milliseconds timeout,
+                     std::string& error) {
 #if !defined(__x86_64__)
-    (void)timeout;
+    (void)safe, (void)not_found, (void)timeout;
     error = "the ptrace route is implemented for x86-64 only";
     return false;
 #else
@@ -129,7 +135,7 @@ bool Tracee::stop_in_epoll(std::chrono::milliseconds timeout, std::string& error
                     ::ptrace(PTRACE_DETACH, pid_, nullptr, reinterpret_cast<void*>(static_cast<long>(own ? 0 : WSTOPSIG(st))));
                     seized_ = false;
                 }
-                error = "its main thread did not wait in epoll within " + std::to_string(timeout.count()) +
+                error = not_found + " within " + std::to_string(timeout.count()) +
                         " ms (busy in a long computation or blocked in another call)";
             } else {
                 error = werr;
@@ -144,8 +150,11 @@ bool Tracee::stop_in_epoll(std::chrono::milliseconds timeout, std::string& error
             __ptrace_syscall_info info{};
             if (::ptrace(PTRACE_GET_SYSCALL_INFO, pid_, reinterpret_cast<void*>(sizeof info), &info) > 0) {
                 if (info.op == PTRACE_SYSCALL_INFO_EXIT) check = true;
-                if (info.op == PTRACE_SYSCALL_INFO_ENTRY && is_epoll(static_cast<long>(info.entry.nr)))
-                    nudge_at = Clock::now() + std::chrono::milliseconds(2);
+                if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+                    user_regs_struct at{};
+                    at.rdi = info.entry.args[0];
+                    if (safe(static_cast<long>(info.entry.nr), at)) nudge_at = Clock::now() + std::chrono::milliseconds(2);
+                }
             }
         } else if (event == PTRACE_EVENT_STOP) {
             check = true;  // an interrupt's stop: perhaps in epoll already
@@ -154,7 +163,7 @@ bool Tracee::stop_in_epoll(std::chrono::milliseconds timeout, std::string& error
         }
         if (check) {
             user_regs_struct regs{};
-            if (::ptrace(PTRACE_GETREGS, pid_, nullptr, &regs) == 0 && is_epoll(static_cast<long>(regs.orig_rax)) &&
+            if (::ptrace(PTRACE_GETREGS, pid_, nullptr, &regs) == 0 && safe(static_cast<long>(regs.orig_rax), regs) &&
                 (static_cast<long>(regs.rax) >= 0 || interrupted(static_cast<long>(regs.rax)))) {
                 saved_ = regs;
                 xstate_.assign(16384, 0);

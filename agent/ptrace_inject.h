@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,7 @@ namespace tidemark::agent {
 
 class Tracee {
 public:
-    explicit Tracee(pid_t pid) : pid_(pid) {}
+    explicit Tracee(pid_t pid) : pid_(pid) {}  // a thread id works too (that thread is the one held)
     ~Tracee();  // releases the thread if still held
     Tracee(const Tracee&) = delete;
     Tracee& operator=(const Tracee&) = delete;
@@ -27,6 +28,12 @@ public:
     // sentence on failure (not permitted, the process ended, no such stop within timeout); the
     // thread is then released.
     bool stop_in_epoll(std::chrono::milliseconds timeout, std::string& error);
+
+    // The same for any call `safe` accepts: the system call's number and the registers at the
+    // stop (rdi: its first argument). not_found starts the timeout's sentence.
+    using SafeCall = std::function<bool(long nr, const user_regs_struct& regs)>;
+    bool stop_in(const SafeCall& safe, const std::string& not_found, std::chrono::milliseconds timeout,
+                 std::string& error);
 
     // Copies bytes (a NUL-terminated string for strings) to the scratch area; the address in the
     // target. Valid until release().

@@ -560,3 +560,102 @@ TEST_CASE("attach --route ptrace to a main thread busy in a synchronous loop ref
     CHECK(kill(svc.pid(), 0) == 0);
 }
 
+
+namespace {
+
+std::string native_fixture(const std::string& name) { return std::string(TIDEMARK_NATIVE_FIXTURES) + "/" + name; }
+
+// Asks attach_service which object its malloc GOT slot leads to now ("malloc -> X"); the n-th answer.
+std::string malloc_owner(BackgroundProcess& svc, int n) {
+    kill(svc.pid(), SIGUSR1);
+    const std::string tag = "malloc -> ";
+    const double until = BackgroundProcess::now_s() + 10;
+    while (BackgroundProcess::now_s() < until) {
+        svc.pump(50);
+        const std::string& out = svc.out();
+        size_t at = 0;
+        int seen = 0;
+        while ((at = out.find(tag, at)) != std::string::npos) {
+            at += tag.size();
+            if (++seen == n) return out.substr(at, out.find('\n', at) - at);
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("attach --native to a running C++ service whose main thread only joins: its allocator calls lead to the "
+          "tracker while attached and back after, and each of two attaches flags the leak at its line",
+          "[attach][native]") {
+    REQUIRE_PTRACE_OR_RETURN();
+    TempDir dir;
+    BackgroundProcess svc({native_fixture("attach_service"), "40"});
+    REQUIRE(svc.wait_for_out("ready", 10));
+    CHECK(malloc_owner(svc, 1) == "libc.so.6");
+    const int line = line_of(std::string(TIDEMARK_FIXTURES) + "/native/attach_service.cpp", "char* copy = new char[body.size()];");
+    REQUIRE(line > 0);
+    int answers = 1;
+    for (const std::string mode : {"sampled", "full"}) {
+        INFO("--native " << mode);
+        const std::string trace = dir.file(mode + ".tidemark");
+        std::string during;
+        std::thread asker([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+            during = malloc_owner(svc, ++answers);
+        });
+        const auto r = run_cli({"attach", std::to_string(svc.pid()), "--native", mode, "--duration", "6", "--out", trace},
+                               timeout(40));
+        asker.join();
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        // The main thread waits in a futex (pthread_join), where it is not safe to stop: a worker was.
+        CHECK(r.err.find("its main thread was stopped") == std::string::npos);
+        CHECK(r.err.find("in clock_nanosleep") != std::string::npos);
+        CHECK(r.err.find("allocator slots in") != std::string::npos);
+        CHECK(during == "libtidemark_native.so");
+        CHECK(malloc_owner(svc, ++answers) == "libc.so.6");  // put back at the detach
+        const auto report = report_json(trace);
+        std::vector<nlohmann::json> leaks;
+        for (const auto& f : report["findings"])
+            if (f["kind"] == "native-leak") leaks.push_back(f);
+        REQUIRE(leaks.size() == 1);
+        CHECK(leaks[0]["site"] == std::string(TIDEMARK_FIXTURES) + "/native/attach_service.cpp:" + std::to_string(line));
+        CHECK_THAT(leaks[0]["message"].get<std::string>(), Catch::Contains("cache_body"));
+        REQUIRE(report["native"].size() == 1);
+        CHECK(report["native"][0]["mode"] == mode);
+        // The balanced churn thread is no leak and holds next to nothing.
+        for (const auto& s : report["native"][0]["top_sites"])
+            if (s["location"].is_string() && s["location"].get<std::string>().rfind("churn_batch", 0) == 0)
+                CHECK(s["live_bytes"].get<uint64_t>() < 256 * 1024);
+    }
+    CHECK(maps_library(svc.pid(), "libtidemark_native.so"));  // stays loaded, inert
+    CHECK(kill(svc.pid(), SIGTERM) == 0);
+}
+
+TEST_CASE("attach --native refuses with exit 2: a node process, and a process with no thread in a safe call within 3 s",
+          "[attach][native]") {
+    TempDir dir;
+    SECTION("node") {
+        BackgroundProcess node({"node", "-e", "setInterval(() => {}, 1000)"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        const auto r = run_cli({"attach", std::to_string(node.pid()), "--native", "--duration", "1", "--out", dir.file("n.tidemark")},
+                               timeout(20));
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("is node") != std::string::npos);
+        CHECK(kill(node.pid(), 0) == 0);
+    }
+    SECTION("a busy loop that makes no system call") {
+        REQUIRE_PTRACE_OR_RETURN();
+        BackgroundProcess busy({"sh", "-c", "while :; do :; done"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        const auto r = run_cli({"attach", std::to_string(busy.pid()), "--native", "--duration", "1", "--out", dir.file("b.tidemark")},
+                               timeout(30));
+        INFO(r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("did not wait in a call where the allocator and the loader hold no lock") != std::string::npos);
+        CHECK_FALSE(maps_library(busy.pid(), "libtidemark_native.so"));
+        CHECK(kill(busy.pid(), 0) == 0);
+        kill(busy.pid(), SIGKILL);
+    }
+}

@@ -127,6 +127,25 @@ public:
         return true;
     }
 
+    // Drops every entry (a new attach session: the blocks may have been freed unseen meanwhile).
+    // Pinned buckets (pin()) stay pinned only as far as no entry shared them; attach sessions pin none.
+    void clear() {
+        for (size_t k = 0; k < kShards; ++k) {
+            Shard& s = shards_[k];
+            SpinGuard g(s.lock);
+            for (size_t i = 0; i < s.cap; ++i) {
+                Entry& x = s.table[i];
+                if (x.addr == 0) continue;
+                const size_t fi = filter_index(hash(x.addr));
+                const uint8_t f = filter_[fi].load(std::memory_order_relaxed);
+                if (f != 255 && f != 0) filter_[fi].store(static_cast<uint8_t>(f - 1), std::memory_order_relaxed);
+                if (f == 1) bits_[fi >> 3].store(static_cast<uint8_t>(bits_[fi >> 3].load(std::memory_order_relaxed) & ~(1u << (fi & 7))), std::memory_order_relaxed);
+                x.addr = 0;
+            }
+            s.used = 0;
+        }
+    }
+
     uint64_t size() const {
         uint64_t n = 0;
         for (const Shard& s : shards_) n += s.used;  // racy read: for statistics only

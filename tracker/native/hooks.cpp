@@ -156,7 +156,9 @@ __attribute__((noinline)) void* malloc_slow(size_t n) {
     }
     const int m = mode();
     if (m == static_cast<int>(Mode::Off)) {
-        t_state.countdown = kNeverSample;
+        // Loaded by an attach, a hook is only reached between sessions by a call already on its
+        // way: the thread keeps taking this path, so that a later session sees its allocations.
+        if (!g_attached.load(std::memory_order_relaxed)) t_state.countdown = kNeverSample;
         return real(n);
     }
     if (m == static_cast<int>(Mode::Full)) t_state.countdown = 0;
@@ -326,3 +328,77 @@ __attribute__((visibility("default"))) int munmap(void* addr, size_t len) {
 }
 
 }  // extern "C"
+
+// For `tidemark attach --native` (attach.cpp): the hooks' own addresses, reached without the
+// GOT (hidden aliases: `&malloc` here would be the process's global malloc, not ours)...
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"  // the aliases are only ever called through a GOT slot
+extern "C" {
+TM_HIDDEN void* tm_hook_malloc(size_t) __attribute__((alias("malloc")));
+TM_HIDDEN void tm_hook_free(void*) __attribute__((alias("free")));
+TM_HIDDEN void* tm_hook_calloc(size_t, size_t) __attribute__((alias("calloc")));
+TM_HIDDEN void* tm_hook_realloc(void*, size_t) __attribute__((alias("realloc")));
+TM_HIDDEN void* tm_hook_reallocarray(void*, size_t, size_t) __attribute__((alias("reallocarray")));
+TM_HIDDEN int tm_hook_posix_memalign(void**, size_t, size_t) __attribute__((alias("posix_memalign")));
+TM_HIDDEN void* tm_hook_aligned_alloc(size_t, size_t) __attribute__((alias("aligned_alloc")));
+TM_HIDDEN void* tm_hook_memalign(size_t, size_t) __attribute__((alias("memalign")));
+TM_HIDDEN void* tm_hook_valloc(size_t) __attribute__((alias("valloc")));
+TM_HIDDEN void* tm_hook_pvalloc(size_t) __attribute__((alias("pvalloc")));
+}
+#pragma GCC diagnostic pop
+
+namespace tidemark::native {
+
+size_t attach_hooks(AttachHook* out, size_t cap) {
+    const AttachHook all[] = {
+        {"malloc", reinterpret_cast<uintptr_t>(&tm_hook_malloc)},
+        {"free", reinterpret_cast<uintptr_t>(&tm_hook_free)},
+        {"calloc", reinterpret_cast<uintptr_t>(&tm_hook_calloc)},
+        {"realloc", reinterpret_cast<uintptr_t>(&tm_hook_realloc)},
+        {"reallocarray", reinterpret_cast<uintptr_t>(&tm_hook_reallocarray)},
+        {"posix_memalign", reinterpret_cast<uintptr_t>(&tm_hook_posix_memalign)},
+        {"aligned_alloc", reinterpret_cast<uintptr_t>(&tm_hook_aligned_alloc)},
+        {"memalign", reinterpret_cast<uintptr_t>(&tm_hook_memalign)},
+        {"valloc", reinterpret_cast<uintptr_t>(&tm_hook_valloc)},
+        {"pvalloc", reinterpret_cast<uintptr_t>(&tm_hook_pvalloc)},
+    };
+    size_t n = 0;
+    for (const AttachHook& h : all)
+        if (n < cap) out[n++] = h;
+    return n;
+}
+
+// ...and the real functions become the process's global definitions (what its GOT slots were
+// bound to: glibc's, or an allocator the program links, such as jemalloc), not the next object
+// after us in our own dependency order, as dlsym(RTLD_NEXT) finds for a preload.
+bool use_global_allocator(const char** missing) {
+    if (!resolved()) return false;
+    Real r = g_real;
+    struct {
+        void** slot;
+        const char* name;
+        uintptr_t mine;
+    } want[] = {
+        {reinterpret_cast<void**>(&r.malloc), "malloc", reinterpret_cast<uintptr_t>(&tm_hook_malloc)},
+        {reinterpret_cast<void**>(&r.calloc), "calloc", reinterpret_cast<uintptr_t>(&tm_hook_calloc)},
+        {reinterpret_cast<void**>(&r.realloc), "realloc", reinterpret_cast<uintptr_t>(&tm_hook_realloc)},
+        {reinterpret_cast<void**>(&r.free), "free", reinterpret_cast<uintptr_t>(&tm_hook_free)},
+        {reinterpret_cast<void**>(&r.posix_memalign), "posix_memalign", reinterpret_cast<uintptr_t>(&tm_hook_posix_memalign)},
+        {reinterpret_cast<void**>(&r.aligned_alloc), "aligned_alloc", reinterpret_cast<uintptr_t>(&tm_hook_aligned_alloc)},
+        {reinterpret_cast<void**>(&r.memalign), "memalign", reinterpret_cast<uintptr_t>(&tm_hook_memalign)},
+        {reinterpret_cast<void**>(&r.valloc), "valloc", reinterpret_cast<uintptr_t>(&tm_hook_valloc)},
+        {reinterpret_cast<void**>(&r.pvalloc), "pvalloc", reinterpret_cast<uintptr_t>(&tm_hook_pvalloc)},
+    };
+    for (auto& w : want) {
+        void* f = dlsym(RTLD_DEFAULT, w.name);
+        if (f == nullptr || reinterpret_cast<uintptr_t>(f) == w.mine) {  // ours: we are preloaded
+            *missing = w.name;
+            return false;
+        }
+        *w.slot = f;
+    }
+    g_real = r;  // no hook of ours is reachable yet: nothing reads this meanwhile
+    return true;
+}
+
+}  // namespace tidemark::native

@@ -47,6 +47,7 @@ struct SamplerState {
     // What was shipped: stacks of sites below next_stack, and each site's counters as last sent.
     uint32_t next_stack = 0;
     uint64_t (*sent)[4] = nullptr;  // per site: allocs, alloc_bytes, frees, freed_bytes
+    uint64_t (*base)[4] = nullptr;  // per site: the counters when this session began (a re-attach)
     proto::NativeSiteCounters* batch = nullptr;
     // Module map.
     unsigned long long modules_adds = 0, modules_subs = 0;
@@ -61,7 +62,10 @@ struct SamplerState {
     uint64_t live_bytes = 0;
     SpinLock tick_lock;
     std::atomic<bool> stop{false};
+    std::atomic<bool> running{false};  // a sampler thread runs
     bool dead = false;
+    bool attached = false;   // loaded by `tidemark attach --native`: the session's end gives the slots back
+    bool exit_hook = false;  // on_exit registered (once per process)
     // Inside node (it exports N-API): its JS tracker sends the process samples (heap, external,
     // loop delay) and the agent gives them our live bytes (NativeStatus); ours would only say RSS.
     bool in_node = false;
@@ -189,6 +193,7 @@ void tick(uint64_t now) {
     for (uint32_t id = 0; id < g_s.next_stack; ++id) {
         uint64_t c[4];
         g.counters.sum(id, c);
+        for (int k = 0; k < 4; ++k) c[k] = c[k] > g_s.base[id][k] ? c[k] - g_s.base[id][k] : 0;
         live += c[1] > c[3] ? c[1] - c[3] : 0;
         uint64_t* last = g_s.sent[id];
         if (c[0] == last[0] && c[2] == last[2] && c[1] == last[1] && c[3] == last[3]) continue;
@@ -244,6 +249,12 @@ void* sampler_main(void*) {
         pump(false);
         g_s.tick_lock.unlock();
     }
+    if (g_s.attached && g_s.dead) {
+        attach_session_ended();
+        ::close(g_s.fd);
+        g_s.fd = -1;
+    }
+    g_s.running.store(false, std::memory_order_release);
     return nullptr;
 }
 
@@ -273,51 +284,80 @@ void on_exit_handler(int status, void*) { final_flush(status); }
 
 }  // namespace
 
-bool start_sampler() {
-    const char* path = std::getenv("TIDEMARK_SOCKET");
-    if (const char* iv = std::getenv("TIDEMARK_INTERVAL_MS")) {
-        const long v = std::strtol(iv, nullptr, 10);
-        if (v >= 10 && v <= 60000) g_s.interval_ms = static_cast<uint32_t>(v);
-    }
+bool start_sampler(const StartConfig& c) {
+    if (g_s.running.load(std::memory_order_acquire)) return false;  // an earlier session still ends
+    g_s.interval_ms = c.interval_ms;
     const uint32_t capacity = globals().sites.capacity();
-    g_s.out_mem = static_cast<uint8_t*>(raw_map(kOutBytes));
-    g_s.sent = static_cast<uint64_t(*)[4]>(raw_map(sizeof(uint64_t[4]) * capacity));
-    g_s.batch = static_cast<proto::NativeSiteCounters*>(raw_map(sizeof(proto::NativeSiteCounters) * kSiteBatch));
-    g_s.modules = static_cast<proto::FixedFrameEncoder::ModuleView*>(raw_map(sizeof(proto::FixedFrameEncoder::ModuleView) * kMaxModules));
-    g_s.path_pool = static_cast<char*>(raw_map(kPathPool));
-    if (!g_s.out_mem || !g_s.sent || !g_s.batch || !g_s.modules || !g_s.path_pool) return false;
+    if (!g_s.out_mem) {
+        g_s.out_mem = static_cast<uint8_t*>(raw_map(kOutBytes));
+        g_s.sent = static_cast<uint64_t(*)[4]>(raw_map(sizeof(uint64_t[4]) * capacity));
+        g_s.base = static_cast<uint64_t(*)[4]>(raw_map(sizeof(uint64_t[4]) * capacity));
+        g_s.batch = static_cast<proto::NativeSiteCounters*>(raw_map(sizeof(proto::NativeSiteCounters) * kSiteBatch));
+        g_s.modules = static_cast<proto::FixedFrameEncoder::ModuleView*>(raw_map(sizeof(proto::FixedFrameEncoder::ModuleView) * kMaxModules));
+        g_s.path_pool = static_cast<char*>(raw_map(kPathPool));
+        if (!g_s.out_mem || !g_s.sent || !g_s.base || !g_s.batch || !g_s.modules || !g_s.path_pool) return false;
+    } else {
+        // A later attach: a new connection, which gets every stack again and counts from the
+        // counters as they are now (what happened between two sessions was not seen).
+        Globals& g = globals();
+        g.counters.lock();
+        for (uint32_t id = 0; id < g.sites.claimed() && id < capacity; ++id) {
+            g.counters.sum(id, g_s.base[id]);
+            for (int k = 0; k < 4; ++k) g_s.sent[id][k] = 0;
+        }
+        g.counters.unlock();
+        g_s.next_stack = 0;
+        g_s.modules_pending = true;
+        g_s.dropped = g_s.dropped_sent = 0;
+        g_s.live_bytes = 0;
+        g.untracked.store(0, std::memory_order_relaxed);
+    }
     g_s.enc = new (g_s.enc_storage) proto::FixedFrameEncoder(g_s.out_mem, kOutBytes);
     g_s.in_node = dlsym(RTLD_DEFAULT, "napi_module_register") != nullptr;
     const ssize_t el = ::readlink("/proc/self/exe", g_s.exe_path, sizeof g_s.exe_path - 1);
     g_s.exe_path[el > 0 ? el : 0] = '\0';
+    g_s.attached = c.attached;
+    g_s.dead = false;
+    g_s.stop.store(false, std::memory_order_relaxed);
 
-    g_s.fd = connect_agent(path);
+    g_s.fd = connect_agent(c.socket ? c.socket : "");
     if (g_s.fd < 0) return false;
     char cmdline[4096];
     size_t n = read_file("/proc/self/cmdline", cmdline, sizeof cmdline);
     while (n > 0 && cmdline[n - 1] == '\0') --n;
     for (size_t i = 0; i < n; ++i)
         if (cmdline[i] == '\0') cmdline[i] = ' ';
-    const char* mode = std::getenv("TIDEMARK_NATIVE");
     char version[64];
-    std::snprintf(version, sizeof version, "tidemark-native %s", mode ? mode : "");
+    std::snprintf(version, sizeof version, "tidemark-native %s%s", c.mode_name ? c.mode_name : "", c.attached ? " attached" : "");
     g_s.enc->hello(wall_us(), static_cast<uint32_t>(::getpid()), static_cast<uint32_t>(::getppid()),
                    proto::Runtime::Native, g_s.interval_ms, version, std::string_view(cmdline, n));
     pump(true);
-    if (g_s.dead) return false;
-    ::on_exit(&on_exit_handler, nullptr);
+    if (g_s.dead) {
+        ::close(g_s.fd);
+        g_s.fd = -1;
+        return false;
+    }
+    if (!g_s.exit_hook) {
+        ::on_exit(&on_exit_handler, nullptr);
+        g_s.exit_hook = true;
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t th;
+    g_s.running.store(true, std::memory_order_release);
     const bool ok = pthread_create(&th, &attr, &sampler_main, nullptr) == 0;
     pthread_attr_destroy(&attr);
     if (!ok) {
+        g_s.running.store(false, std::memory_order_release);
         ::close(g_s.fd);
+        g_s.fd = -1;
         return false;
     }
     return true;
 }
+
+bool sampler_running() { return g_s.running.load(std::memory_order_acquire); }
 
 void final_flush(int exit_code) {
     if (g_s.dead || g_s.fd < 0) return;

@@ -14,6 +14,7 @@
 namespace tidemark::native {
 
 std::atomic<int> g_mode{static_cast<int>(Mode::Off)};
+std::atomic<bool> g_attached{false};
 
 __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 Globals* g_globals = nullptr;
@@ -118,26 +119,51 @@ void init_tracker(uintptr_t arena, size_t arena_bytes) {
         }
         ::setenv("TIDEMARK_NATIVE_CLAIMED_PID", pid, 1);
     }
-    g_globals = new (g_storage) Globals();
-    Globals& g = *g_globals;
-    g.sample_interval = static_cast<double>(parse_bytes(std::getenv("TIDEMARK_NATIVE_SAMPLE_INTERVAL"), 512 * 1024));
-    if (!g.sites.init(kSiteCapacity) || !g.live.init(kMaxLiveEntries) || !g.counters.init(kSiteCapacity)) {
-        --t.guard;
-        return;
+    StartConfig c;
+    c.mode = mode;
+    c.sample_interval = static_cast<double>(parse_bytes(std::getenv("TIDEMARK_NATIVE_SAMPLE_INTERVAL"), 512 * 1024));
+    c.socket = socket;
+    c.mode_name = mode_env;
+    if (const char* iv = std::getenv("TIDEMARK_INTERVAL_MS")) {
+        const long v = std::strtol(iv, nullptr, 10);
+        if (v >= 10 && v <= 60000) c.interval_ms = static_cast<uint32_t>(v);
     }
-    for (uintptr_t a = arena & ~uintptr_t{15}; a < arena + arena_bytes; a += 16) g.live.pin(a);
-    g_free_filter = g.live.bits();
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    g_thread_key_ok = pthread_key_create(&g_thread_key, &on_thread_exit) == 0;
-    pthread_atfork(nullptr, nullptr, &after_fork_in_child);
-    if (!start_sampler()) {
+    start_tracking(c, arena, arena_bytes);
+    --t.guard;
+}
+
+bool start_tracking(const StartConfig& c, uintptr_t arena, size_t arena_bytes) {
+    ThreadState& t = t_state;
+    ++t.guard;
+    const bool again = g_globals != nullptr;  // attached before (attach.cpp): the tables stay
+    if (!again) {
+        g_globals = new (g_storage) Globals();
+        Globals& g = *g_globals;
+        if (!g.sites.init(kSiteCapacity) || !g.live.init(kMaxLiveEntries) || !g.counters.init(kSiteCapacity)) {
+            g_globals = nullptr;
+            --t.guard;
+            return false;
+        }
+        for (uintptr_t a = arena & ~uintptr_t{15}; a < arena + arena_bytes; a += 16) g.live.pin(a);
+        g_free_filter = g.live.bits();
+        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+        g_thread_key_ok = pthread_key_create(&g_thread_key, &on_thread_exit) == 0;
+        pthread_atfork(nullptr, nullptr, &after_fork_in_child);
+    } else {
+        // What was tracked in an earlier attach is forgotten: its blocks may have been freed while
+        // no hook saw it, so the new session counts from zero (the sampler ships from a baseline).
+        g_globals->live.clear();
+    }
+    g_globals->sample_interval = c.sample_interval;
+    if (!start_sampler(c)) {
         --t.guard;
-        return;
+        return false;
     }
     // Allocations before this ran in off mode and gave this thread a countdown that never ends.
     t.countdown = 0;
-    g_mode.store(static_cast<int>(mode), std::memory_order_release);
+    g_mode.store(static_cast<int>(c.mode), std::memory_order_release);
     --t.guard;
+    return true;
 }
 
 void account_alloc(void* ptr, size_t size, uintptr_t ra, uintptr_t sp) {

@@ -41,6 +41,8 @@ inline ThreadState& thread_state() { return t_state; }
 
 // Read on every hook call. Off until init() chose a mode; back to Off if the agent goes away.
 extern std::atomic<int> g_mode TM_HIDDEN;
+// Loaded into a running process by `tidemark attach --native` (attach.cpp) rather than preloaded.
+extern std::atomic<bool> g_attached TM_HIDDEN;
 
 struct Globals {
     double sample_interval = 512.0 * 1024;
@@ -63,6 +65,19 @@ extern const std::atomic<uint8_t>* g_free_filter TM_HIDDEN;
 // before tracking starts so that its fast path sends them to the slow path, which knows them.
 void init_tracker(uintptr_t arena, size_t arena_bytes);
 
+// What a tracking session needs: from the environment (preload) or from the agent (attach.cpp).
+struct StartConfig {
+    Mode mode = Mode::Off;
+    double sample_interval = 512.0 * 1024;
+    const char* socket = nullptr;     // the agent's listening socket
+    const char* mode_name = nullptr;  // "sampled" / "full", for Hello
+    uint32_t interval_ms = 100;
+    bool attached = false;            // loaded into a running process by `tidemark attach --native`
+};
+// Allocates the tables (once), starts the sampler and turns tracking on. Called again for a later
+// attach, it keeps the tables (site ids stay valid) but forgets the live blocks.
+bool start_tracking(const StartConfig& c, uintptr_t arena, size_t arena_bytes);
+
 // The allocation `ptr` of `size` bytes was made by the hook returning to `ra` (caller's stack
 // pointer `sp`). Sampled mode decides here whether it is sampled.
 void account_alloc(void* ptr, size_t size, uintptr_t ra, uintptr_t sp);
@@ -79,8 +94,22 @@ inline bool sampled_skip(ThreadState& t, size_t size) {
     return t.countdown > 0;
 }
 
+// attach.cpp / hooks.cpp: the hooks by name, to write into GOT slots, and the switch of the real
+// functions to the process's global definitions.
+struct AttachHook {
+    const char* name;
+    uintptr_t hook;
+};
+size_t attach_hooks(AttachHook* out, size_t cap);
+bool use_global_allocator(const char** missing);
+
 // Sampler (sampler.cpp): started by init_tracker; final_flush() runs at exit.
-bool start_sampler();
+bool start_sampler(const StartConfig& c);
+// attach.cpp: the sampler's session ended (the agent closed the connection, or went away) while
+// attached: the allocator slots are given back. On the sampler thread.
+void attach_session_ended();
+// attach.cpp: whether a sampler thread of an earlier session still runs.
+bool sampler_running();
 void final_flush(int exit_code);
 void sampler_after_fork_in_child();
 
