@@ -168,6 +168,10 @@ bool inject_native_tracker_ptrace(const NativeInjectRequest& req, NativeInjectRe
         error = "the tracker's start failed in " + who + ": " + e;
         return false;
     }
+    if (static_cast<int>(rc) == 3) {
+        error = who + " is tracked already: it runs under `tidemark run --native`, whose trace records its allocations";
+        return false;
+    }
     if (static_cast<int>(rc) != 0) {
         error = "the native tracker refused: " + (text.empty() ? std::string("no reason given") : text) +
                 " (its library stays loaded in " + who + ", inert)";

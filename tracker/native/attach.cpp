@@ -230,7 +230,8 @@ void attach_session_ended() {
 using namespace tidemark::native;
 
 // config: lines "socket=PATH", "mode=sampled|full", "sample=BYTES", "interval=MS". Writes a
-// sentence to out (cap bytes) and returns 0 when tracking, else 1 (refused: why) or 2 (failed).
+// sentence to out (cap bytes) and returns 0 when tracking, else 1 (refused: why), 2 (failed) or 3
+// (preloaded: a `tidemark run --native` tracks it already).
 // Runs on a thread the agent stopped in a blocking call: no lock of the allocator or the loader
 // is held by it.
 extern "C" __attribute__((visibility("default"))) int tidemark_native_attach(const char* config, char* out, size_t cap) {
@@ -241,7 +242,7 @@ extern "C" __attribute__((visibility("default"))) int tidemark_native_attach(con
         ~Unguard() { --t.guard; }
     } unguard{t};
     if (g_mode.load(std::memory_order_acquire) != static_cast<int>(Mode::Off) && g_slot_count == 0)
-        return answer(out, cap, 1, "the process is tracked already: it was started under `tidemark run --native`");
+        return answer(out, cap, 3, "the process is tracked already: it was started under `tidemark run --native`");
     if (g_slot_count != 0 || sampler_running())
         return answer(out, cap, 1, "another attach session is still in progress (or still ending): try again in a moment");
     char socket[512], mode[16], sample[32], interval[16];
