@@ -344,6 +344,9 @@ TM_HIDDEN void* tm_hook_aligned_alloc(size_t, size_t) __attribute__((alias("alig
 TM_HIDDEN void* tm_hook_memalign(size_t, size_t) __attribute__((alias("memalign")));
 TM_HIDDEN void* tm_hook_valloc(size_t) __attribute__((alias("valloc")));
 TM_HIDDEN void* tm_hook_pvalloc(size_t) __attribute__((alias("pvalloc")));
+TM_HIDDEN void* tm_hook_mmap(void*, size_t, int, int, int, off_t) __attribute__((alias("mmap")));
+TM_HIDDEN void* tm_hook_mmap64(void*, size_t, int, int, int, off_t) __attribute__((alias("mmap64")));
+TM_HIDDEN int tm_hook_munmap(void*, size_t) __attribute__((alias("munmap")));
 }
 #pragma GCC diagnostic pop
 
@@ -361,6 +364,10 @@ size_t attach_hooks(AttachHook* out, size_t cap) {
         {"memalign", reinterpret_cast<uintptr_t>(&tm_hook_memalign)},
         {"valloc", reinterpret_cast<uintptr_t>(&tm_hook_valloc)},
         {"pvalloc", reinterpret_cast<uintptr_t>(&tm_hook_pvalloc)},
+        // Counted apart, as when preloaded (their real functions: libc's, found at load).
+        {"mmap", reinterpret_cast<uintptr_t>(&tm_hook_mmap)},
+        {"mmap64", reinterpret_cast<uintptr_t>(&tm_hook_mmap64)},
+        {"munmap", reinterpret_cast<uintptr_t>(&tm_hook_munmap)},
     };
     size_t n = 0;
     for (const AttachHook& h : all)

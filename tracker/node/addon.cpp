@@ -65,6 +65,7 @@ struct GcLog {
 };
 
 struct Instance {
+    std::string start_error;  // why the last start() returned false
     Transport* transport = nullptr;
     RecordSink* sink = nullptr;
     GcLog* gc = nullptr;
@@ -294,15 +295,25 @@ napi_value start(napi_env env, napi_callback_info info) {
         double interval = 0, queue_bytes = 0, thread_id = 0;
         Instance* in = instance(env);
         // A second start is refused while connected; after stop() (a detach) it connects anew.
-        if (!in || (in->transport && in->transport->alive()) || !get_args(env, info, 5, argv) || !get_string(env, argv[0], path) ||
-            !get_double(env, argv[1], interval) || !get_string(env, argv[2], version) ||
-            !get_double(env, argv[3], queue_bytes) || !get_double(env, argv[4], thread_id))
+        if (!in) return make_bool(env, false);
+        if (in->transport && in->transport->alive()) {
+            in->start_error = "a connection of an earlier start is still up";
             return make_bool(env, false);
+        }
+        if (!get_args(env, info, 5, argv) || !get_string(env, argv[0], path) ||
+            !get_double(env, argv[1], interval) || !get_string(env, argv[2], version) ||
+            !get_double(env, argv[3], queue_bytes) || !get_double(env, argv[4], thread_id)) {
+            in->start_error = "bad arguments";
+            return make_bool(env, false);
+        }
         const size_t capacity = queue_bytes <= 0 ? kDefaultQueueBytes
             : static_cast<size_t>(std::clamp(queue_bytes, 65536.0, 268435456.0));
         std::string error;
         Transport* transport = Transport::connect(path, capacity, error);
-        if (!transport) return make_bool(env, false);
+        if (!transport) {
+            in->start_error = error;
+            return make_bool(env, false);
+        }
         in->transport = transport;  // a stopped predecessor stays allocated (Transport::stop)
         delete in->sink;
         in->sink = new RecordSink(transport);
@@ -316,7 +327,9 @@ napi_value start(napi_env env, napi_callback_info info) {
         hello.cmdline = read_cmdline();
         hello.thread_id = u32(thread_id);
         in->sink->add_unbounded(hello);
-        return make_bool(env, transport->start());
+        const bool started = transport->start();
+        if (!started) in->start_error = "the sender thread did not start";
+        return make_bool(env, started);
     } catch (...) {
         return make_bool(env, false);
     }
@@ -517,6 +530,15 @@ napi_value stop(napi_env env, napi_callback_info) {
     return nullptr;
 }
 
+// startError() → why the last start() returned false ("" if it did not).
+napi_value start_error(napi_env env, napi_callback_info) {
+    Instance* in = instance(env);
+    napi_value v = nullptr;
+    const std::string& e = in ? in->start_error : std::string();
+    napi_create_string_utf8(env, e.data(), e.size(), &v);
+    return v;
+}
+
 // connected() → the connection to the agent is up (false once it closed or after stop()).
 napi_value connected(napi_env env, napi_callback_info) {
     Instance* in = instance(env);
@@ -549,6 +571,7 @@ napi_value init(napi_env env, napi_value exports) {
         {"observeGc", nullptr, observe_gc, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"stop", nullptr, stop, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"connected", nullptr, connected, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"startError", nullptr, start_error, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
     napi_value width = nullptr;
