@@ -183,6 +183,7 @@ int run_attach(const AttachArgs& args) {
             return true;
         };
     } else if (native) {
+        config.attach_detach_wait_ms = 2000;  // the tracker's sampler notices within one interval
         config.attach_inject = [&](const std::string& socket_path, std::string& err) {
             NativeInjectRequest req;
             req.pid = target.pid;
@@ -223,8 +224,11 @@ int run_attach(const AttachArgs& args) {
                                 ? "pid " + std::to_string(target.pid) + " ended while attached"
                                 : "detached from pid " + std::to_string(target.pid) + " after " + secs + " s" +
                                       (node     ? " (the tracker removed itself)"
-                                       : native ? " (the allocator slots are put back; the tracker's library stays "
-                                                  "loaded, inert)"
+                                       : native ? (outcome.detach_confirmed
+                                                       ? " (the allocator slots are put back; the tracker's library "
+                                                         "stays loaded, inert)"
+                                                       : " (the tracker did not confirm within 2 s that it put the "
+                                                         "allocator slots back: it does so at its next sample)")
                                                 : "");
     return finish_recording(analysis, outcome, how, args.check ? &args.check_options : nullptr);
 }

@@ -5,6 +5,7 @@
 #include "run_session.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -385,6 +386,22 @@ SessionOutcome Session::run() {
             recorder_.detach_connection(c->id, wall_us());
         else
             recorder_.close_connection(c->id, "still running when the target exited; recording of it stopped", wall_us());
+        if (attaching_ && config_.attach_detach_wait_ms > 0 && !out.target_ended) {
+            // The native tracker never reads: shutting our reading side makes its next send fail
+            // (EPIPE), which is its detach; it closes its end once the slots are back (POLLHUP).
+            ::shutdown(c->fd, SHUT_RD);
+            const int64_t until = mono_us() + int64_t{config_.attach_detach_wait_ms} * 1000;
+            bool closed = false;
+            for (int64_t now = mono_us(); now < until && !closed; now = mono_us()) {
+                // No events asked for: with our reading side shut, POLLIN would be ready at once;
+                // POLLHUP comes only when the tracker's end is closed too.
+                pollfd p{c->fd, 0, 0};
+                const int n = ::poll(&p, 1, static_cast<int>((until - now + 999) / 1000));
+                if (n < 0 && errno != EINTR) break;
+                if (n > 0 && (p.revents & (POLLHUP | POLLERR))) closed = true;
+            }
+            if (!closed) out.detach_confirmed = false;
+        }
         ::close(c->fd);
     }
     conns_.clear();

@@ -34,6 +34,9 @@ struct SessionConfig {
     // Loads the tracker into the target once the socket listens (node targets). Unset: nothing is
     // injected and the agent samples the process's memory from /proc every interval_ms.
     std::function<bool(const std::string& socket_path, std::string& error)> attach_inject;
+    // attach --native: at the detach, wait (up to this long) for the tracker to close its end,
+    // which it does only once it has put the allocator slots back; 0 = do not wait.
+    int attach_detach_wait_ms = 0;
     std::string native_mode = "off";   // --native off|sampled|full (docs/NATIVE.md)
     uint64_t native_sample_interval_bytes = 512 * 1024;
     std::string native_lib_path;       // <libdir>/libtidemark_native.so, preloaded when native_mode != off
@@ -48,6 +51,7 @@ struct SessionOutcome {
     uint32_t processes = 0;
     uint64_t streams = 0;
     double attached_s = 0;              // attach: how long it stayed attached
+    bool detach_confirmed = true;       // attach_detach_wait_ms: every tracker closed its end in time
     bool target_ended = false;          // attach: the target exited while attached
 };
 

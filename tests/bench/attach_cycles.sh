@@ -11,7 +11,9 @@
 # Environment: HOLD=0.5 (s each cycle stays attached), VIA=inspector|ptrace (attach's --route;
 # inspector by default; with ptrace each cycle reports how long the main thread was stopped, and
 # the listening ports must not change even during an attach), TIDEMARK_BENCH_BIN / TIDEMARK_LIB_DIR as for
-# every tracker benchmark (tracker_bench_env.sh).
+# every tracker benchmark (tracker_bench_env.sh). VIA="inspector ptrace" compares the routes under
+# the same noise: the cycles alternate routes, and each pair is one unattached run followed by one
+# attached run per route (a ratio per route, each against the same unattached run).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 CYCLES=${1:-50}
@@ -21,6 +23,7 @@ ROUTE=${4:-/json}
 CONNS=${5:-50}
 HOLD=${HOLD:-0.5}
 VIA=${VIA:-inspector}
+read -r -a ROUTES <<< "$VIA"
 AUTOCANNON=$BENCH_DIR/node_modules/autocannon/autocannon.js
 [[ -f $AUTOCANNON ]] || npm ci --prefix "$BENCH_DIR" --no-audit --no-fund >&2
 source "$BENCH_DIR/tracker_bench_env.sh"
@@ -69,12 +72,14 @@ echo "service pid $SVC_PID on $url; rss $((rss0 >> 20)) MiB, listening: $ports0"
 load_s=$(awk -v c="$CYCLES" -v h="$HOLD" 'BEGIN {printf "%d", c * (h + 0.4) + 5}')
 ( ac "$load_s" > "$BENCH_TMP/cycles_load" ) & AC_PID=$!
 sleep 1
-ok=0 failed=0 windows=()
+ok=0 failed=0
+for via in "${ROUTES[@]}"; do : > "$BENCH_TMP/win.$via"; done
 for ((i = 1; i <= CYCLES; i++)); do
-  if "$TIDEMARK_BIN" attach "$SVC_PID" --route "$VIA" --duration "$HOLD" --out "$BENCH_TMP/cycle.tidemark" 2> "$BENCH_TMP/attach.err"; then
+  via=${ROUTES[$(( (i - 1) % ${#ROUTES[@]} ))]}
+  if "$TIDEMARK_BIN" attach "$SVC_PID" --route "$via" --duration "$HOLD" --out "$BENCH_TMP/cycle.tidemark" 2> "$BENCH_TMP/attach.err"; then
     ok=$((ok + 1))
     w=$(sed -n -e 's/.*listened on 127.0.0.1:[0-9]* for \([0-9.]*\) ms.*/\1/p' \
-              -e 's/.*main thread was stopped for \([0-9.]*\) ms.*/\1/p' "$BENCH_TMP/attach.err"); [[ -n $w ]] && windows+=("$w")
+              -e 's/.*main thread was stopped for \([0-9.]*\) ms.*/\1/p' "$BENCH_TMP/attach.err"); [[ -n $w ]] && echo "$w" >> "$BENCH_TMP/win.$via"
   else
     failed=$((failed + 1)); echo "cycle $i failed:" >&2; tail -n 3 "$BENCH_TMP/attach.err" >&2
   fi
@@ -85,35 +90,40 @@ read -r cyc_rps cyc_bad _ < "$BENCH_TMP/cycles_load"
 sleep 1
 rss1=$(rss); ports1=$(ports)
 read -r heap1 ext1 < <(mem)
-win_median=$(printf '%s\n' "${windows[@]}" | median)
-echo "cycles: $ok of $CYCLES attached and detached, $failed failed; under load: $cyc_rps req/s, $cyc_bad failed requests"
-what=$([[ $VIA == ptrace ]] && echo "main thread stopped (both stops)" || echo "inspector window")
-echo "cycles ($VIA): $what median ${win_median} ms, max $(printf '%s\n' "${windows[@]}" | sort -g | tail -1) ms; service alive: yes; listening ports before: $ports0, after: $ports1"
+for via in "${ROUTES[@]}"; do
+  what=$([[ $via == ptrace ]] && echo "main thread stopped (both stops)" || echo "inspector window")
+  echo "cycles ($via): $what median $(median < "$BENCH_TMP/win.$via") ms, max $(sort -g "$BENCH_TMP/win.$via" | tail -1) ms"
+done
+echo "cycles: service alive: yes; listening ports before: $ports0, after: $ports1"
 echo "cycles: after a full GC, heapUsed $heap0 -> $heap1 MiB, external $ext0 -> $ext1 MiB; rss $((rss0 >> 20)) -> $((rss1 >> 20)) MiB (before = after the same load with no attach)"
 
 # 2. throughput attached vs not, alternating. Besides req/s, the CPU per request (the service's,
 # plus the attached agent's in the attached run): on a machine shared with other tenants req/s
 # swings by 2x run to run with the CPU the machine gives, the CPU a request costs much less so.
-: > "$BENCH_TMP/pairs"
+for via in "${ROUTES[@]}"; do : > "$BENCH_TMP/pairs.$via"; done
 for ((i = 1; i <= PAIRS; i++)); do
   c0=$(cpu_us "$SVC_PID")
   read -r bare _ n_bare < <(ac "$SECS")
   c1=$(cpu_us "$SVC_PID")
-  hold=$(awk -v s="$SECS" 'BEGIN {print s + 4}')
-  "$TIDEMARK_BIN" attach "$SVC_PID" --route "$VIA" --duration "$hold" --out "$BENCH_TMP/held.tidemark" 2> "$BENCH_TMP/held.err" & APID=$!
-  sleep 1.5
-  c2=$(cpu_us "$SVC_PID"); a2=$(cpu_us "$APID")
-  read -r att bad n_att < <(ac "$SECS")
-  c3=$(cpu_us "$SVC_PID"); a3=$(cpu_us "$APID")
-  wait "$APID" || { echo "the held attach failed:" >&2; tail -n 3 "$BENCH_TMP/held.err" >&2; }
   us_bare=$(awk -v c=$((c1 - c0)) -v n="$n_bare" 'BEGIN {printf "%.2f", c / n}')
-  us_att=$(awk -v c=$((c3 - c2 + a3 - a2)) -v n="$n_att" 'BEGIN {printf "%.2f", c / n}')
-  echo "$bare $att $us_bare $us_att" >> "$BENCH_TMP/pairs"
-  printf 'pair %d: unattached %s req/s %s CPU us/req, attached %s req/s %s CPU us/req (service + agent; %s failed), ratio %.3f\n' \
-    "$i" "$bare" "$us_bare" "$att" "$us_att" "$bad" "$(awk -v a="$att" -v b="$bare" 'BEGIN {print a / b}')" >&2
+  hold=$(awk -v s="$SECS" 'BEGIN {print s + 4}')
+  for via in "${ROUTES[@]}"; do
+    "$TIDEMARK_BIN" attach "$SVC_PID" --route "$via" --duration "$hold" --out "$BENCH_TMP/held.tidemark" 2> "$BENCH_TMP/held.err" & APID=$!
+    sleep 1.5
+    c2=$(cpu_us "$SVC_PID"); a2=$(cpu_us "$APID")
+    read -r att bad n_att < <(ac "$SECS")
+    c3=$(cpu_us "$SVC_PID"); a3=$(cpu_us "$APID")
+    wait "$APID" || { echo "the held attach failed:" >&2; tail -n 3 "$BENCH_TMP/held.err" >&2; }
+    us_att=$(awk -v c=$((c3 - c2 + a3 - a2)) -v n="$n_att" 'BEGIN {printf "%.2f", c / n}')
+    echo "$bare $att $us_bare $us_att" >> "$BENCH_TMP/pairs.$via"
+    printf 'pair %d: unattached %s req/s %s CPU us/req, attached (%s) %s req/s %s CPU us/req (service + agent; %s failed), ratio %.3f\n' \
+      "$i" "$bare" "$us_bare" "$via" "$att" "$us_att" "$bad" "$(awk -v a="$att" -v b="$bare" 'BEGIN {print a / b}')" >&2
+  done
 done
-ratio=$(awk '{print $2 / $1}' "$BENCH_TMP/pairs" | median)
-cpu_ratio=$(awk '{print $3 / $4}' "$BENCH_TMP/pairs" | median)
-printf '%s (%s) throughput attached / unattached: median of %d pairs %.3f (target >= 0.95)\n' "$ROUTE" "$VIA" "$PAIRS" "$ratio"
-printf '%s CPU per request unattached / attached (service + agent), as a throughput ratio: median %.3f\n' "$ROUTE" "$cpu_ratio"
+for via in "${ROUTES[@]}"; do
+  ratio=$(awk '{print $2 / $1}' "$BENCH_TMP/pairs.$via" | median)
+  cpu_ratio=$(awk '{print $3 / $4}' "$BENCH_TMP/pairs.$via" | median)
+  printf '%s (%s) throughput attached / unattached: median of %d pairs %.3f (target >= 0.95)\n' "$ROUTE" "$via" "$PAIRS" "$ratio"
+  printf '%s (%s) CPU per request unattached / attached (service + agent), as a throughput ratio: median %.3f\n' "$ROUTE" "$via" "$cpu_ratio"
+done
 echo "after everything: rss $(( $(rss) >> 20 )) MiB, listening: $(ports)"

@@ -344,3 +344,57 @@ TEST_CASE("markdown report: folded streams and worker threads", "[model][report]
                        Catch::Contains("| 321 (worker thread 1) |") &&
                        Catch::Contains("ReadableStream [worker 1]"));
 }
+
+// A sampled recording too short for the detector: a site sampled five times climbs, and the text
+// and JSON reports say it was too few to judge rather than leaving "No findings" to read as "no leak";
+// a site sampled twenty times is judged and carries no mark.
+TEST_CASE("native report: a sampled site with under 8 changes is marked too few to judge", "[report][native]") {
+    Timeline t;
+    t.set_start_us(kStart);
+    proto::Hello h; h.t_us = ms(0); h.pid = 77; h.runtime = proto::Runtime::Native; h.interval_ms = 100; h.cmdline = "svc";
+    t.apply(h);
+    proto::NativeModules m; m.t_us = ms(0); m.generation = 1;
+    t.apply(m);
+    for (uint32_t site = 1; site <= 2; ++site) {
+        proto::NativeStack st; st.t_us = ms(0); st.site = site; st.frames = {0x1000ull * site};
+        t.apply(st);
+    }
+    constexpr uint64_t kSample = 512 * 1024;
+    for (int i = 1; i <= 40; ++i) {
+        proto::NativeSites s;
+        s.t_us = ms(static_cast<uint64_t>(i) * 100);
+        proto::NativeSiteCounters few;  // one more sample every 8th tick: 5 changes
+        few.site = 1;
+        few.alloc_bytes = kSample * static_cast<uint64_t>(i / 8);
+        few.allocs = static_cast<uint64_t>(i / 8) * 128;
+        proto::NativeSiteCounters many;  // one every other tick: 20 changes
+        many.site = 2;
+        many.alloc_bytes = kSample * static_cast<uint64_t>(i / 2);
+        many.allocs = static_cast<uint64_t>(i / 2) * 128;
+        // As the tracker does, a site is shipped only when its counters changed.
+        if (i % 8 == 0) s.sites.push_back(few);
+        if (i % 2 == 0) s.sites.push_back(many);
+        t.apply(s);
+        proto::NativeStatus st;
+        st.t_us = s.t_us;
+        st.mode = proto::NativeMode::Sampled;
+        st.sample_interval_bytes = kSample;
+        st.sites = 2;
+        st.live_bytes = few.alloc_bytes + many.alloc_bytes;
+        t.apply(st);
+    }
+    const std::string text = native_sites_text(t, 10);
+    INFO(text);
+    CHECK(text.find("(5 sampled changes: too few to judge whether it grows)") != std::string::npos);
+    CHECK(text.find("20 sampled changes") == std::string::npos);
+    CHECK(text.find("record longer, or sample more often with --native-sample-interval") != std::string::npos);
+    const auto j = native_json(t, 10);
+    REQUIRE(j.size() == 1);
+    int marked = 0, judged = 0;
+    for (const auto& s : j[0]["top_sites"]) {
+        if (s["site"] == 1) { CHECK(s["too_few_samples"] == true); CHECK(s["series_points"] == 5); ++marked; }
+        if (s["site"] == 2) { CHECK(s["too_few_samples"] == false); ++judged; }
+    }
+    CHECK(marked == 1);
+    CHECK(judged == 1);
+}

@@ -39,6 +39,15 @@ uint32_t pid_of(const Timeline& timeline, uint32_t proc) {
 
 const SymbolFrame* first_user_frame(const std::vector<SymbolFrame>& frames) { return attribution_frame(frames); }
 
+// native-leak judges a site on the points of its live-bytes series (one per change) and wants at
+// least this many: in sampled mode a short recording of a modest leak can have fewer, and then
+// "No findings" must not read as "no leak".
+constexpr size_t kJudgedPoints = 8;
+
+bool too_few_to_judge(const NativeProcessInfo& np, const NativeSiteInfo& s) {
+    return np.mode == proto::NativeMode::Sampled && s.has_series && s.latest.live_bytes() > 0 && s.series.size() < kJudgedPoints;
+}
+
 }  // namespace
 
 nlohmann::json native_json(const Timeline& timeline, size_t top) {
@@ -60,6 +69,8 @@ nlohmann::json native_json(const Timeline& timeline, size_t top) {
                              {"frees", s->latest.frees},
                              {"alloc_bytes", s->latest.alloc_bytes},
                              {"freed_bytes", s->latest.freed_bytes},
+                             {"series_points", s->series.size()},
+                             {"too_few_samples", too_few_to_judge(np, *s)},
                              {"frames", labels}});
         }
         const auto& st = np.status;
@@ -84,6 +95,7 @@ std::string native_sites_text(const Timeline& timeline, size_t top) {
     for (const NativeProcessInfo& np : timeline.native_processes()) {
         const uint32_t pid = pid_of(timeline, np.proc);
         const auto sites = top_sites(timeline, np.proc, top);
+        int unjudged = 0;
         out << "\nNative allocation sites of pid " << pid << " (" << mode_name(np.mode);
         if (np.mode == proto::NativeMode::Sampled) out << ", estimates from samples every ~" << format_bytes(static_cast<double>(np.sample_interval_bytes));
         out << "; live now " << format_bytes(static_cast<double>(np.status ? np.status->live_bytes : 0)) << ", peak "
@@ -94,8 +106,17 @@ std::string native_sites_text(const Timeline& timeline, size_t top) {
             char line[128];
             std::snprintf(line, sizeof line, "  %10s live (peak %s)  ", format_bytes(static_cast<double>(s->latest.live_bytes())).c_str(),
                           format_bytes(static_cast<double>(s->peak_live_bytes)).c_str());
-            out << line << (user ? user->label() : std::string("?")) << "\n";
+            out << line << (user ? user->label() : std::string("?"));
+            if (too_few_to_judge(np, *s)) {
+                ++unjudged;
+                out << "  (" << s->series.size() << " sampled change" << (s->series.size() == 1 ? "" : "s")
+                    << ": too few to judge whether it grows)";
+            }
+            out << "\n";
         }
+        if (unjudged)
+            out << "  Sites marked too few were sampled fewer than " << kJudgedPoints
+                << " times: record longer, or sample more often with --native-sample-interval, to judge them.\n";
     }
     return out.str();
 }
