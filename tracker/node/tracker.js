@@ -154,7 +154,11 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       return true;
     },
   };
-  const { performance } = require('perf_hooks');
+  // Clocks without perf_hooks (loading it, or touching globalThis.performance, costs the target
+  // ~72 KB of heap): process.hrtime's monotonic milliseconds, anchored once to the wall clock
+  // (within a millisecond). Taken now, so fake timers installed later by the app do not reach it.
+  const hrtime = process.hrtime;
+  const monoMs = () => { const t = hrtime(); return t[0] * 1e3 + t[1] / 1e6; };
   const EE = require('events');
   const stream = require('stream');
   // http and net are hooked once the app loads them (hookNet, hookHttp): requiring them here
@@ -162,8 +166,8 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   let OutgoingMessage = null;
   const { Readable, Writable, Duplex } = stream;
   const selfDir = __dirname + '/';
-  const timeOrigin = performance.timeOrigin;
-  const nowUs = () => Math.round((timeOrigin + performance.now()) * 1000);
+  const timeOrigin = Date.now() - monoMs();
+  const nowUs = () => Math.round((timeOrigin + monoMs()) * 1000);
   const recOf = (o) => {
     const r = o !== null && typeof o === 'object' ? Stamp.get(o) : undefined;
     return r === NOT_TRACKED ? undefined : r;
@@ -321,7 +325,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
       }
     }
     if (inferred) kind |= K_SITE_INFERRED;
-    const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, performance.now(), gen, epoch);
+    const rec = new Rec(ti, kind, rhwm, whwm, siteId, ti.lastInternal || siteId === 0, monoMs(), gen, epoch);
     try { if (!Stamp.put(s, rec, lateOne)) return undefined; } catch (_) { return undefined; }
     const a = aggFor(ti, siteId, rec);
     a.created++;
@@ -359,7 +363,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // A young stream that ended without anything notable: counted in its aggregate, then forgotten.
   // One that lived longer than an interval (it ended between two ticks) is announced instead.
   function fold(rec, s) {
-    const lived = performance.now() - rec.born;
+    const lived = monoMs() - rec.born;
     const pipeline = rec.pipeline;
     const a = settle(rec, s);
     a.retired++;
@@ -589,7 +593,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // past its mark; peaks; and when it is left with work pending, a look at the end of this turn
   // of the event loop (see checkWatched).
   function afterYoung(rec, s, rlen, wlen, busy) {
-    if (epoch !== rec.epoch && (epoch - rec.epoch >= 2 || performance.now() - rec.born >= intervalMs)) {
+    if (epoch !== rec.epoch && (epoch - rec.epoch >= 2 || monoMs() - rec.born >= intervalMs)) {
       promote(rec, s);
       return;
     }
@@ -1222,7 +1226,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // older than an interval are promoted, the rest wait for the next tick. At exit (final) the
   // ones still waiting are counted in their aggregates as created (not retired).
   function settleYoung(final) {
-    const list = young, now = performance.now();
+    const list = young, now = monoMs();
     young = [];
     for (let i = 0; i < list.length; i++) {
       const rec = list[i];
@@ -1267,7 +1271,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   const delayResolutionMs = Math.max(20, Math.min(50, intervalMs >> 1));
   let lateSumMs = 0, lateMaxMs = 0, lateCount = 0, probeDue = 0, probe = null;
   function onProbe() {
-    const now = performance.now(), late = Math.max(0, now - probeDue);
+    const now = monoMs(), late = Math.max(0, now - probeDue);
     lateSumMs += late; lateCount++;
     if (late > lateMaxMs) lateMaxMs = late;
     probeDue = now + delayResolutionMs;
@@ -1277,7 +1281,7 @@ exports.install = function install(addon, intervalMs, threadId, options) {
     // from V8's GC callbacks in the addon, sent with each flush; TIDEMARK_GC_PROBE=0 turns off the
     // rare collection request made while memory climbs uncollected (addon.cpp, maybe_probe).
     if (typeof addon.observeGc === 'function') addon.observeGc(attached ? options.gcProbe !== false : process.env.TIDEMARK_GC_PROBE !== '0');
-    probeDue = performance.now() + delayResolutionMs;
+    probeDue = monoMs() + delayResolutionMs;
     probe = setInterval(onProbe, delayResolutionMs);
     probe.unref();
   }
@@ -1328,15 +1332,15 @@ exports.install = function install(addon, intervalMs, threadId, options) {
   // callback's lateness), so a loaded loop still gets one sample per interval on average; ticks
   // missed while the loop was blocked are skipped, not bunched.
   let timer = null;
-  let nextTickAt = performance.now() + intervalMs;
+  let nextTickAt = monoMs() + intervalMs;
   function scheduleTick() {
-    timer = setTimeout(onTimer, Math.max(1, nextTickAt - performance.now()));
+    timer = setTimeout(onTimer, Math.max(1, nextTickAt - monoMs()));
     timer.unref();
   }
   function onTimer() {
     if (!enabled) return;
     tick();
-    const now = performance.now();
+    const now = monoMs();
     nextTickAt += intervalMs;
     if (nextTickAt <= now) nextTickAt = now + intervalMs - ((now - nextTickAt) % intervalMs);
     scheduleTick();
