@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "loaded_range.h"
 #include "tracker.h"
 
 namespace tidemark::native {
@@ -168,14 +169,8 @@ struct Unpatch {
 
 int unpatch_object(dl_phdr_info* info, size_t, void* arg) {
     Unpatch& u = *static_cast<Unpatch*>(arg);
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; ++i) {
-        const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-        if (ph.p_type != PT_LOAD) continue;
-        const uintptr_t a = info->dlpi_addr + ph.p_vaddr;
-        if (a < lo) lo = a;
-        if (a + ph.p_memsz > hi) hi = a + ph.p_memsz;
-    }
+    uintptr_t lo = 0, hi = 0;
+    loaded_range(info, lo, hi);
     uintptr_t relro_lo = 0, relro_hi = 0;
     relro_range(info, relro_lo, relro_hi);
     for (size_t i = 0; i < g_slot_count; ++i) {

@@ -27,6 +27,7 @@
 
 #include "streams.h"
 #include "tidemark/native_encoder.h"
+#include "loaded_range.h"
 #include "tracker.h"
 
 namespace tidemark::native {
@@ -123,14 +124,8 @@ void pump(bool blocking) {
 
 int on_module(dl_phdr_info* info, size_t, void*) {
     if (g_s.module_count >= kMaxModules) return 1;
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; ++i) {
-        const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-        if (ph.p_type != PT_LOAD) continue;
-        const uint64_t a = info->dlpi_addr + ph.p_vaddr;
-        if (a < lo) lo = a;
-        if (a + ph.p_memsz > hi) hi = a + ph.p_memsz;
-    }
+    uintptr_t lo = 0, hi = 0;
+    loaded_range(info, lo, hi);
     if (hi == 0) return 0;
     const char* name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : (g_s.module_count == 0 ? g_s.exe_path : "");
     const size_t len = std::strlen(name);
