@@ -296,6 +296,7 @@ napi_value start(napi_env env, napi_callback_info info) {
         Instance* in = instance(env);
         // A second start is refused while connected; after stop() (a detach) it connects anew.
         if (!in) return make_bool(env, false);
+        in->start_error.clear();
         if (in->transport && in->transport->alive()) {
             in->start_error = "a connection of an earlier start is still up";
             return make_bool(env, false);

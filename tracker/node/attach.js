@@ -154,9 +154,10 @@ exports.attach = function attach(socketPath, intervalMs, gcProbe, followWorkers,
     const threadId = require('worker_threads').threadId;
     let interval = Number(intervalMs);
     if (!(interval >= 10 && interval <= 60000)) interval = 100;
-    if (!addon.start(String(socketPath), interval, process.version, 0, threadId))
-      return JSON.stringify({ ok: false, error: 'the tracker could not connect to the agent socket' +
-        (typeof addon.startError === 'function' && addon.startError() ? ' (' + addon.startError() + ')' : '') });
+    if (!addon.start(String(socketPath), interval, process.version, 0, threadId)) {
+      const why = typeof addon.startError === 'function' ? addon.startError() : '';
+      return JSON.stringify({ ok: false, error: 'the tracker could not connect to the agent socket' + (why ? ' (' + why + ')' : '') });
+    }
     const handle = { attachedAt: Date.now(), tracker: null, workers: null, socket: String(socketPath) };
     Object.defineProperty(process, KEY, { value: handle, configurable: true, enumerable: false });
     handle.tracker = require(path.join(__dirname, 'tracker.js')).install(addon, interval, threadId, {

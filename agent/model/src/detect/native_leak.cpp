@@ -53,7 +53,7 @@ double rising_fraction(const std::vector<stats::TimePoint>& pts) {
 }
 
 std::optional<LeakTrend> steady_rise(const std::vector<stats::TimePoint>& pts, const DetectorOptions& o) {
-    if (pts.size() < 8) return std::nullopt;
+    if (pts.size() < o.native_min_points) return std::nullopt;
     const double span = pts.back().t_s - pts.front().t_s;
     if (span < o.growth_min_window_s) return std::nullopt;
     const auto est = stats::theil_sen(pts, 0.95, o.growth_max_points);
@@ -100,7 +100,7 @@ void detect_native_leaks(const Timeline& timeline, const DetectorOptions& o, std
         const double from = (p ? p->start_s : 0) + o.warmup_s;
         std::vector<Candidate> found;
         for (const NativeSiteInfo& s : timeline.native_sites()) {
-            if (s.proc != np.proc || !s.has_series || s.series.size() < 8) continue;
+            if (s.proc != np.proc || !s.has_series || s.series.size() < o.native_min_points) continue;
             std::vector<stats::TimePoint> pts;
             for (const NativePoint& x : s.series)
                 if (x.t_s >= from) pts.push_back({x.t_s, static_cast<double>(x.live_bytes)});

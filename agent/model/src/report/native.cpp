@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "tidemark/model/detect/detectors.h"
 #include "tidemark/model/native/symbols.h"
 #include "tidemark/model/report/report.h"
 
@@ -40,9 +41,9 @@ uint32_t pid_of(const Timeline& timeline, uint32_t proc) {
 const SymbolFrame* first_user_frame(const std::vector<SymbolFrame>& frames) { return attribution_frame(frames); }
 
 // native-leak judges a site on the points of its live-bytes series (one per change) and wants at
-// least this many: in sampled mode a short recording of a modest leak can have fewer, and then
-// "No findings" must not read as "no leak".
-constexpr size_t kJudgedPoints = 8;
+// least DetectorOptions::native_min_points: in sampled mode a short recording of a modest leak
+// can have fewer, and then "No findings" must not read as "no leak".
+const size_t kJudgedPoints = DetectorOptions{}.native_min_points;
 
 bool too_few_to_judge(const NativeProcessInfo& np, const NativeSiteInfo& s) {
     return np.mode == proto::NativeMode::Sampled && s.has_series && s.latest.live_bytes() > 0 && s.series.size() < kJudgedPoints;

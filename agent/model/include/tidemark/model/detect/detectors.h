@@ -42,6 +42,7 @@ struct DetectorOptions {
     double native_min_growth_bytes = 1024.0 * 1024;
     double native_min_relative = 0.25;
     double native_rising_fraction = 0.7;
+    size_t native_min_points = 8;             // points of a site's series after warm-up to judge it
     size_t native_max_findings = 5;           // per process, the fastest-growing sites
 };
 
